@@ -1,0 +1,50 @@
+# quantdesk: `make run` serves the embedded set-up, `make test` runs the whole suite.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+QD := $(BIN)/quantdesk
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck format bench install clean demo
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# The environment is rebuilt only when the lock file or the project metadata change.
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(QD) db upgrade
+	$(QD) catalog load --if-empty
+	$(QD) demo seed
+	$(QD) serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/mypy src
+
+typecheck: install
+	$(BIN)/mypy src
+
+format: install
+	$(BIN)/ruff format src tests bench migrations
+	$(BIN)/ruff check --fix src tests bench migrations
+
+test: install lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

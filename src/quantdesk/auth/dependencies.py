@@ -1,0 +1,62 @@
+"""Who is calling: a JWT access token or a personal API token, both as ``Authorization: Bearer``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from quantdesk.auth import repository
+from quantdesk.kit.config import Settings
+from quantdesk.kit.db import DbSession, set_tenant
+from quantdesk.kit.errors import Unauthorized
+from quantdesk.kit.security import decode_jwt, hash_api_token, is_api_token
+from quantdesk.models import User
+
+bearer = HTTPBearer(auto_error=False, description="JWT access token or personal API token")
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def authenticate(session: DbSession, settings: Settings, credential: str) -> User:
+    """Resolve a bearer credential to an active user and bind the transaction to them."""
+    user: User | None = None
+    if is_api_token(credential):
+        now = datetime.now(UTC)
+        token = await repository.get_active_token_by_digest(
+            session, hash_api_token(credential), now=now
+        )
+        if token is not None:
+            user = await repository.get_user(session, token.owner_id)
+            if user is not None:
+                await set_tenant(session, user.id)
+                token.last_used_at = now
+    else:
+        user_id = decode_jwt(settings, credential, "access")
+        if user_id is not None:
+            user = await repository.get_user(session, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired credentials", code="invalid_credentials")
+    await set_tenant(session, user.id)
+    return user
+
+
+async def get_current_user(
+    session: DbSession,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send `Authorization: Bearer <token>`", next_actions=["login"])
+    return await authenticate(session, settings, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

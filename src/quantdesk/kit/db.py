@@ -1,0 +1,88 @@
+"""Engine, sessions and tenancy: one transaction per request or job, RLS context per transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from quantdesk.kit.config import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """The engine and session factory of one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.resolved_database_url
+        self.kind = settings.database_kind
+        self.engine = create_engine(self.url, echo=settings.database_echo)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self, *, user_id: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            if user_id is not None:
+                await set_tenant(session, user_id)
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def set_tenant(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Bind the transaction to a user so PostgreSQL row-level security applies (no-op on SQLite)."""
+    session.info["user_id"] = user_id
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT set_config('app.user_id', :uid, true)"), {"uid": str(user_id)}
+        )
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: the request's single transaction (use with ``scope="function"``)."""
+    async with get_database(request).transaction() as session:
+        yield session
+
+
+async def allow_token_lookup(session: AsyncSession, token_digest: str) -> None:
+    """Let this transaction read the one API-token row whose digest it holds (RLS on PostgreSQL)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT set_config('app.token_hash', :digest, true)"), {"digest": token_digest}
+        )
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

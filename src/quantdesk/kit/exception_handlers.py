@@ -1,0 +1,94 @@
+"""The one place errors become responses: the envelope, the right status, never a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from quantdesk.kit.envelope import error_body
+from quantdesk.kit.errors import QuantdeskError
+from quantdesk.kit.logging import get_logger
+
+_log = get_logger("quantdesk.errors")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        detail: dict[str, Any] = {
+            "field": _field_of(err.get("loc", ())),
+            "reason": err.get("msg", "invalid"),
+            "type": err.get("type", "value_error"),
+        }
+        loc = err.get("loc", ())
+        if loc:
+            detail["location"] = str(loc[0])
+        details.append(detail)
+    return details
+
+
+async def _quantdesk_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QuantdeskError)
+    return JSONResponse(
+        error_body(code=exc.code, message=exc.message, details=exc.details,
+                   next_actions=exc.next_actions),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+    return JSONResponse(
+        error_body(code="validation_error", message=f"Invalid input: {fields}", details=details),
+        status_code=422,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+    return JSONResponse(
+        error_body(code=code, message=message),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    _log.exception("unhandled_error", error_type=type(exc).__name__)
+    return JSONResponse(
+        error_body(code="internal_error", message="Something went wrong on our side"),
+        status_code=500,
+    )
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(QuantdeskError, _quantdesk_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,34 @@
+"""Fixed-budget rate limits (``limits`` library): in memory by default, Redis when configured."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from quantdesk.kit.errors import RateLimited
+
+
+class RateLimiter:
+    def __init__(self, storage_url: str = "memory://") -> None:
+        uri = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
+        self._storage = storage_from_string(uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def hit(self, limit: str, *keys: str, message: str = "Too many requests") -> None:
+        """Count one hit against ``limit`` for ``keys``; raise 429 with Retry-After when spent."""
+        item = parse(limit)
+        if await self._limiter.hit(item, *keys):
+            return
+        stats = await self._limiter.get_window_stats(item, *keys)
+        retry_after = math.ceil(stats.reset_time - time.time())
+        raise RateLimited(message, retry_after=retry_after)
+
+    async def clear(self, limit: str, *keys: str) -> None:
+        await self._limiter.clear(parse(limit), *keys)
+
+    async def reset(self) -> None:
+        await self._storage.reset()

@@ -1,0 +1,24 @@
+"""ORM models, one module per entity, all imported here so metadata is complete."""
+
+from quantdesk.kit.orm import Base
+from quantdesk.models.api_token import ApiToken
+from quantdesk.models.asset import Asset, AssetClass
+from quantdesk.models.market_index import IndexMember, MarketIndex
+from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
+from quantdesk.models.user import User
+
+__all__ = [
+    "ApiToken",
+    "Asset",
+    "AssetClass",
+    "Base",
+    "IndexMember",
+    "MarketIndex",
+    "Universe",
+    "UniverseAsset",
+    "UniverseChange",
+    "User",
+]
+
+# Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.
+OWNED_TABLES = ("api_tokens", "universes", "universe_assets", "universe_changes")

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quantdesk.kit.orm import Base, TimestampMixin
+
+
+class AssetClass(enum.StrEnum):
+    EQUITY = "equity"
+    ETF = "etf"
+    CRYPTO = "crypto"
+    INDEX = "index"
+    CURRENCY = "currency"
+
+
+class Asset(TimestampMixin, Base):
+    """A tradable or quotable instrument; global (not owned), shared by every user's universes."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        Index("ix_assets_validation_state", "is_validated", "last_validated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), unique=True)
+    # Separator-free spelling (BRK.B, BRK-B, BRK/B -> BRK-B) to find an asset however it is typed.
+    lookup_key: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    asset_class: Mapped[str] = mapped_column(String(16), index=True)
+    exchange: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(64))
+    sector: Mapped[str | None] = mapped_column(String(128), index=True)
+    industry: Mapped[str | None] = mapped_column(String(128))
+    market_cap: Mapped[Decimal | None]
+    pe_ratio: Mapped[Decimal | None]
+    dividend_yield: Mapped[Decimal | None]
+    is_validated: Mapped[bool] = mapped_column(default=False)
+    last_validated_at: Mapped[datetime | None]
+    validation_source: Mapped[str | None] = mapped_column(String(32))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)

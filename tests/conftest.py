@@ -1,0 +1,104 @@
+"""Test harness: every database test runs on SQLite and, when reachable, on PostgreSQL.
+
+Schemas come from ``alembic upgrade head``; PostgreSQL tests connect as an ordinary role, so row-
+level security binds them exactly as in production. Under ``CI=true`` a missing PostgreSQL fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from quantdesk.app import create_app
+from quantdesk.kit.config import Settings
+from quantdesk.kit.db import Database
+from quantdesk.kit.migrations import upgrade
+from quantdesk.models import OWNED_TABLES
+from tests import pg
+from tests.factories import Account, create_user
+
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-production-0123456789"
+# Tables emptied between tests; the asset catalog stays (tests get-or-create their assets).
+_PER_TEST_TABLES = (*OWNED_TABLES, "users")
+
+
+def _database_kinds() -> list[str]:
+    kinds = ["sqlite"]
+    if os.environ.get("QUANTDESK_TEST_SKIP_POSTGRES") != "1":
+        kinds.append("postgresql")
+    return kinds
+
+
+@pytest.fixture(scope="session", params=_database_kinds())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each kind, shared by the tests of one session."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "quantdesk.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    if not pg.postgres_available():
+        if pg.IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {pg.ADMIN_DSN} and CI=true")
+        pytest.skip("PostgreSQL is not reachable")
+    url, name = pg.create_database()
+    upgrade(url)
+    yield url
+    pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        log_json=True,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def db(app: FastAPI) -> AsyncIterator[Database]:
+    database: Database = app.state.db
+    yield database
+    await app.state.limiter.reset()
+    async with database.engine.begin() as connection:
+        if database.kind == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(_PER_TEST_TABLES)} CASCADE"))
+        else:
+            for table in _PER_TEST_TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+
+
+@pytest.fixture
+async def client(app: FastAPI, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def alice(db: Database, settings: Settings) -> Account:
+    return await create_user(db, settings, email="alice@example.com")
+
+
+@pytest.fixture
+async def bob(db: Database, settings: Settings) -> Account:
+    return await create_user(db, settings, email="bob@example.com")
