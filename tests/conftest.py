@@ -37,7 +37,9 @@ def _database_kinds() -> list[str]:
 
 
 @pytest.fixture(scope="session", params=_database_kinds())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of each kind, shared by the tests of one session."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "quantdesk.db"
@@ -84,7 +86,7 @@ async def db(app: FastAPI) -> AsyncIterator[Database]:
             await connection.execute(text(f"TRUNCATE {', '.join(_PER_TEST_TABLES)} CASCADE"))
         else:
             for table in _PER_TEST_TABLES:
-                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+                await connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

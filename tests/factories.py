@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from quantdesk.assets.symbols import lookup_key
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.security import hash_password, issue_jwt, new_api_token
-from quantdesk.models import ApiToken, Asset, User
+from quantdesk.models import ApiToken, Asset, IndexMember, MarketIndex, User
 from quantdesk.models.asset import AssetClass
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -48,7 +49,9 @@ async def create_user(
         session.add(user)
         await session.flush()
     access = issue_jwt(settings, user.id, "access")
-    return Account(user=user, password=password, headers={"Authorization": f"Bearer {access.token}"})
+    return Account(
+        user=user, password=password, headers={"Authorization": f"Bearer {access.token}"}
+    )
 
 
 async def create_api_token(db: Database, user: User, *, name: str = "test") -> tuple[ApiToken, str]:
@@ -60,10 +63,6 @@ async def create_api_token(db: Database, user: User, *, name: str = "test") -> t
         session.add(token)
         await session.flush()
     return token, issued.secret
-
-
-def lookup_key(symbol: str) -> str:
-    return symbol.upper().replace(".", "-").replace("/", "-")
 
 
 async def ensure_assets(
@@ -98,3 +97,28 @@ async def ensure_assets(
 
 def auth_header_for(settings: Settings, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_jwt(settings, user.id, 'access').token}"}
+
+
+async def ensure_index(db: Database, name: str, symbols: list[str]) -> MarketIndex:
+    """Create (or refill) an index whose members are the given, already existing, symbols."""
+    async with db.transaction() as session:
+        index = (
+            await session.execute(select(MarketIndex).where(MarketIndex.name == name))
+        ).scalar_one_or_none()
+        if index is None:
+            index = MarketIndex(name=name)
+            session.add(index)
+            await session.flush()
+        assets = (await session.execute(select(Asset).where(Asset.symbol.in_(symbols)))).scalars()
+        existing = set(
+            (
+                await session.execute(
+                    select(IndexMember.asset_id).where(IndexMember.index_id == index.id)
+                )
+            ).scalars()
+        )
+        for asset in assets:
+            if asset.id not in existing:
+                session.add(IndexMember(index_id=index.id, asset_id=asset.id))
+        await session.flush()
+    return index

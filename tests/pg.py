@@ -8,7 +8,9 @@ import uuid
 import psycopg
 from psycopg import sql
 
-ADMIN_DSN = os.environ.get("QUANTDESK_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_DSN = os.environ.get(
+    "QUANTDESK_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
 APP_ROLE = "quantdesk_test_app"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -44,4 +46,6 @@ def create_database(prefix: str = "qd_test") -> tuple[str, str]:
 
 def drop_database(name: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

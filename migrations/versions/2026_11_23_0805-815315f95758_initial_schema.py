@@ -26,7 +26,10 @@ _CURRENT_USER = "NULLIF(current_setting('app.user_id', true), '')::uuid"
 
 
 def _timestamps() -> list[sa.Column]:  # type: ignore[type-arg]
-    return [sa.Column("created_at", TS, nullable=False), sa.Column("updated_at", TS, nullable=False)]
+    return [
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+    ]
 
 
 def upgrade() -> None:
@@ -52,8 +55,12 @@ def upgrade() -> None:
         sa.Column("last_used_at", TS, nullable=True),
         sa.Column("expires_at", TS, nullable=True),
         sa.Column("revoked_at", TS, nullable=True),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_api_tokens_owner_id_users")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_api_tokens_owner_id_users"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
@@ -99,10 +106,18 @@ def upgrade() -> None:
         "index_members",
         sa.Column("index_id", sa.Integer(), nullable=False),
         sa.Column("asset_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"], ondelete="CASCADE",
-                                name=op.f("fk_index_members_asset_id_assets")),
-        sa.ForeignKeyConstraint(["index_id"], ["market_indices.id"], ondelete="CASCADE",
-                                name=op.f("fk_index_members_index_id_market_indices")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["assets.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_index_members_asset_id_assets"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["index_id"],
+            ["market_indices.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_index_members_index_id_market_indices"),
+        ),
         sa.PrimaryKeyConstraint("index_id", "asset_id", name=op.f("pk_index_members")),
     )
     op.create_index(op.f("ix_index_members_asset_id"), "index_members", ["asset_id"])
@@ -114,8 +129,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.String(2000), nullable=True),
         *_timestamps(),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_universes_owner_id_users")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], ondelete="CASCADE", name=op.f("fk_universes_owner_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_universes")),
         sa.UniqueConstraint("owner_id", "name", name=op.f("uq_universes_owner_id_name")),
     )
@@ -129,18 +145,31 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("added_at", TS, nullable=False),
         sa.Column("metadata", JSON, nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"], ondelete="RESTRICT",
-                                name=op.f("fk_universe_assets_asset_id_assets")),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_universe_assets_owner_id_users")),
-        sa.ForeignKeyConstraint(["universe_id"], ["universes.id"], ondelete="CASCADE",
-                                name=op.f("fk_universe_assets_universe_id_universes")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["assets.id"],
+            ondelete="RESTRICT",
+            name=op.f("fk_universe_assets_asset_id_assets"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_universe_assets_owner_id_users"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["universe_id"],
+            ["universes.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_universe_assets_universe_id_universes"),
+        ),
         sa.PrimaryKeyConstraint("universe_id", "asset_id", name=op.f("pk_universe_assets")),
     )
     op.create_index(op.f("ix_universe_assets_asset_id"), "universe_assets", ["asset_id"])
     op.create_index(op.f("ix_universe_assets_owner_id"), "universe_assets", ["owner_id"])
-    op.create_index("ix_universe_assets_universe_position", "universe_assets",
-                    ["universe_id", "position"])
+    op.create_index(
+        "ix_universe_assets_universe_position", "universe_assets", ["universe_id", "position"]
+    )
 
     op.create_table(
         "universe_changes",
@@ -151,17 +180,30 @@ def upgrade() -> None:
         sa.Column("symbol", sa.String(32), nullable=False),
         sa.Column("action", sa.String(8), nullable=False),
         sa.Column("occurred_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"], ondelete="RESTRICT",
-                                name=op.f("fk_universe_changes_asset_id_assets")),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_universe_changes_owner_id_users")),
-        sa.ForeignKeyConstraint(["universe_id"], ["universes.id"], ondelete="CASCADE",
-                                name=op.f("fk_universe_changes_universe_id_universes")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["assets.id"],
+            ondelete="RESTRICT",
+            name=op.f("fk_universe_changes_asset_id_assets"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_universe_changes_owner_id_users"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["universe_id"],
+            ["universes.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_universe_changes_universe_id_universes"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_universe_changes")),
     )
     op.create_index(op.f("ix_universe_changes_owner_id"), "universe_changes", ["owner_id"])
-    op.create_index("ix_universe_changes_universe_time", "universe_changes",
-                    ["universe_id", "occurred_at"])
+    op.create_index(
+        "ix_universe_changes_universe_time", "universe_changes", ["universe_id", "occurred_at"]
+    )
 
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_upgrade()
@@ -220,7 +262,13 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS assets_fts")
     for table in (
-        "universe_changes", "universe_assets", "universes", "index_members", "market_indices",
-        "assets", "api_tokens", "users",
+        "universe_changes",
+        "universe_assets",
+        "universes",
+        "index_members",
+        "market_indices",
+        "assets",
+        "api_tokens",
+        "users",
     ):
         op.drop_table(table)

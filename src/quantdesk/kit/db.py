@@ -11,7 +11,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from quantdesk.kit.config import Settings
 
@@ -57,10 +62,14 @@ class Database:
         await self.engine.dispose()
 
 
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 async def set_tenant(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Bind the transaction to a user so PostgreSQL row-level security applies (no-op on SQLite)."""
     session.info["user_id"] = user_id
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         await session.execute(
             text("SELECT set_config('app.user_id', :uid, true)"), {"uid": str(user_id)}
         )
@@ -79,7 +88,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def allow_token_lookup(session: AsyncSession, token_digest: str) -> None:
     """Let this transaction read the one API-token row whose digest it holds (RLS on PostgreSQL)."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         await session.execute(
             text("SELECT set_config('app.token_hash', :digest, true)"), {"digest": token_digest}
         )

@@ -39,7 +39,10 @@ def ok(
 
 
 def error_body(
-    *, code: str, message: str, details: list[dict[str, Any]] | None = None,
+    *,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
     next_actions: list[str] | None = None,
 ) -> dict[str, Any]:
     return Envelope[None](

@@ -51,8 +51,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _quantdesk_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QuantdeskError)
     return JSONResponse(
-        error_body(code=exc.code, message=exc.message, details=exc.details,
-                   next_actions=exc.next_actions),
+        error_body(
+            code=exc.code, message=exc.message, details=exc.details, next_actions=exc.next_actions
+        ),
         status_code=exc.status_code,
         headers=exc.headers,
     )

@@ -6,8 +6,8 @@ import math
 import time
 
 from limits import parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from quantdesk.kit.errors import RateLimited
 
@@ -31,4 +31,4 @@ class RateLimiter:
         await self._limiter.clear(parse(limit), *keys)
 
     async def reset(self) -> None:
-        await self._storage.reset()
+        await self._storage.reset()  # type: ignore[misc]  # awaitable on async storages

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from quantdesk.kit.config import Settings
 
-API_TOKEN_PREFIX = "qd_"
+API_TOKEN_PREFIX = "qd_"  # noqa: S105 - a marker, not a secret
 JWT_ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 
@@ -44,7 +44,7 @@ class IssuedToken:
 def issue_jwt(settings: Settings, user_id: uuid.UUID, token_type: TokenType) -> IssuedToken:
     ttl = (
         settings.jwt_access_ttl_seconds
-        if token_type == "access"
+        if token_type == "access"  # noqa: S105
         else settings.jwt_refresh_ttl_seconds
     )
     now = datetime.now(UTC)

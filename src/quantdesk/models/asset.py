@@ -23,9 +23,7 @@ class Asset(TimestampMixin, Base):
     """A tradable or quotable instrument; global (not owned), shared by every user's universes."""
 
     __tablename__ = "assets"
-    __table_args__ = (
-        Index("ix_assets_validation_state", "is_validated", "last_validated_at"),
-    )
+    __table_args__ = (Index("ix_assets_validation_state", "is_validated", "last_validated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32), unique=True)

@@ -50,9 +50,7 @@ class UniverseChange(Base):
     __table_args__ = (Index("ix_universe_changes_universe_time", "universe_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    universe_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("universes.id", ondelete="CASCADE")
-    )
+    universe_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("universes.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

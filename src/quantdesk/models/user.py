@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,5 +16,3 @@ class User(UUIDPrimaryKey, TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"User(id={self.id!s})"
-
-

@@ -15,8 +15,16 @@ from quantdesk.kit.migrations import current_revision, head_revision
 
 router = APIRouter(tags=["system"])
 
-FEATURES = ["auth", "api_tokens", "asset_catalog", "asset_search", "indices", "universes",
-            "universe_turnover", "universe_csv"]
+FEATURES = [
+    "auth",
+    "api_tokens",
+    "asset_catalog",
+    "asset_search",
+    "indices",
+    "universes",
+    "universe_turnover",
+    "universe_csv",
+]
 
 
 @router.get("/health", response_model=Envelope[dict[str, str]])
@@ -36,12 +44,15 @@ async def readiness(request: Request) -> Any:
         checks["database_reachable"] = True
         current, head = await current_revision(db.engine), head_revision()
         checks.update(migration=current, migration_head=head, migrations_at_head=current == head)
-    except Exception as exc:  # noqa: BLE001 - any failure here simply means "not ready"
+    except Exception as exc:
         checks.update(database_reachable=False, reason=type(exc).__name__)
     if checks.get("migrations_at_head"):
         return ok({"status": "ready", **checks}, "ready")
-    body = error_body(code="not_ready", message="The service is not ready",
-                      details=[{"field": k, "reason": str(v)} for k, v in checks.items()])
+    body = error_body(
+        code="not_ready",
+        message="The service is not ready",
+        details=[{"field": k, "reason": str(v)} for k, v in checks.items()],
+    )
     return JSONResponse(body, status_code=503)
 
 
