@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quantdesk.kit.db import create_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,9 +36,25 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         )
 
 
+async def run_migration(url: str, direction: str, revision: str) -> None:
+    """Upgrade or downgrade over one connection; usable from inside a running event loop."""
+
+    def _run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    asyncio.run(run_migration(url, "upgrade", revision))
 
 
 def downgrade(url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(url), revision)
+    asyncio.run(run_migration(url, "downgrade", revision))
