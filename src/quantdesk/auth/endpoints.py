@@ -1,3 +1,218 @@
-from fastapi import APIRouter
+"""HTTP surface of auth: signup, login, refresh, the current user, personal API tokens."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from quantdesk.auth import service
+from quantdesk.auth.dependencies import AppSettings, CurrentUser
+from quantdesk.auth.schemas import (
+    ApiTokenCreated,
+    ApiTokenOut,
+    CreateApiTokenRequest,
+    LoginRequest,
+    RefreshRequest,
+    SignupRequest,
+    TokenPair,
+    UpdateMeRequest,
+    UserOut,
+)
+from quantdesk.kit.config import Settings
+from quantdesk.kit.db import DbSession
+from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.ratelimit import RateLimiter
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_LOGIN_LIMIT_MESSAGE = "Too many login attempts; wait before trying again"
+
+
+def _client_ip(request: Request) -> str:
+    # uvicorn runs with proxy_headers, so behind a trusted proxy this is the real client.
+    return request.client.host if request.client else "unknown"
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+async def _count_login_attempt(request: Request, settings: Settings, email: str) -> None:
+    """Spend one attempt of the client's and of the account's budget (429 once either is out)."""
+    limiter = _limiter(request)
+    await limiter.hit(
+        settings.login_rate_limit_per_ip,
+        "login:ip",
+        _client_ip(request),
+        message=_LOGIN_LIMIT_MESSAGE,
+    )
+    await limiter.hit(
+        settings.login_rate_limit_per_account,
+        "login:account",
+        email,
+        message=_LOGIN_LIMIT_MESSAGE,
+    )
+
+
+def _token_pair(tokens: service.SessionTokens, settings: Settings) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access.token,
+        refresh_token=tokens.refresh.token,
+        expires_in=settings.jwt_access_ttl_seconds,
+        expires_at=tokens.access.expires_at,
+        refresh_expires_at=tokens.refresh.expires_at,
+    )
+
+
+@router.post(
+    "/signup",
+    response_model=Envelope[UserOut],
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account",
+)
+async def signup(
+    body: SignupRequest, request: Request, session: DbSession, settings: AppSettings
+) -> Envelope[UserOut]:
+    # Each signup costs an Argon2 hash: the per-IP login budget also bounds signups.
+    await _limiter(request).hit(
+        settings.login_rate_limit_per_ip,
+        "signup:ip",
+        _client_ip(request),
+        message="Too many signups from this address; wait before trying again",
+    )
+    user = await service.signup(
+        session, email=body.email, password=body.password, display_name=body.display_name
+    )
+    return ok(UserOut.model_validate(user), "Account created", next_actions=["login"])
+
+
+@router.post("/login", response_model=Envelope[TokenPair], summary="Log in with email and password")
+async def login(
+    body: LoginRequest, request: Request, session: DbSession, settings: AppSettings
+) -> Envelope[TokenPair]:
+    await _count_login_attempt(request, settings, body.email)
+    tokens = await service.login(
+        session, settings=settings, email=body.email, password=body.password
+    )
+    return ok(
+        _token_pair(tokens, settings),
+        "Logged in",
+        next_actions=["get_me", "create_universe", "search_assets"],
+    )
+
+
+@router.post(
+    "/refresh", response_model=Envelope[TokenPair], summary="Trade a refresh token for new tokens"
+)
+async def refresh_token(
+    body: RefreshRequest, session: DbSession, settings: AppSettings
+) -> Envelope[TokenPair]:
+    tokens = await service.refresh_session(
+        session, settings=settings, refresh_token=body.refresh_token
+    )
+    return ok(_token_pair(tokens, settings), "Tokens refreshed", next_actions=["get_me"])
+
+
+@router.get("/me", response_model=Envelope[UserOut], summary="The authenticated user")
+async def get_me(user: CurrentUser) -> Envelope[UserOut]:
+    return ok(
+        UserOut.model_validate(user),
+        "Your account",
+        next_actions=["update_me", "create_api_token", "list_api_tokens"],
+    )
+
+
+@router.patch(
+    "/me",
+    response_model=Envelope[UserOut],
+    summary="Change your email, display name or password",
+    description=(
+        "Only the fields sent change. A new `password` needs `current_password`: missing or "
+        "wrong, it is a 422 on `current_password` (not a 401: the bearer token is fine). "
+        "Password checks count against the account's login rate limit."
+    ),
+)
+async def update_me(
+    body: UpdateMeRequest,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+) -> Envelope[UserOut]:
+    if body.password is not None and body.current_password is not None:
+        # Checking the current password is a guess like a login: same per-account budget.
+        await _limiter(request).hit(
+            settings.login_rate_limit_per_account,
+            "login:account",
+            user.email,
+            message=_LOGIN_LIMIT_MESSAGE,
+        )
+    updated = await service.update_me(session, user=user, changes=body)
+    return ok(UserOut.model_validate(updated), "Account updated", next_actions=["get_me"])
+
+
+@router.post(
+    "/tokens",
+    response_model=Envelope[ApiTokenCreated],
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a personal API token (the secret is shown once)",
+)
+async def create_api_token(
+    body: CreateApiTokenRequest, user: CurrentUser, session: DbSession
+) -> Envelope[ApiTokenCreated]:
+    created = await service.create_api_token(
+        session, user=user, name=body.name, expires_in_days=body.expires_in_days
+    )
+    token = created.token
+    data = ApiTokenCreated(
+        id=token.id,
+        name=token.name,
+        prefix=token.token_prefix,
+        token=created.secret,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
+    return ok(
+        data,
+        "API token created; copy the secret now, it will not be shown again",
+        next_actions=["list_api_tokens"],
+    )
+
+
+@router.get(
+    "/tokens", response_model=Envelope[list[ApiTokenOut]], summary="Your personal API tokens"
+)
+async def list_api_tokens(
+    user: CurrentUser,
+    session: DbSession,
+    include_inactive: Annotated[
+        bool, Query(description="Also list revoked and expired tokens")
+    ] = False,
+) -> Envelope[list[ApiTokenOut]]:
+    tokens = await service.list_api_tokens(session, user=user, include_inactive=include_inactive)
+    items = [ApiTokenOut.model_validate(t) for t in tokens]
+    return ok(
+        items,
+        f"{len(items)} API token(s)",
+        next_actions=["create_api_token", "revoke_api_token"],
+        count=len(items),
+    )
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    response_model=Envelope[ApiTokenOut],
+    summary="Revoke a personal API token",
+)
+async def revoke_api_token(
+    token_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> Envelope[ApiTokenOut]:
+    token = await service.revoke_api_token(session, user=user, token_id=token_id)
+    return ok(
+        ApiTokenOut.model_validate(token),
+        "API token revoked",
+        next_actions=["list_api_tokens", "create_api_token"],
+    )

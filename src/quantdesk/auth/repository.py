@@ -38,7 +38,9 @@ async def get_active_token_by_digest(
 
 async def list_tokens(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[ApiToken]:
     result = await session.execute(
-        select(ApiToken).where(ApiToken.owner_id == owner_id).order_by(ApiToken.created_at)
+        select(ApiToken)
+        .where(ApiToken.owner_id == owner_id)
+        .order_by(ApiToken.created_at, ApiToken.id)
     )
     return result.scalars().all()
 
@@ -50,3 +52,55 @@ async def get_token(
         select(ApiToken).where(ApiToken.owner_id == owner_id, ApiToken.id == token_id)
     )
     return result.scalar_one_or_none()
+
+
+async def add_user(
+    session: AsyncSession, *, email: str, password_hash: str, display_name: str | None
+) -> User:
+    user = User(email=email, password_hash=password_hash, display_name=display_name)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def email_taken_by_other(session: AsyncSession, email: str, user_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        select(User.id).where(func.lower(User.email) == email.lower(), User.id != user_id)
+    )
+    return result.first() is not None
+
+
+async def add_token(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    name: str,
+    token_prefix: str,
+    token_hash: str,
+    expires_at: datetime | None,
+) -> ApiToken:
+    token = ApiToken(
+        owner_id=owner_id,
+        name=name,
+        token_prefix=token_prefix,
+        token_hash=token_hash,
+        expires_at=expires_at,
+    )
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def list_active_tokens(
+    session: AsyncSession, owner_id: uuid.UUID, *, now: datetime
+) -> Sequence[ApiToken]:
+    result = await session.execute(
+        select(ApiToken)
+        .where(
+            ApiToken.owner_id == owner_id,
+            ApiToken.revoked_at.is_(None),
+            (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+        )
+        .order_by(ApiToken.created_at, ApiToken.id)
+    )
+    return result.scalars().all()

@@ -1,0 +1,144 @@
+"""Request and response models of the auth domain. Secrets go in, never out (except once)."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    field_validator,
+)
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+TOKEN_MAX_LIFETIME_DAYS = 3650
+
+
+def _normalise_email(value: str) -> str:
+    # EmailStr lower-cases only the domain; accounts are unique by the whole address, any case.
+    return value.lower()
+
+
+def _clean_text(value: str) -> str:
+    """Trimmed text without control characters (PostgreSQL rejects NUL; none belong in a name)."""
+    value = value.strip()
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+Email = Annotated[EmailStr, AfterValidator(_normalise_email)]
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
+    ),
+]
+# Login only bounds the size: the hash is what judges it, and huge inputs would cost hashing time.
+GivenPassword = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+DisplayName = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+TokenName = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+
+
+class _Request(BaseModel):
+    # An unknown field is a typo or a wrong assumption: say so instead of ignoring it.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupRequest(_Request):
+    email: Email = Field(examples=["ada@example.com"])
+    password: NewPassword = Field(examples=["a long passphrase"])
+    display_name: DisplayName | None = Field(default=None, examples=["Ada"])
+
+
+class LoginRequest(_Request):
+    email: Email = Field(examples=["ada@example.com"])
+    password: GivenPassword
+
+
+class RefreshRequest(_Request):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class UpdateMeRequest(_Request):
+    """Only the fields sent change; ``display_name: null`` clears it."""
+
+    email: Email | None = None
+    display_name: DisplayName | None = None
+    password: NewPassword | None = None
+    current_password: GivenPassword | None = Field(
+        default=None, description="Required (and checked) when changing the password"
+    )
+
+    @field_validator("email", "password")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        # Runs only for values sent: omitting a field keeps it, null cannot mean anything here.
+        if value is None:
+            raise ValueError("cannot be null; omit the field to keep it")
+        return value
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    display_name: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
+    expires_in: int = Field(description="Seconds until the access token expires")
+    expires_at: datetime = Field(description="When the access token expires (UTC)")
+    refresh_expires_at: datetime = Field(description="When the refresh token expires (UTC)")
+
+
+class CreateApiTokenRequest(_Request):
+    name: TokenName = Field(examples=["laptop CLI"])
+    expires_in_days: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=TOKEN_MAX_LIFETIME_DAYS,
+        description="Lifetime in days; omitted or null means the token does not expire",
+    )
+
+
+class ApiTokenOut(BaseModel):
+    """A token as listed: never its secret, only the first characters to recognise it by."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(validation_alias="token_prefix")
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    token: str = Field(description="The secret; shown this once and never again")
+    created_at: datetime
+    expires_at: datetime | None
