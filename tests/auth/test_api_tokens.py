@@ -56,6 +56,7 @@ async def test_create_use_list_revoke(
     items = listing.json()["data"]
     assert [item["id"] for item in items] == [created["id"]]
     assert "token" not in items[0]
+    assert items[0]["prefix"] == created["prefix"]
     assert secret not in listing.text
     assert items[0]["last_used_at"] is not None  # the use above was recorded
     assert listing.json()["metadata"]["count"] == 1
