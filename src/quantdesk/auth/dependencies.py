@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +14,8 @@ from quantdesk.kit.db import DbSession, set_tenant
 from quantdesk.kit.errors import Unauthorized
 from quantdesk.kit.security import decode_jwt, hash_api_token, is_api_token
 from quantdesk.models import User
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 bearer = HTTPBearer(auto_error=False, description="JWT access token or personal API token")
 
@@ -38,7 +40,9 @@ async def authenticate(session: DbSession, settings: Settings, credential: str) 
             user = await repository.get_user(session, token.owner_id)
             if user is not None:
                 await set_tenant(session, user.id)
-                token.last_used_at = now
+                # Recorded at most once a minute, so authenticated reads stay reads.
+                if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+                    token.last_used_at = now
     else:
         user_id = decode_jwt(settings, credential, "access")
         if user_id is not None:

@@ -77,6 +77,10 @@ async def signup(
     return user
 
 
+async def find_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    return await repository.get_user_by_email(session, email)
+
+
 def issue_session(settings: Settings, user_id: uuid.UUID) -> SessionTokens:
     return SessionTokens(
         access=issue_jwt(settings, user_id, "access"),

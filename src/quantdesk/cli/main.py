@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from pydantic import ValidationError
-from rich.console import Console
 
-from quantdesk.cli import catalog, universe
-from quantdesk.kit.config import Settings, get_settings
+from quantdesk.cli import catalog, universe, user
+from quantdesk.cli.common import console, load_settings
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import downgrade, upgrade
 
@@ -19,19 +17,7 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(universe.app, name="universe")
-
-console = Console(stderr=True)
-
-
-def load_settings() -> Settings:
-    """Settings from the environment, or a clear message and exit code 2."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            console.print(f"[red]Configuration error[/red] ({field}): {error['msg']}")
-        raise typer.Exit(2) from exc
+app.add_typer(user.app, name="user")
 
 
 @app.command()
