@@ -44,9 +44,11 @@ async def authenticate(session: DbSession, settings: Settings, credential: str) 
                 if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
                     token.last_used_at = now
     else:
-        user_id = decode_jwt(settings, credential, "access")
-        if user_id is not None:
-            user = await repository.get_user(session, user_id)
+        claims = decode_jwt(settings, credential, "access")
+        if claims is not None:
+            user = await repository.get_user(session, claims.user_id)
+            if user is not None and user.session_version != claims.session_version:
+                user = None
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired credentials", code="invalid_credentials")
     await set_tenant(session, user.id)

@@ -132,7 +132,8 @@ async def get_me(user: CurrentUser) -> Envelope[UserOut]:
     description=(
         "Only the fields sent change. A new `password` needs `current_password`: missing or "
         "wrong, it is a 422 on `current_password` (not a 401: the bearer token is fine). "
-        "Password checks count against the account's login rate limit."
+        "Password checks count against the account's login rate limit. Changing the password "
+        "signs out every session (access and refresh tokens); API tokens keep working."
     ),
 )
 async def update_me(
@@ -151,6 +152,12 @@ async def update_me(
             message=_LOGIN_LIMIT_MESSAGE,
         )
     updated = await service.update_me(session, user=user, changes=body)
+    if body.password is not None:
+        return ok(
+            UserOut.model_validate(updated),
+            "Password changed: every session was signed out, log in again",
+            next_actions=["login"],
+        )
     return ok(UserOut.model_validate(updated), "Account updated", next_actions=["get_me"])
 
 

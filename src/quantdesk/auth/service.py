@@ -81,10 +81,11 @@ async def find_user_by_email(session: AsyncSession, *, email: str) -> User | Non
     return await repository.get_user_by_email(session, email)
 
 
-def issue_session(settings: Settings, user_id: uuid.UUID) -> SessionTokens:
+def issue_session(settings: Settings, user: User) -> SessionTokens:
+    version = user.session_version
     return SessionTokens(
-        access=issue_jwt(settings, user_id, "access"),
-        refresh=issue_jwt(settings, user_id, "refresh"),
+        access=issue_jwt(settings, user.id, "access", session_version=version),
+        refresh=issue_jwt(settings, user.id, "refresh", session_version=version),
     )
 
 
@@ -99,19 +100,24 @@ async def login(
         _log.info("login_failed", user_id=str(user.id) if user else None)
         raise InvalidCredentials()
     _log.info("login_succeeded", user_id=str(user.id))
-    return issue_session(settings, user.id)
+    return issue_session(settings, user)
 
 
 async def refresh_session(
     session: AsyncSession, *, settings: Settings, refresh_token: str
 ) -> SessionTokens:
     """A new access and refresh token for a valid refresh token of an active user."""
-    user_id = decode_jwt(settings, refresh_token, "refresh")
-    user = await repository.get_user(session, user_id) if user_id is not None else None
-    if user is None or not user.is_active:
+    claims = decode_jwt(settings, refresh_token, "refresh")
+    user = await repository.get_user(session, claims.user_id) if claims is not None else None
+    if (
+        claims is None
+        or user is None
+        or not user.is_active
+        or user.session_version != claims.session_version
+    ):
         raise InvalidRefreshToken(next_actions=["login"])
     _log.info("session_refreshed", user_id=str(user.id))
-    return issue_session(settings, user.id)
+    return issue_session(settings, user)
 
 
 async def update_me(session: AsyncSession, *, user: User, changes: UpdateMeRequest) -> User:
@@ -131,6 +137,7 @@ async def update_me(session: AsyncSession, *, user: User, changes: UpdateMeReque
                 reason="does not match the current password",
             )
         user.password_hash = hash_password(changes.password)
+        user.session_version += 1  # every access and refresh token issued so far stops working
     if "email" in sent and changes.email is not None and changes.email != user.email:
         if await repository.email_taken_by_other(session, changes.email, user.id):
             raise EmailTaken()

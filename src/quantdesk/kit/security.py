@@ -41,7 +41,16 @@ class IssuedToken:
     expires_at: datetime
 
 
-def issue_jwt(settings: Settings, user_id: uuid.UUID, token_type: TokenType) -> IssuedToken:
+@dataclass(frozen=True)
+class JwtClaims:
+    user_id: uuid.UUID
+    # Bumped on the user row when the password changes: older tokens stop working.
+    session_version: int
+
+
+def issue_jwt(
+    settings: Settings, user_id: uuid.UUID, token_type: TokenType, *, session_version: int = 0
+) -> IssuedToken:
     ttl = (
         settings.jwt_access_ttl_seconds
         if token_type == "access"  # noqa: S105
@@ -55,13 +64,14 @@ def issue_jwt(settings: Settings, user_id: uuid.UUID, token_type: TokenType) -> 
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
         "jti": secrets.token_hex(8),
+        "sv": session_version,
     }
     token = jwt.encode(payload, settings.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
     return IssuedToken(token=token, expires_at=expires_at)
 
 
-def decode_jwt(settings: Settings, token: str, expected_type: TokenType) -> uuid.UUID | None:
-    """The user id in a valid, unexpired token of the expected type; None otherwise."""
+def decode_jwt(settings: Settings, token: str, expected_type: TokenType) -> JwtClaims | None:
+    """The claims of a valid, unexpired token of the expected type; None otherwise."""
     try:
         payload = jwt.decode(
             token,
@@ -71,8 +81,10 @@ def decode_jwt(settings: Settings, token: str, expected_type: TokenType) -> uuid
         )
         if payload.get("typ") != expected_type:
             return None
-        return uuid.UUID(str(payload["sub"]))
-    except (jwt.PyJWTError, ValueError):
+        return JwtClaims(
+            user_id=uuid.UUID(str(payload["sub"])), session_version=int(payload.get("sv", 0))
+        )
+    except (jwt.PyJWTError, ValueError, TypeError):
         return None
 
 
