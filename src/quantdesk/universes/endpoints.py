@@ -1,3 +1,262 @@
-from fastapi import APIRouter
+"""HTTP surface of universes: named, ordered, owned lists of catalog assets."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+
+from quantdesk.auth.dependencies import CurrentUser
+from quantdesk.kit.db import DbSession
+from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.pagination import Page
+from quantdesk.universes import csv_io, membership, service
+from quantdesk.universes.schemas import (
+    DeletedUniverse,
+    ImportResult,
+    MembershipChange,
+    MembershipResult,
+    ReorderRequest,
+    UniverseCreate,
+    UniverseDetail,
+    UniverseSummary,
+    UniverseTurnover,
+    UniverseUpdate,
+)
+
+router = APIRouter(prefix="/universes", tags=["universes"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Envelope[None], "description": "No such universe among yours"}
+}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": Envelope[None], "description": "Invalid input (error.details name the field)"}
+}
+UniverseId = Annotated[uuid.UUID, Path(description="The universe's id")]
+
+
+@router.post(
+    "",
+    response_model=Envelope[UniverseDetail],
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"model": Envelope[None], "description": "universe_name_taken"},
+        **_INVALID,
+    },
+)
+async def create_universe(
+    body: UniverseCreate, session: DbSession, user: CurrentUser
+) -> Envelope[UniverseDetail]:
+    """Create a universe, empty or filled from `symbols` and/or an index (`from_index`).
+
+    All or nothing: a malformed or unknown symbol, or an unknown index, is a 422 (field `symbols.N`
+    or `from_index`) and nothing is created. Index members come first in symbol order, then the
+    `symbols` in the order given; duplicates are kept once. Names are unique per user (409).
+    """
+    detail = await service.create_universe(session, owner_id=user.id, data=body)
+    return ok(
+        detail,
+        f"Universe '{detail.name}' created with {detail.asset_count} assets",
+        next_actions=["add_assets_to_universe", "get_universe", "import_universe_csv"],
+        asset_count=detail.asset_count,
+    )
+
+
+@router.get("", response_model=Envelope[Page[UniverseSummary]])
+async def list_universes(
+    session: DbSession,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Envelope[Page[UniverseSummary]]:
+    """Your universes with their asset counts, newest first; `next_cursor` gives the next page."""
+    page = await service.list_universes(session, owner_id=user.id, limit=limit, cursor=cursor)
+    return ok(
+        page,
+        f"{len(page.items)} universe(s)",
+        next_actions=["get_universe", "create_universe"],
+        count=len(page.items),
+    )
+
+
+@router.get("/{universe_id}", response_model=Envelope[UniverseDetail], responses=_NOT_FOUND)
+async def get_universe(
+    universe_id: UniverseId, session: DbSession, user: CurrentUser
+) -> Envelope[UniverseDetail]:
+    """A universe with its assets in order (position is the 0-based rank)."""
+    detail = await service.get_universe_detail(session, owner_id=user.id, universe_id=universe_id)
+    return ok(
+        detail,
+        f"Universe '{detail.name}' with {detail.asset_count} assets",
+        next_actions=[
+            "add_assets_to_universe",
+            "reorder_universe_assets",
+            "get_universe_turnover",
+            "export_universe_csv",
+        ],
+        asset_count=detail.asset_count,
+    )
+
+
+@router.patch(
+    "/{universe_id}",
+    response_model=Envelope[UniverseSummary],
+    responses={**_NOT_FOUND, 409: {"model": Envelope[None], "description": "universe_name_taken"}},
+)
+async def update_universe(
+    universe_id: UniverseId, body: UniverseUpdate, session: DbSession, user: CurrentUser
+) -> Envelope[UniverseSummary]:
+    """Rename a universe or change its description (`description: null` clears it)."""
+    summary = await service.update_universe(
+        session, owner_id=user.id, universe_id=universe_id, data=body
+    )
+    return ok(summary, f"Universe '{summary.name}' updated", next_actions=["get_universe"])
+
+
+@router.delete("/{universe_id}", response_model=Envelope[DeletedUniverse], responses=_NOT_FOUND)
+async def delete_universe(
+    universe_id: UniverseId, session: DbSession, user: CurrentUser
+) -> Envelope[DeletedUniverse]:
+    """Delete a universe, its memberships and its change log (the catalog assets stay)."""
+    deleted = await service.delete_universe(session, owner_id=user.id, universe_id=universe_id)
+    return ok(
+        deleted,
+        f"Universe '{deleted.name}' deleted",
+        next_actions=["list_universes", "create_universe"],
+    )
+
+
+@router.post(
+    "/{universe_id}/assets",
+    response_model=Envelope[MembershipResult],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def add_assets_to_universe(
+    universe_id: UniverseId, body: MembershipChange, session: DbSession, user: CurrentUser
+) -> Envelope[MembershipResult]:
+    """Add and/or remove assets by symbol (up to 10,000 in `add` and `remove` together).
+
+    Each input gets a result: `added`, `already_present`, `removed`, `not_present`,
+    `unknown_symbol` or `invalid_format`. The valid part is applied at once (one transaction);
+    new members go to the end in input order. A symbol in both lists is a 422 and changes nothing.
+    """
+    result = await membership.change_members(
+        session, owner_id=user.id, universe_id=universe_id, add=body.add, remove=body.remove
+    )
+    counts = result.counts
+    unrecognised = counts.unknown_symbol + counts.invalid_format
+    return ok(
+        result,
+        f"{counts.added} added, {counts.removed} removed, {unrecognised} not recognised",
+        next_actions=["get_universe", "get_universe_turnover"]
+        + (["search_assets"] if unrecognised else []),
+        asset_count=result.asset_count,
+    )
+
+
+@router.put(
+    "/{universe_id}/assets/order",
+    response_model=Envelope[UniverseDetail],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def reorder_universe_assets(
+    universe_id: UniverseId, body: ReorderRequest, session: DbSession, user: CurrentUser
+) -> Envelope[UniverseDetail]:
+    """Set the order of the members: `symbols` must list every current member exactly once."""
+    await membership.reorder_members(
+        session, owner_id=user.id, universe_id=universe_id, symbols=body.symbols
+    )
+    detail = await service.get_universe_detail(session, owner_id=user.id, universe_id=universe_id)
+    return ok(detail, "Order saved", next_actions=["get_universe", "export_universe_csv"])
+
+
+@router.get(
+    "/{universe_id}/turnover",
+    response_model=Envelope[UniverseTurnover],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def get_universe_turnover(
+    universe_id: UniverseId,
+    session: DbSession,
+    user: CurrentUser,
+    start: Annotated[datetime | None, Query(description="ISO 8601; default end - 30 days")] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+) -> Envelope[UniverseTurnover]:
+    """Additions and removals in the window (start, end] and the turnover rate over it.
+
+    `turnover_rate = (additions + removals) / 2 / average_size`, where
+    `average_size = (size_at_start + size_at_end) / 2`; it is 0 when the average size is 0.
+    Sizes are replayed from the change log (additions minus removals up to that instant).
+    The rate is a decimal string rounded half-up to 6 places. Times without an offset are UTC;
+    `start` must be before `end`.
+    """
+    turnover = await service.get_turnover(
+        session, owner_id=user.id, universe_id=universe_id, start=start, end=end
+    )
+    return ok(
+        turnover,
+        f"{turnover.addition_count} additions, {turnover.removal_count} removals, "
+        f"turnover {turnover.turnover_rate}",
+        next_actions=["get_universe", "add_assets_to_universe"],
+    )
+
+
+@router.get(
+    "/{universe_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The CSV file itself (not an envelope)",
+        },
+        **_NOT_FOUND,
+    },
+)
+async def export_universe_csv(
+    universe_id: UniverseId, session: DbSession, user: CurrentUser
+) -> Response:
+    """Download the members as CSV, in order: `symbol,name,asset_class,exchange,sector`, then one
+    column per membership metadata key (alphabetical).
+
+    This answer is the CSV file itself, not the JSON envelope (errors still are envelopes).
+    Cells a spreadsheet would run as a formula are prefixed with `'` (import removes it again).
+    """
+    name, text = await service.export_csv(session, owner_id=user.id, universe_id=universe_id)
+    return Response(
+        content=text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": csv_io.content_disposition(name)},
+    )
+
+
+@router.post(
+    "/{universe_id}/import",
+    response_model=Envelope[ImportResult],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def import_universe_csv(
+    universe_id: UniverseId,
+    session: DbSession,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="UTF-8 CSV with a header and a symbol column")],
+) -> Envelope[ImportResult]:
+    """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe.
+
+    The header needs a `symbol` column (any case); `name`, `asset_class`, `exchange` and `sector`
+    are the catalog's and ignored; every other column is kept as membership metadata (text). Each
+    row gets a result like `add_assets_to_universe` (`row` counts the header as row 1); the valid
+    rows are added at once. Members already present keep their metadata. Comma, semicolon and
+    tab delimiters are recognised.
+    """
+    content = await file.read(csv_io.MAX_IMPORT_BYTES + 1)
+    result = await service.import_csv(
+        session, owner_id=user.id, universe_id=universe_id, content=content
+    )
+    return ok(
+        result,
+        f"{result.counts.added} of {len(result.results)} rows added",
+        next_actions=["get_universe", "get_universe_turnover"],
+        asset_count=result.asset_count,
+    )

@@ -1,0 +1,296 @@
+"""Business rules of universes: create, read, rename, delete, turnover and CSV exchange.
+
+Membership changes and ordering live in ``universes.membership``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quantdesk.assets import service as asset_service
+from quantdesk.kit.errors import InvalidInput
+from quantdesk.kit.orm import utcnow
+from quantdesk.kit.pagination import Page, decode_cursor, encode_cursor
+from quantdesk.models import Asset, Universe, UniverseAsset
+from quantdesk.universes import csv_io, membership, repository
+from quantdesk.universes.errors import UniverseNameTaken, UniverseNotFound
+from quantdesk.universes.schemas import (
+    MAX_UNIVERSE_ASSETS,
+    DeletedUniverse,
+    ImportResult,
+    ImportRowResult,
+    TurnoverEvent,
+    UniverseCreate,
+    UniverseDetail,
+    UniverseMember,
+    UniverseSummary,
+    UniverseTurnover,
+    UniverseUpdate,
+)
+
+DEFAULT_TURNOVER_WINDOW = timedelta(days=30)
+_RATE_PLACES = Decimal("0.000001")
+
+
+def _summary(universe: Universe, asset_count: int) -> UniverseSummary:
+    return UniverseSummary(
+        id=universe.id,
+        name=universe.name,
+        description=universe.description,
+        asset_count=asset_count,
+        created_at=universe.created_at,
+        updated_at=universe.updated_at,
+    )
+
+
+def _member(position: int, member: UniverseAsset, asset: Asset) -> UniverseMember:
+    return UniverseMember(
+        symbol=asset.symbol,
+        name=asset.name,
+        asset_class=asset.asset_class,
+        exchange=asset.exchange,
+        sector=asset.sector,
+        position=position,
+        added_at=member.added_at,
+        metadata={str(k): str(v) for k, v in (member.metadata_ or {}).items()},
+    )
+
+
+async def _owned(session: AsyncSession, owner_id: uuid.UUID, universe_id: uuid.UUID) -> Universe:
+    universe = await repository.get_universe(session, owner_id=owner_id, universe_id=universe_id)
+    if universe is None:
+        raise UniverseNotFound()
+    return universe
+
+
+async def get_universe_detail(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> UniverseDetail:
+    universe = await _owned(session, owner_id, universe_id)
+    rows = await repository.list_members(session, owner_id=owner_id, universe_id=universe.id)
+    members = [_member(i, member, asset) for i, (member, asset) in enumerate(rows)]
+    return UniverseDetail(**_summary(universe, len(members)).model_dump(), assets=members)
+
+
+async def _initial_assets(session: AsyncSession, data: UniverseCreate) -> list[Asset]:
+    assets: list[Asset] = []
+    if data.from_index is not None:
+        found = await asset_service.get_index_with_assets(session, data.from_index.strip())
+        if found is None:
+            raise InvalidInput(
+                "Unknown index",
+                field="from_index",
+                reason=f"there is no index named {data.from_index!r}",
+                next_actions=["list_indices"],
+            )
+        assets.extend(found[1])
+    if data.symbols:
+        assets.extend(
+            await membership.resolve_strictly(session, data.symbols, field_name="symbols")
+        )
+    unique = list({asset.id: asset for asset in assets}.values())  # first occurrence wins
+    if len(unique) > MAX_UNIVERSE_ASSETS:
+        raise InvalidInput(
+            "Too many assets", field="symbols", reason=f"at most {MAX_UNIVERSE_ASSETS} assets"
+        )
+    return unique
+
+
+async def universe_name_exists(session: AsyncSession, *, owner_id: uuid.UUID, name: str) -> bool:
+    found = await repository.get_universe_by_name(session, owner_id=owner_id, name=name)
+    return found is not None
+
+
+async def create_universe(
+    session: AsyncSession, *, owner_id: uuid.UUID, data: UniverseCreate
+) -> UniverseDetail:
+    """A new universe, optionally filled from an index and/or a list of symbols (all or nothing)."""
+    if await universe_name_exists(session, owner_id=owner_id, name=data.name):
+        raise UniverseNameTaken(data.name)
+    assets = await _initial_assets(session, data)
+    now = utcnow()
+    universe = Universe(
+        owner_id=owner_id,
+        name=data.name,
+        description=data.description,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(universe)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request took the name since the check above
+        raise UniverseNameTaken(data.name) from exc
+    rows, changes = membership.member_rows(
+        universe, [(asset, i, {}) for i, asset in enumerate(assets)], now
+    )
+    await repository.insert_members(session, rows)
+    await repository.insert_changes(session, changes)
+    return await get_universe_detail(session, owner_id=owner_id, universe_id=universe.id)
+
+
+def _list_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    position = decode_cursor(cursor)
+    if not position:
+        return None
+    try:
+        created_at = datetime.fromisoformat(str(position["c"]))
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return created_at, uuid.UUID(str(position["id"]))
+    except (KeyError, ValueError) as exc:
+        raise InvalidInput("The cursor is not valid", field="cursor") from exc
+
+
+async def list_universes(
+    session: AsyncSession, *, owner_id: uuid.UUID, limit: int, cursor: str | None = None
+) -> Page[UniverseSummary]:
+    """The owner's universes, newest first."""
+    rows = await repository.list_universes(
+        session, owner_id=owner_id, limit=limit + 1, before=_list_cursor(cursor)
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "id": str(last.id)})
+    return Page[UniverseSummary](
+        items=[_summary(universe, count) for universe, count in page], next_cursor=next_cursor
+    )
+
+
+async def update_universe(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID, data: UniverseUpdate
+) -> UniverseSummary:
+    universe = await _owned(session, owner_id, universe_id)
+    if data.name is not None and data.name != universe.name:
+        if await universe_name_exists(session, owner_id=owner_id, name=data.name):
+            raise UniverseNameTaken(data.name)
+        universe.name = data.name
+    if "description" in data.model_fields_set:
+        universe.description = data.description
+    universe.updated_at = utcnow()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise UniverseNameTaken(data.name or universe.name) from exc
+    count = await repository.count_members(session, owner_id=owner_id, universe_id=universe.id)
+    return _summary(universe, count)
+
+
+async def delete_universe(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> DeletedUniverse:
+    universe = await _owned(session, owner_id, universe_id)
+    deleted = DeletedUniverse(
+        id=universe.id,
+        name=universe.name,
+        asset_count=await repository.count_members(
+            session, owner_id=owner_id, universe_id=universe.id
+        ),
+    )
+    await repository.delete_universe(session, owner_id=owner_id, universe_id=universe.id)
+    return deleted
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware datetimes converted to UTC; naive ones are taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def turnover_rate(additions: int, removals: int, size_start: int, size_end: int) -> Decimal:
+    """(additions + removals) / 2 / average size, where average size = (start + end) / 2."""
+    average_size = Decimal(size_start + size_end) / 2
+    if average_size == 0:
+        return Decimal(0).quantize(_RATE_PLACES)
+    rate = Decimal(additions + removals) / 2 / average_size
+    return rate.quantize(_RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+async def get_turnover(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> UniverseTurnover:
+    """Changes in (start, end] and the turnover rate over them (default: the last 30 days)."""
+    universe = await _owned(session, owner_id, universe_id)
+    end = as_utc(end) if end is not None else utcnow()
+    start = as_utc(start) if start is not None else end - DEFAULT_TURNOVER_WINDOW
+    if start >= end:
+        raise InvalidInput("start must be before end", field="start")
+    scope = {"owner_id": owner_id, "universe_id": universe.id}
+    size_start = await repository.size_at(session, at=start, **scope)
+    size_end = await repository.size_at(session, at=end, **scope)
+    changes = await repository.changes_between(session, start=start, end=end, **scope)
+    additions = [
+        TurnoverEvent(symbol=c.symbol, occurred_at=c.occurred_at)
+        for c in changes
+        if c.action == "added"
+    ]
+    removals = [
+        TurnoverEvent(symbol=c.symbol, occurred_at=c.occurred_at)
+        for c in changes
+        if c.action == "removed"
+    ]
+    return UniverseTurnover(
+        universe_id=universe.id,
+        start=start,
+        end=end,
+        additions=additions,
+        removals=removals,
+        addition_count=len(additions),
+        removal_count=len(removals),
+        size_at_start=size_start,
+        size_at_end=size_end,
+        turnover_rate=turnover_rate(len(additions), len(removals), size_start, size_end),
+    )
+
+
+async def export_csv(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> tuple[str, str]:
+    """(universe name, CSV text) of the universe's members in order."""
+    detail = await get_universe_detail(session, owner_id=owner_id, universe_id=universe_id)
+    return detail.name, csv_io.render_members(detail.assets)
+
+
+async def import_csv(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID, content: bytes
+) -> ImportResult:
+    """Add every valid row (with its other columns as membership metadata) in one go."""
+    now = utcnow()
+    universe = await membership.lock_universe(
+        session, owner_id=owner_id, universe_id=universe_id, now=now
+    )
+    rows = csv_io.parse_members(content)
+    results, asset_count = await membership.apply_changes(
+        session,
+        universe=universe,
+        add=[membership.AddItem(row.symbol, row.metadata) for row in rows],
+        remove=[],
+        now=now,
+    )
+    row_results = [
+        ImportRowResult(
+            row=row.row,
+            input=csv_io.echo(row.symbol),
+            symbol=result.symbol,
+            status=result.status,
+            reason=result.reason,
+        )
+        for row, result in zip(rows, results, strict=True)
+    ]
+    return ImportResult(
+        universe_id=universe.id,
+        results=row_results,
+        counts=membership.count_statuses(r.status for r in row_results),
+        asset_count=asset_count,
+    )

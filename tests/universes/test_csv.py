@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+
+from quantdesk.kit.db import Database
+from quantdesk.universes.csv_io import escape_cell, unescape_cell
+from tests.factories import Account, ensure_assets
+from tests.universes.helpers import API, create_universe, ensure_bulk_assets, snapshot
+
+
+async def _import(
+    client: httpx.AsyncClient,
+    account: Account,
+    universe_id: str,
+    content: bytes,
+    filename: str = "members.csv",
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/{universe_id}/import",
+        files={"file": (filename, content, "text/csv")},
+        headers=account.headers,
+    )
+
+
+async def _detail(client: httpx.AsyncClient, account: Account, universe_id: str) -> dict[str, Any]:
+    response = await client.get(f"{API}/{universe_id}", headers=account.headers)
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def test_export_then_import_round_trips_members_order_and_metadata(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    source = await create_universe(client, alice, "Source")
+    upload = (
+        b"Symbol,Weight,Note,name\n"
+        b"MSFT,0.4,core,ignored catalog column\n"
+        b"VOD.L,0.1,=HYPERLINK(1),\n"
+        b"AAPL,,-5,\n"
+    )
+    imported = await _import(client, alice, source["id"], upload)
+    assert imported.status_code == 200, imported.text
+
+    export = await client.get(f"{API}/{source['id']}/export", headers=alice.headers)
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert 'filename="Source.csv"' in export.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(export.text)))
+    # Metadata columns follow the catalog ones in alphabetical order.
+    assert rows[0] == ["symbol", "name", "asset_class", "exchange", "sector", "Note", "Weight"]
+    assert rows[1] == ["MSFT", "Microsoft Corporation", "equity", "", "Technology", "core", "0.4"]
+    # A formula-looking cell is defused for spreadsheets; a plain negative number is not.
+    assert rows[2][0] == "VOD.L"
+    assert rows[2][5] == "'=HYPERLINK(1)"
+    assert rows[3][5:] == ["-5", ""]
+
+    target = await create_universe(client, alice, "Target")
+    again = await _import(client, alice, target["id"], export.content)
+    assert again.status_code == 200, again.text
+    original, copy = (
+        await _detail(client, alice, source["id"]),
+        await _detail(client, alice, target["id"]),
+    )
+    assert [(a["symbol"], a["metadata"]) for a in copy["assets"]] == [
+        (a["symbol"], a["metadata"]) for a in original["assets"]
+    ]
+    assert copy["assets"][1]["metadata"] == {"Weight": "0.1", "Note": "=HYPERLINK(1)"}
+    assert copy["assets"][2]["metadata"] == {"Note": "-5"}
+
+
+async def test_import_reports_a_result_per_row_and_adds_the_valid_ones(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    universe = await create_universe(client, alice, "Rows", symbols=["AAPL"])
+    content = (
+        b"symbol;sector_view\n"  # semicolon-delimited, as some spreadsheets write
+        b"nvda;growth\n"
+        b"AAPL;value\n"
+        b"\n"
+        b"ZZZZZZ;x\n"
+        b"DROP TABLE x;--\n"
+        b";orphan\n"
+        b"jpm\n"
+    )
+    response = await _import(client, alice, universe["id"], content)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [(r["row"], r["symbol"], r["status"]) for r in data["results"]] == [
+        (2, "NVDA", "added"),
+        (3, "AAPL", "already_present"),
+        (5, "ZZZZZZ", "unknown_symbol"),
+        (6, None, "invalid_format"),
+        (7, None, "invalid_format"),
+        (8, "JPM", "added"),
+    ]
+    assert data["counts"]["added"] == 2
+    assert data["asset_count"] == 3
+    detail = await _detail(client, alice, universe["id"])
+    assert [(a["symbol"], a["metadata"]) for a in detail["assets"]] == [
+        ("AAPL", {}),
+        ("NVDA", {"sector_view": "growth"}),
+        ("JPM", {}),
+    ]
+
+
+async def test_import_of_ten_thousand_rows_works_and_one_more_is_422(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    symbols = await ensure_bulk_assets(db, 10_000)
+    universe = await create_universe(client, alice, "Big import")
+    content = ("symbol\n" + "\n".join(symbols) + "\n").encode()
+    response = await _import(client, alice, universe["id"], content)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["counts"]["added"] == 10_000
+
+    other = await create_universe(client, alice, "Too big import")
+    before = await snapshot(db, alice.user.id)
+    too_many = await _import(client, alice, other["id"], content + b"AAPL\n")
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["details"][0]["field"] == "file"
+    assert await snapshot(db, alice.user.id) == before
+
+
+async def test_bad_files_are_422_on_file_and_change_nothing(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    universe = await create_universe(client, alice, "Bad files", symbols=["AAPL"])
+    before = await snapshot(db, alice.user.id)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+    bad = {
+        "no symbol column": b"ticker,weight\nAAPL,1\n",
+        "latin-1": "symbol,note\nMSFT,caf\xe9\n".encode("latin-1"),
+        "binary": png,
+        "nul bytes": b"symbol\nMSFT\x00\n",
+        "empty": b"",
+        "blank": b"  \n\n",
+        "header only": b"symbol\n",
+        "repeated column": b"symbol,note,NOTE\nMSFT,a,b\n",
+        "unterminated quote": b'symbol,note\nMSFT,"open\n',
+        "too large": b"symbol\n" + b"MSFT\n" * (5 * 1024 * 1024 // 5 + 1),
+    }
+    for label, content in bad.items():
+        response = await _import(client, alice, universe["id"], content)
+        assert response.status_code == 422, (label, response.text)
+        error = response.json()["error"]
+        assert error["details"][0]["field"] == "file", label
+        assert error["details"][0]["reason"], label
+    missing = await client.post(f"{API}/{universe['id']}/import", headers=alice.headers)
+    assert missing.status_code == 422
+    assert missing.json()["error"]["details"][0]["field"] == "file"
+    assert await snapshot(db, alice.user.id) == before
+
+
+async def test_export_of_an_empty_universe_is_just_the_header(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    universe = await create_universe(client, alice, "Énergie 🌱 / 2026")
+    export = await client.get(f"{API}/{universe['id']}/export", headers=alice.headers)
+    assert export.status_code == 200
+    assert export.text == "symbol,name,asset_class,exchange,sector\r\n"
+    disposition = export.headers["content-disposition"]
+    assert 'filename="Energie-2026.csv"' in disposition
+    assert "filename*=UTF-8''%C3%89nergie%20%F0%9F%8C%B1%20%2F%202026.csv" in disposition
+
+
+def test_formula_escaping_round_trips() -> None:
+    for value in ["=1+1", "'=1", "''@x", "+cmd", "-5", "plain", "'quoted", "", "@"]:
+        assert unescape_cell(escape_cell(value)) == value
+    assert escape_cell("=1+1") == "'=1+1"
+    assert escape_cell("-5") == "-5"
+    assert escape_cell("-x") == "'-x"
