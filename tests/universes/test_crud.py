@@ -210,3 +210,25 @@ async def test_delete_removes_memberships_and_log_but_not_the_assets(
         ).scalar_one()
     assert (leftover, log, assets) == (0, 0, 2)
     assert await symbols_of(client, alice, kept["id"]) == ["AAPL"]
+
+
+async def test_operation_ids_are_the_documented_verbs(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    ids = {
+        op["operationId"]
+        for path, ops in spec["paths"].items()
+        if path.startswith("/api/v1/universes")
+        for op in ops.values()
+    }
+    assert ids == {
+        "create_universe",
+        "list_universes",
+        "get_universe",
+        "update_universe",
+        "delete_universe",
+        "add_assets_to_universe",
+        "reorder_universe_assets",
+        "get_universe_turnover",
+        "export_universe_csv",
+        "import_universe_csv",
+    }

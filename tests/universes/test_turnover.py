@@ -160,3 +160,11 @@ def test_turnover_rate_formula_and_rounding() -> None:
     assert turnover_rate(1, 0, 0, 0) == Decimal("0.000000")
     assert turnover_rate(1, 0, 4, 5) == Decimal("0.111111")
     assert turnover_rate(2, 0, 2, 1) == Decimal("0.666667")  # half-up at the 6th place
+
+
+async def test_the_turnover_definition_is_in_the_api_docs(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/universes/{universe_id}/turnover"]["get"]
+    assert operation["operationId"] == "get_universe_turnover"
+    assert "(additions + removals) / 2 / average_size" in operation["description"]
+    assert "(size_at_start + size_at_end) / 2" in operation["description"]
