@@ -77,12 +77,12 @@ def _symbol_prefix(session: AsyncSession, prefixes: Sequence[str]) -> ColumnElem
 
 
 def _name_match(session: AsyncSession, words: Sequence[str]) -> ColumnElement[bool]:
+    # A one-letter prefix would expand to thousands of terms: single letters match whole words.
     if dialect_name(session) == "postgresql":
-        query = " & ".join(f"{w}:*" for w in words)
+        query = " & ".join(f"{w}:*" if len(w) > 1 else w for w in words)
         return sql_text(
             "to_tsvector('simple', assets.name) @@ to_tsquery('simple', :tsquery)"
         ).bindparams(tsquery=query)  # type: ignore[return-value]
-    # A one-letter prefix would expand to thousands of terms: single letters match whole words.
     query = " ".join(f'"{w}"*' if len(w) > 1 else f'"{w}"' for w in words)
     fts: Select[Any] = (
         select(literal_column("rowid"))
