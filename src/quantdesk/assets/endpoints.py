@@ -6,7 +6,7 @@ Index names contain spaces and "&" ("S&P 500"): percent-encode them in the path
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
@@ -29,9 +29,26 @@ from quantdesk.models.asset import AssetClass
 
 router = APIRouter(tags=["assets"])
 
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Envelope[None], "description": "Missing or invalid bearer token"}
+}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": Envelope[None], "description": "Invalid input (error.details name the field)"}
+}
+_ASSET_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Envelope[None], "description": "No such asset (code asset_not_found)"}
+}
+_INDEX_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Envelope[None], "description": "No such index (code index_not_found)"}
+}
+
 
 # Declared before /assets/{symbol} so that "search" and "sectors" are never read as symbols.
-@router.get("/assets/search", response_model=Envelope[Page[AssetSearchResult]])
+@router.get(
+    "/assets/search",
+    response_model=Envelope[Page[AssetSearchResult]],
+    responses={**_UNAUTHORIZED, **_INVALID},
+)
 async def search_assets(
     session: DbSession,
     user: CurrentUser,
@@ -42,13 +59,21 @@ async def search_assets(
             description="Symbol or name words (1-64 characters). May be empty only with a filter.",
         ),
     ] = "",
-    sector: Annotated[str | None, Query(max_length=128)] = None,
+    sector: Annotated[
+        str | None, Query(max_length=128, description="Exact sector name, as list_sectors gives it")
+    ] = None,
     asset_class: AssetClass | None = None,
-    exchange: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    exchange: Annotated[
+        str | None, Query(max_length=32, description="Exact exchange name, e.g. NASDAQ, NYSE, LSE")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page")
+    ] = None,
 ) -> Envelope[Page[AssetSearchResult]]:
-    """Search the catalog: exact symbol first, then symbol prefixes, then name words."""
+    """Search the catalog: exact symbol first, then symbol prefixes (shortest first), then names
+    whose words start with the query's words. Each result says how it matched. An empty query
+    lists, by symbol, every asset the filters allow (a filter is then required)."""
     hits, next_cursor = await service.search_assets(
         session,
         q=q,
@@ -70,7 +95,7 @@ async def search_assets(
     )
 
 
-@router.get("/assets/sectors", response_model=Envelope[SectorList])
+@router.get("/assets/sectors", response_model=Envelope[SectorList], responses=_UNAUTHORIZED)
 async def list_sectors(session: DbSession, user: CurrentUser) -> Envelope[SectorList]:
     """Sectors of the catalog with how many assets each holds."""
     sectors = await service.list_sectors(session)
@@ -83,11 +108,21 @@ async def list_sectors(session: DbSession, user: CurrentUser) -> Envelope[Sector
     )
 
 
-@router.get("/assets/{symbol}", response_model=Envelope[AssetDetail])
+@router.get(
+    "/assets/{symbol}",
+    response_model=Envelope[AssetDetail],
+    responses={**_UNAUTHORIZED, **_ASSET_NOT_FOUND, **_INVALID},
+)
 async def get_asset(
     session: DbSession,
     user: CurrentUser,
-    symbol: Annotated[str, Path(description="A symbol such as AAPL, BRK.B, VOD.L or ^GSPC")],
+    symbol: Annotated[
+        str,
+        Path(
+            description="A symbol such as AAPL, BRK.B, VOD.L or ^GSPC (URL-encoded: %5EGSPC); "
+            "write a class separator as . or -, not /"
+        ),
+    ],
 ) -> Envelope[AssetDetail]:
     """One asset with every catalog field and the indices it belongs to."""
     asset, indices = await service.get_asset(session, symbol=symbol)
@@ -98,7 +133,7 @@ async def get_asset(
     )
 
 
-@router.get("/indices", response_model=Envelope[IndexList])
+@router.get("/indices", response_model=Envelope[IndexList], responses=_UNAUTHORIZED)
 async def list_indices(session: DbSession, user: CurrentUser) -> Envelope[IndexList]:
     """The market indices of the catalog with their member counts."""
     indices = await service.list_indices(session)
@@ -114,7 +149,11 @@ async def list_indices(session: DbSession, user: CurrentUser) -> Envelope[IndexL
     )
 
 
-@router.get("/indices/{name}", response_model=Envelope[IndexDetail])
+@router.get(
+    "/indices/{name}",
+    response_model=Envelope[IndexDetail],
+    responses={**_UNAUTHORIZED, **_INDEX_NOT_FOUND, **_INVALID},
+)
 async def get_index(
     session: DbSession,
     user: CurrentUser,

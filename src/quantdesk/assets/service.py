@@ -20,6 +20,7 @@ from quantdesk.models import Asset, MarketIndex
 
 MAX_QUERY_LENGTH = 64
 MAX_QUERY_WORDS = 8
+MAX_PAGE_SIZE = 100
 _WORD = re.compile(r"[^\W_]+")  # letters and digits only: nothing that FTS syntax could parse
 
 
@@ -163,6 +164,8 @@ async def search_assets(
     An empty ``q`` is allowed only with a filter; then every asset the filters allow is listed
     by symbol. Pages are (tier, offset) positions, so they never overlap and never skip.
     """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit is 1 to {MAX_PAGE_SIZE}", field="limit")
     text = (q or "").strip()
     filters = SearchFilters(sector=sector or None, asset_class=asset_class, exchange=exchange)
     if len(text) > MAX_QUERY_LENGTH:
