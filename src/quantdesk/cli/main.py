@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from quantdesk.cli import catalog, universe, user
+from quantdesk.cli import catalog, demo, universe, user
 from quantdesk.cli.common import console, load_settings
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import downgrade, upgrade
@@ -18,6 +18,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(universe.app, name="universe")
 app.add_typer(user.app, name="user")
+app.add_typer(demo.app, name="demo")
 
 
 @app.command()
