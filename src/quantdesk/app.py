@@ -17,7 +17,7 @@ from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.exception_handlers import register_exception_handlers
 from quantdesk.kit.logging import configure_logging, get_logger
-from quantdesk.kit.middleware import RequestContextMiddleware
+from quantdesk.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.system.endpoints import router as system_router
 from quantdesk.universes.endpoints import router as universes_router
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(system_router)

@@ -140,3 +140,31 @@ async def test_logs_are_json_with_the_request_id_and_no_secrets(
     login = next(line for line in ours if line["event"] == "login attempt")
     assert login["password"] == "[redacted]"
     assert all(SECRET_WORD not in json.dumps(line) for line in lines)
+
+
+async def test_oversized_bodies_are_refused_with_an_enveloped_413(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"max_request_bytes": 1024}))
+
+    @app.post("/api/v1/_test/echo")
+    async def echo(body: dict[str, str]) -> dict[str, int]:
+        return {"keys": len(body)}
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"a": "'
+        for _ in range(10):
+            yield b"x" * 200
+        yield b'"}'
+
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            small = await c.post("/api/v1/_test/echo", json={"a": "b"})
+            assert small.status_code == 200
+            declared = await c.post("/api/v1/_test/echo", json={"a": "x" * 2000})
+            assert declared.status_code == 413
+            assert declared.json()["error"]["code"] == "payload_too_large"
+            streamed = await c.post(
+                "/api/v1/_test/echo", content=chunks(), headers={"Content-Type": "application/json"}
+            )
+            assert streamed.status_code == 413
+            assert streamed.json()["success"] is False

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     login_rate_limit_per_account: str = "5/minute"
     rate_limit_storage_url: str = "memory://"
 
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True

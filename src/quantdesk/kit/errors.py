@@ -39,6 +39,12 @@ class Conflict(QuantdeskError):
     message = "Conflict with the current state"
 
 
+class PayloadTooLarge(QuantdeskError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large"
+
+
 class Unauthorized(QuantdeskError):
     status_code = 401
     code = "not_authenticated"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from quantdesk.kit.envelope import error_body
+from quantdesk.kit.errors import PayloadTooLarge
 from quantdesk.kit.logging import bind_request_id, get_logger, reset_request_id
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -67,3 +71,52 @@ class RequestContextMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
             reset_request_id(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with an enveloped 413, before they are buffered.
+
+    A declared Content-Length is checked up front; a streamed body is counted as it arrives.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        exceeded = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise PayloadTooLarge(self._message())
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app made of the aborted read (FastAPI says 400), the answer is 413.
+            if not exceeded:
+                await send(message)
+
+        with contextlib.suppress(PayloadTooLarge):
+            await self.app(scope, counting_receive, guarded_send)
+        if exceeded:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = error_body(code="payload_too_large", message=self._message())
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+    def _message(self) -> str:
+        return f"The request body is larger than {self.max_bytes // (1024 * 1024)} MiB"
