@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.assets import repository
 from quantdesk.assets import search_repository as search_repo
 from quantdesk.assets.schemas import MatchKind
-from quantdesk.assets.search_repository import SearchFilters, SearchTerms
+from quantdesk.assets.search_repository import AssetRow, SearchFilters, SearchTerms
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol, lookup_key
 from quantdesk.kit.errors import InvalidInput, NotFound
 from quantdesk.kit.pagination import decode_cursor, encode_cursor
@@ -109,7 +109,7 @@ _FILTER_TIERS = (search_repo.filter_matches,)
 
 @dataclass(frozen=True)
 class SearchHit:
-    asset: Asset
+    asset: AssetRow
     match: MatchKind
 
 
