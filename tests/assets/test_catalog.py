@@ -174,3 +174,14 @@ def test_index_member_candidates_use_yahoo_spellings() -> None:
     airbus = next(m for m in dax.members if m.name == "Airbus")
     assert "AIR.PA.DE" not in airbus.candidates
     assert "AIR.PA" in airbus.candidates
+
+
+def test_stock_rows_get_readable_exchanges_countries_and_sectors() -> None:
+    reader = CatalogReader()
+    reader.read_stocks(["usa"])
+    apple = reader.entries["AAPL"]
+    assert (apple.exchange, apple.metadata["exchange_code"]) == ("NASDAQ", "NMS")
+    assert apple.country == "United States"
+    assert (apple.industry, apple.sector) == ("Electronic Equipment", "Technology")
+    bank = reader.entries["BAC"]
+    assert (bank.exchange, bank.sector) == ("NYSE", "Financials")

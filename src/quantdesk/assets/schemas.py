@@ -31,7 +31,7 @@ class AssetSummary(BaseModel):
     name: str = Field(examples=["Apple Inc."])
     asset_class: str = Field(examples=["equity"])
     exchange: str | None = Field(default=None, examples=["NASDAQ"])
-    country: str | None = Field(default=None, examples=["USA"])
+    country: str | None = Field(default=None, examples=["United States"])
     sector: str | None = Field(default=None, examples=["Technology"])
 
 

@@ -86,6 +86,11 @@ def stock_files(countries: Collection[str] | None = None) -> list[tuple[str, Tra
     return files
 
 
+def _country(raw: str | None) -> str | None:
+    country = _clip(raw, 64)
+    return reference.US if country == "USA" else country  # one spelling across sources
+
+
 def _exchange(code: str | None) -> tuple[str | None, dict[str, Any]]:
     code = (code or "").strip()
     if not code:
@@ -160,7 +165,7 @@ class CatalogReader:
                         name,
                         AssetClass.EQUITY,
                         exchange,
-                        country=_clip(row.get("country"), 64),
+                        country=_country(row.get("country")),
                         sector=sectors.get(industry or ""),
                         industry=industry,
                         metadata=metadata,
