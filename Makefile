@@ -17,12 +17,13 @@ $(UV):
 
 # The environment is rebuilt only when the lock file or the project metadata change.
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.synced
 
 run: install
+	@$(BIN)/python -m compileall -q src  # this machine may set PYTHONDONTWRITEBYTECODE
 	$(QD) db upgrade
 	$(QD) catalog load --if-empty
 	$(QD) demo seed

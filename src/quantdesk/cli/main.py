@@ -38,6 +38,7 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        access_log=False,  # our middleware logs each request once, with its request id
     )
 
 

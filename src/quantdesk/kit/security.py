@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Literal
 
 import jwt
@@ -20,8 +21,12 @@ JWT_ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so a miss costs as long as a hit.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so a miss costs as long as a hit."""
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +35,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matched = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matched and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
