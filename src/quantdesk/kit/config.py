@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "dev-insecure-change-me"  # noqa: S105 - the value production mode refuses
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -39,10 +39,41 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Market data: the network providers tried after the cache and the offline catalog, in order.
+    providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sim"])
+    redis_url: str | None = None
+    alphavantage_base_url: str = "https://www.alphavantage.co"
+    alphavantage_api_key: SecretStr | None = None
+    alphavantage_timeout_seconds: float = Field(default=10.0, gt=0)
+    alphavantage_requests_per_minute: float = Field(default=5.0, gt=0)
+    fmp_base_url: str = "https://financialmodelingprep.com"
+    fmp_api_key: SecretStr | None = None
+    fmp_timeout_seconds: float = Field(default=10.0, gt=0)
+    fmp_requests_per_minute: float = Field(default=60.0, gt=0)
+    coingecko_base_url: str = "https://api.coingecko.com/api/v3"
+    coingecko_api_key: SecretStr | None = None
+    coingecko_timeout_seconds: float = Field(default=10.0, gt=0)
+    coingecko_requests_per_minute: float = Field(default=25.0, gt=0)
+    yahoo_timeout_seconds: float = Field(default=10.0, gt=0)
+    yahoo_requests_per_minute: float = Field(default=60.0, gt=0)
+    cache_ttl_validation_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    cache_ttl_profile_seconds: int = Field(default=24 * 3600, gt=0)
+    cache_ttl_quote_seconds: int = Field(default=60, gt=0)
+    breaker_failure_threshold: int = Field(default=5, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    validation_concurrency: int = Field(default=8, gt=0, le=64)
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip().lower() for name in value.split(",") if name.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

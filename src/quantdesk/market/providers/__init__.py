@@ -1,0 +1,1 @@
+"""Market-data providers: one module per provider, all behind the interface in ``base``."""
