@@ -2,15 +2,19 @@
 
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
-from quantdesk.models.asset import Asset, AssetClass
+from quantdesk.models.asset import Asset, AssetClass, ValidationStatus
+from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
+from quantdesk.models.validation_request import ValidationRequest
 
 __all__ = [
     "ApiToken",
     "Asset",
     "AssetClass",
+    "AssetProfile",
+    "AssetQuote",
     "Base",
     "IndexMember",
     "MarketIndex",
@@ -18,6 +22,8 @@ __all__ = [
     "UniverseAsset",
     "UniverseChange",
     "User",
+    "ValidationRequest",
+    "ValidationStatus",
 ]
 
 # Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.

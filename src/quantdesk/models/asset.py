@@ -19,6 +19,12 @@ class AssetClass(enum.StrEnum):
     CURRENCY = "currency"
 
 
+class ValidationStatus(enum.StrEnum):
+    VALID = "valid"  # the catalog or a provider vouched for it
+    INVALID = "invalid"  # a provider said it does not exist
+    PENDING = "pending"  # added while no provider could tell; the background job decides
+
+
 class Asset(TimestampMixin, Base):
     """A tradable or quotable instrument; global (not owned), shared by every user's universes."""
 
@@ -41,4 +47,7 @@ class Asset(TimestampMixin, Base):
     is_validated: Mapped[bool] = mapped_column(default=False)
     last_validated_at: Mapped[datetime | None]
     validation_source: Mapped[str | None] = mapped_column(String(32))
+    validation_status: Mapped[str] = mapped_column(
+        String(16), default=ValidationStatus.VALID, server_default=ValidationStatus.VALID.value
+    )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
