@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from quantdesk.kit.config import Settings
+from quantdesk.kit.logging import get_logger
+
+_log = get_logger("quantdesk.db")
+_AFTER_COMMIT = "quantdesk.after_commit"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,14 +59,31 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, *, user_id: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            if user_id is not None:
-                await set_tenant(session, user_id)
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        Callbacks registered with ``after_commit`` run once the commit has succeeded, and never
+        after a rollback: a job asked for by a failed request is never sent.
+        """
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                if user_id is not None:
+                    await set_tenant(session, user_id)
+                yield session
+            for callback in session.info.pop(_AFTER_COMMIT, []):
+                try:
+                    await callback()
+                except Exception:
+                    # The transaction is committed; whatever the callback sends can be redone
+                    # from the database (executors resume pending work), so log and go on.
+                    _log.exception("after_commit_callback_failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` after this session's transaction commits (see ``Database.transaction``)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def dialect_name(session: AsyncSession) -> str:
