@@ -1,4 +1,4 @@
-"""FastAPI application factory: lifespan (database, rate limiter), middleware, routers."""
+"""FastAPI application factory: lifespan (database, limiter, market data), middleware, routers."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from quantdesk.kit.exception_handlers import register_exception_handlers
 from quantdesk.kit.logging import configure_logging, get_logger
 from quantdesk.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from quantdesk.kit.ratelimit import RateLimiter
+from quantdesk.market.endpoints import health_router as market_health_router
+from quantdesk.market.endpoints import router as market_router
+from quantdesk.market.runtime import MarketRuntime
 from quantdesk.system.endpoints import router as system_router
 from quantdesk.universes.endpoints import router as universes_router
 
@@ -44,10 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
-        _log.info("startup", database=app.state.db.kind, environment=settings.environment)
+        app.state.market = MarketRuntime(settings)
+        _log.info(
+            "startup",
+            database=app.state.db.kind,
+            environment=settings.environment,
+            providers=settings.providers,
+        )
         try:
             yield
         finally:
+            await app.state.market.aclose()
             await app.state.db.dispose()
             _log.info("shutdown")
 
@@ -76,7 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(system_router)
+    app.include_router(market_health_router)
     app.include_router(auth_router, prefix="/api/v1")
+    # Before the assets router: /assets/validate and /assets/validation/stats are not symbols.
+    app.include_router(market_router, prefix="/api/v1")
     app.include_router(assets_router, prefix="/api/v1")
     app.include_router(universes_router, prefix="/api/v1")
     return app

@@ -25,6 +25,8 @@ from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
+from quantdesk.market import service as market_service
+from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.models.asset import AssetClass
 
 router = APIRouter(tags=["assets"])
@@ -116,6 +118,7 @@ async def list_sectors(session: DbSession, user: CurrentUser) -> Envelope[Sector
 async def get_asset(
     session: DbSession,
     user: CurrentUser,
+    market: MarketRuntimeDep,
     symbol: Annotated[
         str,
         Path(
@@ -124,10 +127,14 @@ async def get_asset(
         ),
     ],
 ) -> Envelope[AssetDetail]:
-    """One asset with every catalog field and the indices it belongs to."""
+    """One asset with every catalog field, the indices it belongs to, and its latest quote and
+    profile (each with `source`, `as_of` and `stale`; `source: "sim"` marks simulated data).
+    When no data provider can answer, the last known values are given with `stale: true`, or
+    null when there are none: provider trouble never fails this call."""
     asset, indices = await service.get_asset(session, symbol=symbol)
+    quote, profile = await market_service.get_market_data(session, runtime=market, asset=asset)
     return ok(
-        AssetDetail.build(asset, indices),
+        AssetDetail.build(asset, indices, quote=quote, profile=profile),
         f"{asset.symbol}: {asset.name}",
         next_actions=["search_assets", "get_index"] if indices else ["search_assets"],
     )

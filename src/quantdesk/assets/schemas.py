@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from quantdesk.market.schemas import MarketProfile, MarketQuote
 from quantdesk.models import Asset
 
 ExactDecimal = Annotated[
@@ -47,11 +48,28 @@ class AssetDetail(AssetSummary):
     is_validated: bool
     last_validated_at: datetime | None = None
     validation_source: str | None = None
+    validation_status: str = Field(
+        default="valid",
+        description="valid, invalid, or pending (added while no provider could check it)",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     indices: list[str] = Field(default_factory=list, description="Names of indices it belongs to")
+    quote: MarketQuote | None = Field(
+        default=None, description="Latest quote; null when no provider could give one yet"
+    )
+    profile: MarketProfile | None = Field(
+        default=None, description="Latest company / fund profile; null when none is known"
+    )
 
     @classmethod
-    def build(cls, asset: Asset, indices: list[str]) -> AssetDetail:
+    def build(
+        cls,
+        asset: Asset,
+        indices: list[str],
+        *,
+        quote: MarketQuote | None = None,
+        profile: MarketProfile | None = None,
+    ) -> AssetDetail:
         summary = AssetSummary.model_validate(asset).model_dump()
         return cls(
             **summary,
@@ -62,8 +80,11 @@ class AssetDetail(AssetSummary):
             is_validated=asset.is_validated,
             last_validated_at=asset.last_validated_at,
             validation_source=asset.validation_source,
+            validation_status=asset.validation_status,
             metadata=dict(asset.metadata_ or {}),
             indices=indices,
+            quote=quote,
+            profile=profile,
         )
 
 

@@ -12,6 +12,7 @@ from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
+from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.universes import csv_io, membership, service
 from quantdesk.universes.schemas import (
     DeletedUniverse,
@@ -47,15 +48,17 @@ UniverseId = Annotated[uuid.UUID, Path(description="The universe's id")]
     },
 )
 async def create_universe(
-    body: UniverseCreate, session: DbSession, user: CurrentUser
+    body: UniverseCreate, session: DbSession, user: CurrentUser, market: MarketRuntimeDep
 ) -> Envelope[UniverseDetail]:
     """Create a universe, empty or filled from `symbols` and/or an index (`from_index`).
 
     All or nothing: a malformed or unknown symbol, or an unknown index, is a 422 (field `symbols.N`
     or `from_index`) and nothing is created. Index members come first in symbol order, then the
     `symbols` in the order given; duplicates are kept once. Names are unique per user (409).
+    Symbols the catalog lacks are validated with the data providers; those no provider can check
+    now are added as pending assets.
     """
-    detail = await service.create_universe(session, owner_id=user.id, data=body)
+    detail = await service.create_universe(session, owner_id=user.id, data=body, market=market)
     return ok(
         detail,
         f"Universe '{detail.name}' created with {detail.asset_count} assets",
@@ -134,22 +137,35 @@ async def delete_universe(
     responses={**_NOT_FOUND, **_INVALID},
 )
 async def add_assets_to_universe(
-    universe_id: UniverseId, body: MembershipChange, session: DbSession, user: CurrentUser
+    universe_id: UniverseId,
+    body: MembershipChange,
+    session: DbSession,
+    user: CurrentUser,
+    market: MarketRuntimeDep,
 ) -> Envelope[MembershipResult]:
     """Add and/or remove assets by symbol (up to 10,000 in `add` and `remove` together).
 
-    Each input gets a result: `added`, `already_present`, `removed`, `not_present`,
-    `unknown_symbol` or `invalid_format`. The valid part is applied at once (one transaction);
-    new members go to the end in input order. A symbol in both lists is a 422 and changes nothing.
+    Each input gets a result: `added`, `added_pending`, `already_present`, `removed`,
+    `not_present`, `unknown_symbol` or `invalid_format`. Symbols the catalog lacks are validated
+    with the data providers; when none can answer now the symbol is still added, as a pending
+    asset validated in the background (`added_pending`). The valid part is applied at once (one
+    transaction); new members go to the end in input order. A symbol in both lists is a 422 and
+    changes nothing.
     """
     result = await membership.change_members(
-        session, owner_id=user.id, universe_id=universe_id, add=body.add, remove=body.remove
+        session,
+        owner_id=user.id,
+        universe_id=universe_id,
+        add=body.add,
+        remove=body.remove,
+        market=market,
     )
     counts = result.counts
     unrecognised = counts.unknown_symbol + counts.invalid_format
     return ok(
         result,
-        f"{counts.added} added, {counts.removed} removed, {unrecognised} not recognised",
+        f"{counts.added + counts.added_pending} added, {counts.removed} removed, "
+        f"{unrecognised} not recognised",
         next_actions=["get_universe", "get_universe_turnover"]
         + (["search_assets"] if unrecognised else []),
         asset_count=result.asset_count,
@@ -240,6 +256,7 @@ async def import_universe_csv(
     universe_id: UniverseId,
     session: DbSession,
     user: CurrentUser,
+    market: MarketRuntimeDep,
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header and a symbol column")],
 ) -> Envelope[ImportResult]:
     """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe.
@@ -252,11 +269,11 @@ async def import_universe_csv(
     """
     content = await file.read(csv_io.MAX_IMPORT_BYTES + 1)
     result = await service.import_csv(
-        session, owner_id=user.id, universe_id=universe_id, content=content
+        session, owner_id=user.id, universe_id=universe_id, content=content, market=market
     )
     return ok(
         result,
-        f"{result.counts.added} of {len(result.results)} rows added",
+        f"{result.counts.added + result.counts.added_pending} of {len(result.results)} rows added",
         next_actions=["get_universe", "get_universe_turnover"],
         asset_count=result.asset_count,
     )

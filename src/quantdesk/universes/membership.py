@@ -15,7 +15,9 @@ from quantdesk.assets import service as asset_service
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
-from quantdesk.models import Asset, Universe
+from quantdesk.market import service as market_service
+from quantdesk.market.runtime import MarketRuntime
+from quantdesk.models import Asset, Universe, ValidationStatus
 from quantdesk.universes import repository
 from quantdesk.universes.errors import InvalidItems, UniverseNotFound
 from quantdesk.universes.schemas import (
@@ -70,8 +72,39 @@ async def lock_universe(
     return universe
 
 
+async def resolve_for_adding(
+    session: AsyncSession, symbols: Sequence[str], *, market: MarketRuntime | None
+) -> dict[str, Asset | None]:
+    """Catalog assets for canonical symbols; with ``market``, the catalog's misses are validated.
+
+    Symbols a provider confirms get an asset row, symbols no provider can check now get a
+    *pending* row; both resolve. A symbol refuted (here or earlier) resolves to None. Catalog hits
+    are found in bulk; only misses reach the validation strategy. Call this before locking the
+    universe: validation may wait on providers.
+    """
+    wanted = list(dict.fromkeys(symbols))
+    resolved = await asset_service.resolve_symbols(session, wanted) if wanted else {}
+    for symbol, asset in resolved.items():
+        if asset is not None and asset.validation_status == ValidationStatus.INVALID.value:
+            resolved[symbol] = None
+    misses = [symbol for symbol, asset in resolved.items() if asset is None]
+    if market is not None and misses:
+        admitted = await market_service.admit_symbols(session, runtime=market, symbols=misses)
+        for symbol, admission in admitted.items():
+            resolved[symbol] = admission.asset
+    return resolved
+
+
+def is_pending(asset: Asset) -> bool:
+    return asset.validation_status == ValidationStatus.PENDING.value
+
+
 async def resolve_strictly(
-    session: AsyncSession, raws: Sequence[str], *, field_name: str
+    session: AsyncSession,
+    raws: Sequence[str],
+    *,
+    field_name: str,
+    market: MarketRuntime | None = None,
 ) -> list[Asset]:
     """Assets for every input in order; 422 naming each malformed or unknown symbol."""
     parsed = [parse_symbol(raw) for raw in raws]
@@ -82,7 +115,9 @@ async def resolve_strictly(
     ]
     if details:
         raise InvalidItems(f"{len(details)} malformed symbol(s) in {field_name}", details)
-    resolved = await asset_service.resolve_symbols(session, [p.symbol for p in parsed if p.symbol])
+    resolved = await resolve_for_adding(
+        session, [p.symbol for p in parsed if p.symbol], market=market
+    )
     assets: list[Asset] = []
     for i, p in enumerate(parsed):
         asset = resolved.get(p.symbol or "")
@@ -159,16 +194,29 @@ async def apply_changes(
     add: Sequence[AddItem],
     remove: Sequence[str],
     now: datetime,
+    to_add: dict[str, Asset | None] | None = None,
 ) -> tuple[list[SymbolResult], int]:
     """Apply the valid part of a change in bulk; a result per input, and the new member count.
 
-    The universe must already be locked (``lock_universe``). Nothing is written when the change
-    is refused as a whole (same symbol in add and remove, or the universe would grow too large).
+    The universe must already be locked (``lock_universe``). ``to_add`` is what
+    ``resolve_for_adding`` found for the symbols to add (validated before the lock); without it
+    they are looked up in the catalog only. Nothing is written when the change is refused as a
+    whole (same symbol in add and remove, or the universe would grow too large).
     """
     parsed_add = [parse_symbol(item.raw) for item in add]
     parsed_remove = [parse_symbol(raw) for raw in remove]
-    wanted = [p.symbol for p in (*parsed_add, *parsed_remove) if p.symbol is not None]
+    known = to_add or {}
+    wanted = [
+        p.symbol
+        for p in (*parsed_add, *parsed_remove)
+        if p.symbol is not None and p.symbol not in known
+    ]
     resolved = await asset_service.resolve_symbols(session, wanted) if wanted else {}
+    for p in parsed_add:  # a symbol a provider refuted is not added, even if a row remains
+        asset = resolved.get(p.symbol or "")
+        if asset is not None and asset.validation_status == ValidationStatus.INVALID.value:
+            resolved[p.symbol or ""] = None
+    resolved.update(known)
     _check_no_overlap(parsed_add, parsed_remove, resolved)
 
     members = await repository.member_positions(
@@ -209,9 +257,9 @@ async def apply_changes(
         if asset is None:
             continue
         if asset.id in members:
-            status: Literal["added", "already_present"] = "already_present"
+            status: Literal["added", "added_pending", "already_present"] = "already_present"
         else:
-            status = "added"
+            status = "added_pending" if is_pending(asset) else "added"
             members[asset.id] = next_position
             added.append((asset, next_position, dict(item.metadata)))
             next_position += 1
@@ -253,6 +301,24 @@ async def apply_changes(
     return results, len(members)
 
 
+async def prepare_additions(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    add: Sequence[AddItem],
+    market: MarketRuntime | None,
+) -> dict[str, Asset | None] | None:
+    """Resolve (and validate) the symbols to add before the universe is locked; None without
+    ``market``. The universe is checked first so nobody's provider quota is spent for a 404."""
+    if market is None or not add:
+        return None
+    if await repository.get_universe(session, owner_id=owner_id, universe_id=universe_id) is None:
+        raise UniverseNotFound()
+    symbols = [p.symbol for p in (parse_symbol(item.raw) for item in add) if p.symbol]
+    return await resolve_for_adding(session, symbols, market=market)
+
+
 def count_statuses(statuses: Iterable[str]) -> MembershipCounts:
     return MembershipCounts.model_validate(Counter(statuses))
 
@@ -264,11 +330,17 @@ async def change_members(
     universe_id: uuid.UUID,
     add: Sequence[str],
     remove: Sequence[str],
+    market: MarketRuntime | None = None,
 ) -> MembershipResult:
+    """Add and remove in one go; with ``market``, symbols the catalog lacks are validated."""
+    items = [AddItem(raw) for raw in add]
+    to_add = await prepare_additions(
+        session, owner_id=owner_id, universe_id=universe_id, add=items, market=market
+    )
     now = utcnow()
     universe = await lock_universe(session, owner_id=owner_id, universe_id=universe_id, now=now)
     results, asset_count = await apply_changes(
-        session, universe=universe, add=[AddItem(raw) for raw in add], remove=remove, now=now
+        session, universe=universe, add=items, remove=remove, now=now, to_add=to_add
     )
     return MembershipResult(
         universe_id=universe.id,

@@ -58,8 +58,16 @@ Description = Annotated[str | None, AfterValidator(_clean_description)]
 # Length-checked at the schema; whether the text is a symbol is decided per item by the service.
 SymbolInput = Annotated[str, StringConstraints(max_length=MAX_SYMBOL_INPUT_LENGTH)]
 
+# added_pending: not in the catalog and no data provider could check it now; added, and
+# validated in the background (the asset's validation_status says "pending" until then).
 MembershipStatus = Literal[
-    "added", "already_present", "removed", "not_present", "unknown_symbol", "invalid_format"
+    "added",
+    "added_pending",
+    "already_present",
+    "removed",
+    "not_present",
+    "unknown_symbol",
+    "invalid_format",
 ]
 
 
@@ -160,6 +168,7 @@ class SymbolResult(BaseModel):
 
 class MembershipCounts(BaseModel):
     added: int = 0
+    added_pending: int = 0
     already_present: int = 0
     removed: int = 0
     not_present: int = 0

@@ -16,6 +16,7 @@ from quantdesk.assets import service as asset_service
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
 from quantdesk.kit.pagination import Page, decode_cursor, encode_cursor
+from quantdesk.market.runtime import MarketRuntime
 from quantdesk.models import Asset, Universe, UniverseAsset
 from quantdesk.universes import csv_io, membership, repository
 from quantdesk.universes.errors import UniverseNameTaken, UniverseNotFound
@@ -77,7 +78,9 @@ async def get_universe_detail(
     return UniverseDetail(**_summary(universe, len(members)).model_dump(), assets=members)
 
 
-async def _initial_assets(session: AsyncSession, data: UniverseCreate) -> list[Asset]:
+async def _initial_assets(
+    session: AsyncSession, data: UniverseCreate, market: MarketRuntime | None
+) -> list[Asset]:
     assets: list[Asset] = []
     if data.from_index is not None:
         found = await asset_service.get_index_with_assets(session, data.from_index.strip())
@@ -91,7 +94,9 @@ async def _initial_assets(session: AsyncSession, data: UniverseCreate) -> list[A
         assets.extend(found[1])
     if data.symbols:
         assets.extend(
-            await membership.resolve_strictly(session, data.symbols, field_name="symbols")
+            await membership.resolve_strictly(
+                session, data.symbols, field_name="symbols", market=market
+            )
         )
     unique = list({asset.id: asset for asset in assets}.values())  # first occurrence wins
     if len(unique) > MAX_UNIVERSE_ASSETS:
@@ -107,12 +112,20 @@ async def universe_name_exists(session: AsyncSession, *, owner_id: uuid.UUID, na
 
 
 async def create_universe(
-    session: AsyncSession, *, owner_id: uuid.UUID, data: UniverseCreate
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    data: UniverseCreate,
+    market: MarketRuntime | None = None,
 ) -> UniverseDetail:
-    """A new universe, optionally filled from an index and/or a list of symbols (all or nothing)."""
+    """A new universe, optionally filled from an index and/or a list of symbols (all or nothing).
+
+    With ``market``, symbols the catalog lacks are validated; those no provider can check now are
+    added as pending assets, and only definitively unknown ones refuse the creation.
+    """
     if await universe_name_exists(session, owner_id=owner_id, name=data.name):
         raise UniverseNameTaken(data.name)
-    assets = await _initial_assets(session, data)
+    assets = await _initial_assets(session, data, market)
     now = utcnow()
     universe = Universe(
         owner_id=owner_id,
@@ -263,20 +276,25 @@ async def export_csv(
 
 
 async def import_csv(
-    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID, content: bytes
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    content: bytes,
+    market: MarketRuntime | None = None,
 ) -> ImportResult:
     """Add every valid row (with its other columns as membership metadata) in one go."""
+    rows = csv_io.parse_members(content)
+    items = [membership.AddItem(row.symbol, row.metadata) for row in rows]
+    to_add = await membership.prepare_additions(
+        session, owner_id=owner_id, universe_id=universe_id, add=items, market=market
+    )
     now = utcnow()
     universe = await membership.lock_universe(
         session, owner_id=owner_id, universe_id=universe_id, now=now
     )
-    rows = csv_io.parse_members(content)
     results, asset_count = await membership.apply_changes(
-        session,
-        universe=universe,
-        add=[membership.AddItem(row.symbol, row.metadata) for row in rows],
-        remove=[],
-        now=now,
+        session, universe=universe, add=items, remove=[], now=now, to_add=to_add
     )
     row_results = [
         ImportRowResult(

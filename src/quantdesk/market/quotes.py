@@ -1,0 +1,214 @@
+"""Latest quote and profile of an asset: cache → fresh database row → providers → last known.
+
+Providers are tried in ``QUANTDESK_PROVIDERS`` order (crypto assets ask ``crypto_price`` where a
+provider has it, else ``quote``). Every live answer is cached and kept in the database as the last
+known value; when no provider can answer, that value is served with ``stale: true``, or null when
+there is none. Provider trouble never fails the caller. Simulated data keeps ``source: "sim"``,
+and a simulated profile is never copied onto the asset row (its facts are not real).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quantdesk.kit.orm import utcnow
+from quantdesk.market import repository
+from quantdesk.market.providers.base import Capability, CryptoPrice, Profile, Quote
+from quantdesk.market.runtime import MarketRuntime
+from quantdesk.market.schemas import MarketProfile, MarketQuote
+from quantdesk.models import Asset, AssetClass, AssetProfile, AssetQuote
+
+QUOTE_KIND = "quote"
+PROFILE_KIND = "profile"
+_PROFILE_FACTS = ("sector", "industry", "market_cap", "pe_ratio", "dividend_yield")
+
+
+def _age_seconds(moment: datetime, now: datetime) -> float:
+    return (now - moment).total_seconds()
+
+
+def _is_crypto(asset: Asset) -> bool:
+    return asset.asset_class == AssetClass.CRYPTO.value
+
+
+def _quote_from_row(row: AssetQuote, *, crypto: bool, stale: bool) -> MarketQuote:
+    return MarketQuote(
+        price=row.price,
+        change=row.change,
+        change_percent=row.change_percent,
+        change_24h_percent=row.change_percent if crypto else None,
+        volume=row.volume,
+        market_cap=row.market_cap,
+        currency=row.currency,
+        as_of=row.as_of,
+        source=row.source,
+        stale=stale,
+    )
+
+
+def _quote_values(asset_id: int, value: Quote | CryptoPrice, now: datetime) -> dict[str, Any]:
+    if isinstance(value, CryptoPrice):
+        return {
+            "asset_id": asset_id,
+            "price": value.price,
+            "change": None,
+            "change_percent": value.change_24h_percent,
+            "volume": value.volume_24h,
+            "market_cap": value.market_cap,
+            "currency": "USD",
+            "as_of": value.as_of,
+            "source": value.source,
+            "fetched_at": now,
+        }
+    return {
+        "asset_id": asset_id,
+        "price": value.price,
+        "change": value.change,
+        "change_percent": value.change_percent,
+        "volume": value.volume,
+        "market_cap": value.market_cap,
+        "currency": value.currency,
+        "as_of": value.as_of,
+        "source": value.source,
+        "fetched_at": now,
+    }
+
+
+def _profile_from_row(row: AssetProfile, *, stale: bool) -> MarketProfile:
+    return MarketProfile(
+        sector=row.sector,
+        industry=row.industry,
+        country=row.country,
+        currency=row.currency,
+        market_cap=row.market_cap,
+        pe_ratio=row.pe_ratio,
+        dividend_yield=row.dividend_yield,
+        description=row.description,
+        website=row.website,
+        as_of=row.fetched_at,
+        source=row.source,
+        stale=stale,
+    )
+
+
+def _profile_values(asset_id: int, value: Profile, now: datetime) -> dict[str, Any]:
+    return {
+        "asset_id": asset_id,
+        "name": value.name[:255] if value.name else None,
+        "exchange": value.exchange[:32] if value.exchange else None,
+        "sector": value.sector[:128] if value.sector else None,
+        "industry": value.industry[:128] if value.industry else None,
+        "country": value.country[:64] if value.country else None,
+        "currency": value.currency[:8] if value.currency else None,
+        "market_cap": value.market_cap,
+        "pe_ratio": value.pe_ratio,
+        "dividend_yield": value.dividend_yield,
+        "description": value.description,
+        "website": value.website[:255] if value.website else None,
+        "source": value.source,
+        "fetched_at": now,
+    }
+
+
+async def _fetch_quote(runtime: MarketRuntime, asset: Asset) -> Quote | CryptoPrice | None:
+    crypto = _is_crypto(asset)
+    for provider in runtime.providers:
+        if crypto and provider.supports(Capability.CRYPTO_PRICE):
+            capability = Capability.CRYPTO_PRICE
+        elif provider.supports(Capability.QUOTE):
+            capability = Capability.QUOTE
+        else:
+            continue
+        outcome = await runtime.call(provider, capability, asset.symbol)
+        if outcome.answered and isinstance(outcome.value, Quote | CryptoPrice):
+            return outcome.value
+    return None
+
+
+async def _fetch_profile(runtime: MarketRuntime, asset: Asset) -> Profile | None:
+    for provider in runtime.providers:
+        if not provider.supports(Capability.PROFILE):
+            continue
+        outcome = await runtime.call(provider, Capability.PROFILE, asset.symbol)
+        if outcome.answered and isinstance(outcome.value, Profile):
+            return outcome.value
+    return None
+
+
+async def _none() -> None:
+    return None
+
+
+async def market_data(
+    session: AsyncSession, runtime: MarketRuntime, asset: Asset
+) -> tuple[MarketQuote | None, MarketProfile | None]:
+    """The asset's latest quote and profile, each with ``source``, ``as_of`` and ``stale``."""
+    settings = runtime.settings
+    now = utcnow()
+    crypto = _is_crypto(asset)
+    quote_ttl, profile_ttl = settings.cache_ttl_quote_seconds, settings.cache_ttl_profile_seconds
+
+    quote: MarketQuote | None = None
+    cached = await runtime.cache.get(QUOTE_KIND, asset.symbol)
+    if cached is not None:
+        quote = MarketQuote.model_validate(cached)
+    profile: MarketProfile | None = None
+    cached = await runtime.cache.get(PROFILE_KIND, asset.symbol)
+    if cached is not None:
+        profile = MarketProfile.model_validate(cached)
+
+    # Reads first, then the network (concurrently), then writes: one session, used in turn.
+    quote_row = await repository.get_quote(session, asset.id) if quote is None else None
+    if quote_row is not None and _age_seconds(quote_row.fetched_at, now) < quote_ttl:
+        quote = _quote_from_row(quote_row, crypto=crypto, stale=False)
+    profile_row = await repository.get_profile(session, asset.id) if profile is None else None
+    if profile_row is not None and _age_seconds(profile_row.fetched_at, now) < profile_ttl:
+        profile = _profile_from_row(profile_row, stale=False)
+
+    fetched_quote, fetched_profile = await asyncio.gather(
+        _fetch_quote(runtime, asset) if quote is None else _none(),
+        _fetch_profile(runtime, asset) if profile is None else _none(),
+    )
+
+    if fetched_quote is not None:
+        values = _quote_values(asset.id, fetched_quote, now)
+        await repository.upsert_quote(session, values)
+        quote = _quote_from_row(AssetQuote(**values), crypto=crypto, stale=False)
+        payload = quote.model_dump(mode="json")
+        await runtime.cache.set(QUOTE_KIND, asset.symbol, payload, quote_ttl)
+    elif quote is None and quote_row is not None:
+        quote = _quote_from_row(quote_row, crypto=crypto, stale=True)
+
+    if fetched_profile is not None:
+        values = _profile_values(asset.id, fetched_profile, now)
+        await repository.upsert_profile(session, values)
+        if fetched_profile.source not in _simulated_names(runtime):
+            _copy_facts(asset, values, now)
+        profile = _profile_from_row(AssetProfile(**values), stale=False)
+        payload = profile.model_dump(mode="json")
+        await runtime.cache.set(PROFILE_KIND, asset.symbol, payload, profile_ttl)
+    elif profile is None and profile_row is not None:
+        profile = _profile_from_row(profile_row, stale=True)
+    return quote, profile
+
+
+def _simulated_names(runtime: MarketRuntime) -> set[str]:
+    return {p.name for p in runtime.providers if p.simulated}
+
+
+def _copy_facts(asset: Asset, values: dict[str, Any], now: datetime) -> None:
+    """A live profile's facts onto the asset row (what it says wins; gaps keep the catalog's)."""
+    changed = False
+    for name in _PROFILE_FACTS:
+        if values.get(name) is not None and getattr(asset, name) != values[name]:
+            setattr(asset, name, values[name])
+            changed = True
+    if asset.country is None and values.get("country"):
+        asset.country = values["country"]
+        changed = True
+    if changed:
+        asset.updated_at = now

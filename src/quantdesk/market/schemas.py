@@ -1,0 +1,163 @@
+"""Request and response models of market data: validation results, quotes, profiles, health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+MAX_VALIDATE_SYMBOLS = 1000
+MAX_SYMBOL_INPUT_LENGTH = 64
+
+# As strings, never floats; without the storage's trailing zeros (NUMERIC(38, 10) on PostgreSQL).
+ExactDecimal = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str, when_used="json"),
+]
+SymbolInput = Annotated[str, StringConstraints(max_length=MAX_SYMBOL_INPUT_LENGTH)]
+Validity = bool | Literal["unknown"]
+
+
+class ValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[SymbolInput] = Field(
+        min_length=1,
+        max_length=MAX_VALIDATE_SYMBOLS,
+        description=f"1 to {MAX_VALIDATE_SYMBOLS} symbols, any spelling (BRK.B, brk-b, VOD.L)",
+        examples=[["AAPL", "BRK.B", "BTC-USD"]],
+    )
+
+
+class ProviderErrorInfo(BaseModel):
+    """Why a provider gave no answer: down, throttled, over quota, skipped (breaker, rate)..."""
+
+    provider: str = Field(examples=["alphavantage"])
+    kind: str = Field(
+        examples=["throttled"],
+        description="throttled, quota_exceeded, unavailable, auth, unsupported, error, "
+        "breaker_open (skipped: the circuit breaker is open) or rate_limited (skipped: no token "
+        "in our own rate limiter for it now)",
+    )
+    message: str
+    retry_after: float | None = Field(default=None, description="Seconds, when known")
+
+
+class ValidationResult(BaseModel):
+    symbol: str = Field(description="The input as given", examples=["brk.b"])
+    canonical_symbol: str | None = Field(
+        description="The catalog's or canonical spelling; null when the input cannot be a symbol",
+        examples=["BRK-B"],
+    )
+    valid: Validity = Field(
+        description='true, false, or "unknown" when no provider could answer now (then '
+        "retry_after says when to ask again and the symbol is queued for background validation)"
+    )
+    source: str | None = Field(
+        default=None,
+        description='Who vouched for the answer: "catalog" or a provider name ("sim" is never '
+        "used to validate); from_cache tells whether it came from the cache layer",
+        examples=["catalog"],
+    )
+    name: str | None = None
+    exchange: str | None = None
+    asset_class: str | None = None
+    checked_at: datetime = Field(description="When the answer was obtained (cached: originally)")
+    from_cache: bool = False
+    reason: str | None = Field(default=None, description="Why it is invalid or unknown")
+    errors: list[ProviderErrorInfo] = Field(default_factory=list)
+    retry_after: float | None = Field(default=None, description="Seconds, for unknown results")
+    queued: bool = Field(default=False, description="Queued for background validation")
+
+
+class ValidationCounts(BaseModel):
+    valid: int = 0
+    invalid: int = 0
+    unknown: int = 0
+
+
+class ValidationBatch(BaseModel):
+    results: list[ValidationResult]
+    counts: ValidationCounts
+
+
+class LatencySummary(BaseModel):
+    count: int = Field(description="Samples in the reservoir (the most recent ones)")
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+class LayerStats(BaseModel):
+    hits: int = 0
+    misses: int = 0
+
+
+class ProviderCallStats(BaseModel):
+    calls: int = 0
+    answers: int = 0
+    errors: dict[str, int] = Field(default_factory=dict, description="By error kind")
+    skipped: dict[str, int] = Field(
+        default_factory=dict, description="Calls not made: breaker_open, rate_limited"
+    )
+    latency: LatencySummary
+
+
+class ValidationStats(BaseModel):
+    since: datetime = Field(description="Counters are per process, since it started")
+    validations: int = Field(description="Validation calls (one per batch)")
+    symbols: int = Field(description="Symbols validated")
+    outcomes: ValidationCounts
+    layers: dict[str, LayerStats] = Field(description="cache, catalog, providers")
+    providers: dict[str, ProviderCallStats]
+    validation_latency: LatencySummary
+    cache: dict[str, Any] = Field(description="The two-layer cache's own counters")
+
+
+class ProviderHealth(BaseModel):
+    name: str
+    simulated: bool = Field(description="Its data is labelled source 'sim' and never validates")
+    capabilities: list[str]
+    breaker: dict[str, Any]
+    rate_limiter: dict[str, Any] | None = Field(
+        description="Token bucket: rate, capacity, tokens now; null when not limited (sim)"
+    )
+
+
+class ProvidersHealth(BaseModel):
+    providers: list[ProviderHealth]
+    cache: dict[str, Any]
+
+
+class MarketQuote(BaseModel):
+    price: ExactDecimal
+    change: ExactDecimal | None = None
+    change_percent: ExactDecimal | None = Field(default=None, description="1.5 = 1.5 %")
+    change_24h_percent: ExactDecimal | None = Field(
+        default=None, description="Crypto: the 24-hour change in percent"
+    )
+    volume: ExactDecimal | None = None
+    market_cap: ExactDecimal | None = None
+    currency: str | None = None
+    as_of: datetime
+    source: str = Field(examples=["yahoo"], description='"sim" for simulated data')
+    stale: bool = Field(
+        description="Older than the quote TTL, or only the last value we kept was available"
+    )
+
+
+class MarketProfile(BaseModel):
+    sector: str | None = None
+    industry: str | None = None
+    country: str | None = None
+    currency: str | None = None
+    market_cap: ExactDecimal | None = None
+    pe_ratio: ExactDecimal | None = None
+    dividend_yield: ExactDecimal | None = Field(default=None, description="0.005 = 0.5 %")
+    description: str | None = None
+    website: str | None = None
+    as_of: datetime = Field(description="When it was fetched")
+    source: str = Field(examples=["fmp"], description='"sim" for simulated data')
+    stale: bool

@@ -1,0 +1,139 @@
+"""The validation strategy, layer by layer: cache, catalog, providers, and what each writes."""
+
+from __future__ import annotations
+
+from quantdesk.kit.config import Settings
+from quantdesk.kit.db import Database
+from quantdesk.market import service
+from quantdesk.market.schemas import ValidationResult
+from quantdesk.models import ValidationStatus
+from tests.factories import ensure_assets
+from tests.fakes.http_server import FakeHttpServer
+from tests.market.support import (
+    FMP_PROFILE,
+    asset_row,
+    fmp_not_found,
+    fmp_profile,
+    live_settings,
+    market_runtime,
+    queued,
+)
+
+
+async def _validate(db: Database, runtime: object, *symbols: str) -> list[ValidationResult]:
+    async with db.transaction() as session:
+        batch = await service.validate_symbols(
+            session,
+            runtime=runtime,  # type: ignore[arg-type]
+            symbols=list(symbols),
+        )
+    return batch.results
+
+
+async def test_catalog_answers_then_the_cache(db: Database, settings: Settings) -> None:
+    await ensure_assets(db)
+    async with market_runtime(settings) as runtime:
+        (first,) = await _validate(db, runtime, "aapl")
+        (second,) = await _validate(db, runtime, "AAPL ")
+        stats = service.validation_stats(runtime)
+
+    assert first.valid is True
+    assert (first.symbol, first.canonical_symbol) == ("aapl", "AAPL")
+    assert (first.source, first.from_cache, first.name) == ("catalog", False, "Apple Inc.")
+    assert second.valid is True
+    assert (second.symbol, second.source, second.from_cache) == ("AAPL ", "catalog", True)
+    assert stats.layers["cache"].hits == 1
+    assert stats.layers["cache"].misses == 1
+    assert stats.layers["catalog"].hits == 1
+    assert stats.providers["sim"].calls == 0  # the simulated provider never validates
+
+
+async def test_catalog_finds_any_class_separator(db: Database, settings: Settings) -> None:
+    await ensure_assets(db)
+    async with market_runtime(settings) as runtime:
+        results = await _validate(db, runtime, "brk.b", "BRK/B", "brk-b")
+    assert {r.canonical_symbol for r in results} == {"BRK-B"}
+    assert all(r.valid is True and r.source == "catalog" for r in results)
+
+
+async def test_malformed_input_is_invalid_without_any_lookup(
+    db: Database, settings: Settings
+) -> None:
+    async with market_runtime(settings) as runtime:
+        (result,) = await _validate(db, runtime, "not a symbol")
+        stats = service.validation_stats(runtime)
+    assert result.valid is False
+    assert result.canonical_symbol is None
+    assert result.reason
+    assert "letters" in result.reason
+    assert stats.layers["cache"].misses == 0
+
+
+async def test_offline_set_up_rejects_what_the_catalog_lacks(
+    db: Database, settings: Settings
+) -> None:
+    """The embedded default (sim only): the catalog is the world; nothing is cached or queued."""
+    async with market_runtime(settings) as runtime:
+        (first,) = await _validate(db, runtime, "QVNOPE")
+        (second,) = await _validate(db, runtime, "QVNOPE")
+        stats = service.validation_stats(runtime)
+    assert first.valid is False
+    assert first.source == "catalog"
+    assert first.reason
+    assert "no live data provider" in first.reason
+    assert second.from_cache is False
+    assert stats.providers["sim"].calls == 0
+    assert await queued(db) == {}
+    assert await asset_row(db, "QVNOPE") is None
+
+
+async def test_provider_answer_creates_a_validated_asset_and_is_cached(
+    db: Database, settings: Settings, fake: FakeHttpServer
+) -> None:
+    fake.add(FMP_PROFILE, fmp_profile("QVAA", "Quiver Alpha Corp"))
+    async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
+        (first,) = await _validate(db, runtime, "qvaa")
+        (cached,) = await _validate(db, runtime, "QVAA")
+        runtime.cache.clear_local()
+        (from_row,) = await _validate(db, runtime, "QVAA")
+
+    assert first.valid is True
+    assert (first.source, first.name, first.exchange) == ("fmp", "Quiver Alpha Corp", "NASDAQ")
+    assert first.asset_class == "equity"
+    assert (cached.from_cache, cached.source) == (True, "fmp")
+    assert (from_row.from_cache, from_row.source) == (False, "catalog")  # the row it wrote
+    assert len(fake.requests(FMP_PROFILE)) == 1
+    row = await asset_row(db, "QVAA")
+    assert row is not None
+    assert row.is_validated is True
+    assert row.validation_source == "fmp"
+    assert row.validation_status == ValidationStatus.VALID
+    assert row.last_validated_at is not None
+    assert row.name == "Quiver Alpha Corp"
+    assert row.metadata_.get("currency") == "USD"
+
+
+async def test_provider_not_found_is_invalid_and_cached(
+    db: Database, settings: Settings, fake: FakeHttpServer
+) -> None:
+    fake.add(FMP_PROFILE, fmp_not_found())
+    async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
+        (first,) = await _validate(db, runtime, "QVGONE")
+        (second,) = await _validate(db, runtime, "QVGONE")
+    assert (first.valid, first.source) == (False, "fmp")
+    assert first.reason == "fmp reports no such symbol"
+    assert (second.valid, second.from_cache) == (False, True)
+    assert len(fake.requests(FMP_PROFILE)) == 1
+    assert await asset_row(db, "QVGONE") is None  # no row for what does not exist
+    assert await queued(db) == {}
+
+
+async def test_duplicates_in_one_call_ask_the_provider_once(
+    db: Database, settings: Settings, fake: FakeHttpServer
+) -> None:
+    fake.add(FMP_PROFILE, fmp_profile("QVDUP", "Duplicate Inc"))
+    async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
+        results = await _validate(db, runtime, "QVDUP", "qvdup", "QVDUP")
+    assert [r.symbol for r in results] == ["QVDUP", "qvdup", "QVDUP"]
+    assert all(r.valid is True for r in results)
+    assert len(fake.requests(FMP_PROFILE)) == 1
