@@ -243,6 +243,23 @@ async def test_live_quote_and_profile_update_the_asset(
     assert row.industry == "Widgets"
 
 
+async def test_an_absurd_provider_number_is_dropped_not_a_500(
+    db: Database, settings: Settings, fake: FakeHttpServer
+) -> None:
+    await ensure_assets(db, QUOTE_TEST_ASSET)
+    fake.add(FMP_QUOTE, fmp_quote("QVQT", marketCap=1e40, volume=-5e33))
+    fake.add(FMP_PROFILE, server_error())
+    custom = live_settings(settings, fake, ("fmp",))
+    async with live_client(custom) as (_, client):
+        account = await create_user(db, custom)
+        response = await client.get(f"{API}/assets/QVQT", headers=account.headers)
+    assert response.status_code == 200, response.text
+    quote = response.json()["data"]["quote"]
+    assert quote["price"] == "256.08"
+    assert quote["market_cap"] is None
+    assert quote["volume"] is None
+
+
 async def test_providers_down_serve_the_last_known_quote_as_stale(
     db: Database, settings: Settings, fake: FakeHttpServer
 ) -> None:

@@ -80,7 +80,7 @@ async def test_offline_set_up_rejects_what_the_catalog_lacks(
     assert first.valid is False
     assert first.source == "catalog"
     assert first.reason
-    assert "no live data provider" in first.reason
+    assert "no live data provider to ask" in first.reason
     assert second.from_cache is False
     assert stats.providers["sim"].calls == 0
     assert await queued(db) == {}

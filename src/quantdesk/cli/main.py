@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from quantdesk.cli import catalog, demo, universe, user
+from quantdesk.cli import assets, catalog, demo, providers, universe, user
 from quantdesk.cli.common import console, load_settings
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import downgrade, upgrade
@@ -19,6 +19,8 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(universe.app, name="universe")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
+app.add_typer(assets.app, name="assets")
+app.add_typer(providers.app, name="providers")
 
 
 @app.command()

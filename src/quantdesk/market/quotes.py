@@ -10,7 +10,8 @@ and a simulated profile is never copied onto the asset row (its facts are not re
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from quantdesk.models import Asset, AssetClass, AssetProfile, AssetQuote
 
 QUOTE_KIND = "quote"
 PROFILE_KIND = "profile"
+_MAX_STORABLE = Decimal(10) ** 28  # NUMERIC(38, 10): 28 digits before the point
 _PROFILE_FACTS = ("sector", "industry", "market_cap", "pe_ratio", "dividend_yield")
 
 
@@ -50,30 +52,44 @@ def _quote_from_row(row: AssetQuote, *, crypto: bool, stale: bool) -> MarketQuot
     )
 
 
-def _quote_values(asset_id: int, value: Quote | CryptoPrice, now: datetime) -> dict[str, Any]:
+def _fits(value: Decimal | None) -> Decimal | None:
+    """The value if NUMERIC(38, 10) can hold it; a provider's absurd number becomes unknown."""
+    if value is None or not value.is_finite() or abs(value) >= _MAX_STORABLE:
+        return None
+    return value
+
+
+def _text(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _quote_values(
+    asset_id: int, value: Quote | CryptoPrice, now: datetime
+) -> dict[str, Any] | None:
+    """The row for a live quote; None when its price cannot be stored (nothing sensible to show)."""
+    price = _fits(value.price)
+    if price is None:
+        return None
     if isinstance(value, CryptoPrice):
-        return {
-            "asset_id": asset_id,
-            "price": value.price,
-            "change": None,
-            "change_percent": value.change_24h_percent,
-            "volume": value.volume_24h,
-            "market_cap": value.market_cap,
-            "currency": "USD",
-            "as_of": value.as_of,
-            "source": value.source,
-            "fetched_at": now,
-        }
+        change, percent, volume = None, value.change_24h_percent, value.volume_24h
+        currency: str | None = "USD"
+    else:
+        change, percent, volume = value.change, value.change_percent, value.volume
+        currency = _text(value.currency, 8)
     return {
         "asset_id": asset_id,
-        "price": value.price,
-        "change": value.change,
-        "change_percent": value.change_percent,
-        "volume": value.volume,
-        "market_cap": value.market_cap,
-        "currency": value.currency,
-        "as_of": value.as_of,
-        "source": value.source,
+        "price": price,
+        "change": _fits(change),
+        "change_percent": _fits(percent),
+        "volume": _fits(volume),
+        "market_cap": _fits(value.market_cap),
+        "currency": currency,
+        "as_of": _aware(value.as_of),
+        "source": value.source[:32],
         "fetched_at": now,
     }
 
@@ -98,18 +114,18 @@ def _profile_from_row(row: AssetProfile, *, stale: bool) -> MarketProfile:
 def _profile_values(asset_id: int, value: Profile, now: datetime) -> dict[str, Any]:
     return {
         "asset_id": asset_id,
-        "name": value.name[:255] if value.name else None,
-        "exchange": value.exchange[:32] if value.exchange else None,
-        "sector": value.sector[:128] if value.sector else None,
-        "industry": value.industry[:128] if value.industry else None,
-        "country": value.country[:64] if value.country else None,
-        "currency": value.currency[:8] if value.currency else None,
-        "market_cap": value.market_cap,
-        "pe_ratio": value.pe_ratio,
-        "dividend_yield": value.dividend_yield,
+        "name": _text(value.name, 255),
+        "exchange": _text(value.exchange, 32),
+        "sector": _text(value.sector, 128),
+        "industry": _text(value.industry, 128),
+        "country": _text(value.country, 64),
+        "currency": _text(value.currency, 8),
+        "market_cap": _fits(value.market_cap),
+        "pe_ratio": _fits(value.pe_ratio),
+        "dividend_yield": _fits(value.dividend_yield),
         "description": value.description,
-        "website": value.website[:255] if value.website else None,
-        "source": value.source,
+        "website": _text(value.website, 255),
+        "source": value.source[:32],
         "fetched_at": now,
     }
 
@@ -174,8 +190,8 @@ async def market_data(
         _fetch_profile(runtime, asset) if profile is None else _none(),
     )
 
-    if fetched_quote is not None:
-        values = _quote_values(asset.id, fetched_quote, now)
+    values = _quote_values(asset.id, fetched_quote, now) if fetched_quote is not None else None
+    if values is not None:
         await repository.upsert_quote(session, values)
         quote = _quote_from_row(AssetQuote(**values), crypto=crypto, stale=False)
         payload = quote.model_dump(mode="json")

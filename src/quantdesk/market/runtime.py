@@ -210,7 +210,7 @@ class MarketRuntime:
         await self.buckets.aclose()
 
 
-def get_market_runtime(request: Request) -> MarketRuntime:
+async def get_market_runtime(request: Request) -> MarketRuntime:
     runtime: MarketRuntime = request.app.state.market
     return runtime
 

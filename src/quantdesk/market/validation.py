@@ -219,8 +219,7 @@ class _Validation:
                     valid=False,
                     source=CATALOG,
                     checked_at=self.now,
-                    reason="not in the catalog, and no live data provider is configured to "
-                    "check it (the simulated provider cannot vouch for a symbol)",
+                    reason="not in the catalog, and no live data provider to ask",
                 )
             return
         gate = asyncio.Semaphore(self.runtime.settings.validation_concurrency)
