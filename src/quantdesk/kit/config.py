@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     validation_concurrency: int = Field(default=8, gt=0, le=64)
 
+    # Background jobs: who runs them (in process, or Celery workers), and how.
+    executor: Literal["local", "celery"] = "local"
+    local_executor_concurrency: int = Field(default=4, gt=0, le=256)
+    celery_broker_url: str | None = Field(
+        default=None, description="Celery broker; empty means redis_url"
+    )
+    job_lease_seconds: int = Field(default=60, gt=0)
+    job_retry_base_seconds: float = Field(default=60.0, ge=0)
+    operations_retention_days: int = Field(default=7, gt=0)
+    export_dir: Path | None = Field(default=None, description="Empty means <data_dir>/exports")
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_url: str = "http://127.0.0.1:8000"
@@ -75,11 +86,30 @@ class Settings(BaseSettings):
             return [name.strip().lower() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("celery_broker_url", "export_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_export_dir(self) -> Settings:
+        if self.export_dir is None:
+            self.export_dir = self.data_dir / "exports"
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'quantdesk.db').as_posix()}"
+
+    @property
+    def resolved_export_dir(self) -> Path:
+        return self.export_dir if self.export_dir is not None else self.data_dir / "exports"
+
+    @property
+    def resolved_celery_broker_url(self) -> str | None:
+        return self.celery_broker_url or self.redis_url
 
     @property
     def database_kind(self) -> str:

@@ -99,6 +99,16 @@ async def set_tenant(session: AsyncSession, user_id: uuid.UUID) -> None:
         )
 
 
+async def set_system_context(session: AsyncSession) -> None:
+    """Let this transaction see every owner's rows (workers, maintenance): app.system on PostgreSQL.
+
+    Only background work uses it; a request's transaction is always bound to its user instead.
+    """
+    session.info["system"] = True
+    if dialect_name(session) == "postgresql":
+        await session.execute(text("SELECT set_config('app.system', 'on', true)"))
+
+
 def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db

@@ -5,6 +5,7 @@ from quantdesk.models.api_token import ApiToken
 from quantdesk.models.asset import Asset, AssetClass, ValidationStatus
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
+from quantdesk.models.operation import Operation, OperationStatus
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
 from quantdesk.models.validation_request import ValidationRequest
@@ -18,6 +19,8 @@ __all__ = [
     "Base",
     "IndexMember",
     "MarketIndex",
+    "Operation",
+    "OperationStatus",
     "Universe",
     "UniverseAsset",
     "UniverseChange",
@@ -27,4 +30,5 @@ __all__ = [
 ]
 
 # Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.
-OWNED_TABLES = ("api_tokens", "universes", "universe_assets", "universe_changes")
+# operations: system jobs have owner_id NULL, visible only in the system context.
+OWNED_TABLES = ("api_tokens", "universes", "universe_assets", "universe_changes", "operations")

@@ -1,0 +1,1 @@
+"""Background jobs: persisted operations, executors (local, Celery), schedules, live progress."""

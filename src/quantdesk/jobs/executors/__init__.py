@@ -1,0 +1,30 @@
+"""Executors: ``local`` (asyncio pool in process) or ``celery``, chosen by QUANTDESK_EXECUTOR."""
+
+from __future__ import annotations
+
+from quantdesk.jobs.executors.base import (
+    Executor,
+    current_executor,
+    pop_current_executor,
+    push_current_executor,
+)
+from quantdesk.jobs.resources import JobResources
+from quantdesk.kit.config import Settings
+
+__all__ = [
+    "Executor",
+    "build_executor",
+    "current_executor",
+    "pop_current_executor",
+    "push_current_executor",
+]
+
+
+def build_executor(settings: Settings, resources: JobResources) -> Executor:
+    if settings.executor == "celery":
+        from quantdesk.jobs.executors.celery import CeleryExecutor
+
+        return CeleryExecutor(settings, resources)
+    from quantdesk.jobs.executors.local import LocalExecutor
+
+    return LocalExecutor(resources, concurrency=settings.local_executor_concurrency)

@@ -1,0 +1,70 @@
+"""Operations: persisted background jobs. A job is a row before it is a message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quantdesk.kit.orm import Base, TimestampMixin, UUIDPrimaryKey
+
+# A nullable JSON column (the dict[str, Any] annotation maps to a non-null one).
+_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class OperationStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+    ALL = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+
+
+class Operation(UUIDPrimaryKey, TimestampMixin, Base):
+    """One background job: what to do (kind, params), who asked, and how far it got.
+
+    ``owner_id`` is NULL for system jobs (periodic maintenance). The lease says which worker runs
+    it until when; a lease that expires without a heartbeat lets another worker take it over.
+    """
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        Index("ix_operations_owner_created", "owner_id", "created_at"),
+        Index("ix_operations_status_not_before", "status", "not_before"),
+        Index("ix_operations_kind_created", "kind", "created_at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=OperationStatus.PENDING)
+    queue: Mapped[str] = mapped_column(String(32), default="maintenance")
+    priority: Mapped[int] = mapped_column(default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int | None]
+    progress_message: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=4)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in OperationStatus.FINISHED
+
+    def __repr__(self) -> str:
+        return f"Operation(id={self.id!s}, kind={self.kind!r}, status={self.status!r})"
