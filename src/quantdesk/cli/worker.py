@@ -1,0 +1,63 @@
+"""`quantdesk worker` and `quantdesk beat`: the scaled-out executor's processes (Celery)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from quantdesk.cli.common import console, load_settings
+from quantdesk.kit.logging import configure_logging
+
+QUEUE_NAMES = ("validation", "bulk_validation", "maintenance")
+
+
+def _queues(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUE_NAMES]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown queue(s) {', '.join(unknown) or '(none)'}; use {', '.join(QUEUE_NAMES)}"
+        )
+    return names
+
+
+def worker(
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume")
+    ] = ",".join(QUEUE_NAMES),
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Worker processes")
+    ] = 2,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Node name")] = None,
+) -> None:
+    """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    from quantdesk.jobs.celery_app import app as celery_app
+
+    argv = [
+        "worker",
+        f"--queues={','.join(_queues(queues))}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={settings.log_level}",
+    ]
+    if name:
+        argv.append(f"--hostname={name}")
+    console.print(f"worker consuming {queues} with {concurrency} process(es)")
+    celery_app.worker_main(argv)
+
+
+def beat(
+    schedule_file: Annotated[
+        str | None, typer.Option(help="Where beat keeps its last-run times")
+    ] = None,
+) -> None:
+    """Run Celery beat: requests the periodic jobs of quantdesk.jobs.schedule (run exactly one)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    from quantdesk.jobs.celery_app import app as celery_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = schedule_file or str(settings.data_dir / "celerybeat-schedule")
+    celery_app.start(["beat", f"--schedule={path}", f"--loglevel={settings.log_level}"])

@@ -1,0 +1,137 @@
+"""The Celery application: the scaled-out executor's workers and beat.
+
+``celery -A quantdesk.jobs.celery_app worker`` (or ``quantdesk worker``) loads this module. A
+message carries only an operation id; the operations table is the truth: no result backend.
+
+Delivery and retries, and how they agree with the runner (``jobs.runner.run_operation``):
+
+- ``acks_late`` + prefetch 1 + ``reject_on_worker_lost``: a message is acknowledged only once its
+  task has returned, so a worker killed mid-job gives its message back (at once when a pool child
+  dies; after the broker's visibility timeout when the whole node dies).
+- Every delivery goes through the runner, which claims the row first: a finished job, or one whose
+  lease another worker holds, is ``"skipped"`` and changes nothing.
+- Business failures (the handler raised) are the runner's: it puts the row back to ``pending`` with
+  ``not_before = now + job_retry_base_seconds * 2**(attempt-1)`` (60, 120, 240 s by default). The
+  task then re-sends the id with that countdown, so no message waits in the broker for a row that
+  is not due, and the attempt count lives in one place (the row).
+- A delivery skipped because a live lease is held re-sends itself for just after the lease ends:
+  if the holder died, the next delivery takes the job over from its last checkpoint; if it
+  finished, that delivery is a no-op.
+- Infrastructure failures (database or broker unreachable before the runner could record
+  anything) are Celery retries of the same message with the same schedule: base, 2x, 4x
+  (``INFRASTRUCTURE_ERRORS``, at most ``INFRASTRUCTURE_RETRIES``).
+
+Any Celery setting can be overridden by a module named in ``QUANTDESK_CELERY_CONFIG`` (its public
+lower-case names win over the defaults here): broker transport options for RabbitMQ or SQS, or, in
+tests, a short visibility timeout and extra job modules to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_shutdown
+
+from quantdesk.jobs import celery_worker
+from quantdesk.kit.config import Settings, get_settings
+
+QUEUES = ("validation", "bulk_validation", "maintenance")
+SOFT_TIME_LIMIT_SECONDS = 25 * 60
+TIME_LIMIT_SECONDS = 30 * 60
+# Longer than the hard time limit: an unacknowledged message is handed out again only after it.
+VISIBILITY_TIMEOUT_SECONDS = 60 * 60
+INFRASTRUCTURE_RETRIES = 3
+CONFIG_ENV = "QUANTDESK_CELERY_CONFIG"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def broker_url(settings: Settings) -> str:
+    """``QUANTDESK_CELERY_BROKER_URL``, else ``QUANTDESK_REDIS_URL``, else the local Redis."""
+    configured = getattr(settings, "celery_broker_url", None) or getattr(
+        settings, "redis_url", None
+    )
+    return configured or DEFAULT_BROKER_URL
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "broker_url": broker_url(settings),
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": "maintenance",
+        "task_create_missing_queues": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": SOFT_TIME_LIMIT_SECONDS,
+        "task_time_limit": TIME_LIMIT_SECONDS,
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": beat_schedule(settings),
+    }
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        module = importlib.import_module(override)
+        overrides = {name: value for name, value in vars(module).items() if name.islower()}
+        # Job modules are imported now, before the per-kind tasks are registered from the registry.
+        for extra in overrides.pop("imports", ()):
+            importlib.import_module(extra)
+        config.update(overrides)
+    return config
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Celery beat entries from the ONE schedule definition (``quantdesk.jobs.schedule``).
+
+    Plus the sweep that re-sends due operations whose message was lost (every lease period).
+    """
+    from quantdesk.jobs import schedule
+
+    entries: dict[str, dict[str, Any]] = {
+        "sweep_operations": {
+            "task": celery_worker.SWEEP_TASK,
+            "schedule": timedelta(seconds=settings.job_lease_seconds),
+            "options": {"queue": "maintenance"},
+        }
+    }
+    return entries | {
+        entry.name: {
+            "task": celery_worker.PERIODIC_TASK,
+            "schedule": timedelta(seconds=entry.seconds),
+            "args": [entry.kind, dict(entry.params)],
+            "options": {"queue": "maintenance"},
+        }
+        for entry in schedule.periodic_jobs()
+    }
+
+
+def create_celery_app(settings: Settings | None = None) -> Celery:
+    """The Celery app with one task per registered job kind, named exactly the kind."""
+    settings = settings or get_settings()
+    app = Celery("quantdesk", set_as_current=False)
+    app.conf.update(celery_config(settings))
+    celery_worker.register_tasks(app)
+    return app
+
+
+def _close_worker_runtime(**_: Any) -> None:
+    celery_worker.close_runtime()
+
+
+worker_process_shutdown.connect(_close_worker_runtime, weak=False)
+
+
+_settings = get_settings()
+celery_worker.configure(_settings)  # what this process's worker runtimes are built from
+app = create_celery_app(_settings)
+
+__all__ = ["QUEUES", "Task", "app", "create_celery_app"]

@@ -1,0 +1,116 @@
+"""The Celery executor: a submitted job becomes a Celery message carrying only the operation id.
+
+Workers (``quantdesk worker``) run it; see ``quantdesk.jobs.celery_app`` for delivery and retry
+rules. ``celery_worker_status`` answers ``GET /health/workers`` in this mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+
+from quantdesk.jobs.executors.base import Executor
+from quantdesk.jobs.resources import JobResources
+from quantdesk.jobs.schemas import WorkerInfo
+from quantdesk.kit.config import Settings
+from quantdesk.kit.logging import get_logger
+from quantdesk.kit.redis import redact_url
+
+_log = get_logger("quantdesk.jobs.celery")
+STATUS_TIMEOUT_SECONDS = 1.0
+
+
+class CeleryExecutor(Executor):
+    """Sends ``send_task(kind, [operation_id], queue=queue)``; runs nothing in this process."""
+
+    name = "celery"
+
+    def __init__(
+        self, settings: Settings, resources: JobResources | None = None, app: Celery | None = None
+    ) -> None:
+        self.settings = settings
+        self.resources = resources  # unused here: workers build their own
+        self._app = app
+        self._owns_app = app is None
+
+    @property
+    def app(self) -> Celery:
+        if self._app is None:
+            from quantdesk.jobs.celery_app import create_celery_app
+
+            self._app = create_celery_app(self.settings)
+        return self._app
+
+    async def start(self) -> None:
+        _ = self.app  # fail at start-up, not at the first job, if the configuration is wrong
+
+    async def stop(self) -> None:
+        if self._owns_app and self._app is not None:
+            # Producer connections live in a pool; release them with the process's other resources.
+            await asyncio.to_thread(self._app.pool.force_close_all)
+            self._app = None
+
+    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
+        # Publishing is blocking network I/O (and retries while the broker is away): off the loop.
+        await asyncio.to_thread(self.app.send_task, kind, [str(operation_id)], queue=queue)
+
+    async def workers(self) -> list[WorkerInfo]:
+        status = await self.worker_status()
+        seen = datetime.now(UTC)
+        return [
+            WorkerInfo(
+                id=worker["name"], executor=self.name, running=worker["active"], last_seen=seen
+            )
+            for worker in status["workers"]
+        ]
+
+    async def worker_status(self) -> dict[str, Any]:
+        """Workers seen, their running jobs and the broker's queue depths (see below)."""
+        return await asyncio.to_thread(celery_worker_status, self.app, STATUS_TIMEOUT_SECONDS)
+
+    def describe(self) -> dict[str, Any]:
+        from quantdesk.jobs.celery_app import broker_url
+
+        return {"executor": self.name, "broker": redact_url(broker_url(self.settings))}
+
+
+def celery_worker_status(app: Celery, timeout: float = STATUS_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Workers that answer within ``timeout``, their running jobs, and each queue's depth.
+
+    Blocking (one broadcast, then one passive declare per queue): call it from a thread.
+    ``{"workers": [{"name", "active"}], "active_jobs": n, "queues": {name: depth | None}}``
+    """
+    from quantdesk.jobs.celery_app import QUEUES
+
+    workers: list[dict[str, Any]] = []
+    try:
+        replies: dict[str, list[Any]] = app.control.inspect(timeout=timeout).active() or {}
+    except Exception as exc:  # broker unreachable: report no workers, never fail the health page
+        _log.warning("celery_inspect_failed", error=type(exc).__name__)
+        replies = {}
+    for name, tasks in sorted(replies.items()):
+        workers.append({"name": name, "active": len(tasks or [])})
+    return {
+        "workers": workers,
+        "active_jobs": sum(worker["active"] for worker in workers),
+        "queues": {queue: _queue_depth(app, queue) for queue in QUEUES},
+    }
+
+
+def _queue_depth(app: Celery, queue: str) -> int | None:
+    """Messages waiting in ``queue`` (None if the broker cannot say)."""
+    try:
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            try:
+                declared = channel.queue_declare(queue=queue, passive=True)
+            except connection.channel_errors:
+                return 0  # Redis drops an empty list's key; the queue is simply empty
+            return int(declared.message_count)
+    except Exception as exc:
+        _log.warning("celery_queue_depth_failed", queue=queue, error=type(exc).__name__)
+        return None

@@ -1,0 +1,14 @@
+"""Celery overrides for test workers (``QUANTDESK_CELERY_CONFIG``): job modules, fast recovery.
+
+A node killed with ``kill -9`` cannot give its message back; the broker hands it out again after
+the visibility timeout, short here (an hour in production) so the crash test takes seconds.
+"""
+
+from __future__ import annotations
+
+imports = ("tests.jobs.kinds", "tests.jobs.celery.kinds")
+broker_transport_options = {
+    "visibility_timeout": 3,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
