@@ -13,6 +13,10 @@ from fastapi.routing import APIRoute
 from quantdesk import __version__
 from quantdesk.assets.endpoints import router as assets_router
 from quantdesk.auth.endpoints import router as auth_router
+from quantdesk.jobs.endpoints import health_router as jobs_health_router
+from quantdesk.jobs.endpoints import router as operations_router
+from quantdesk.jobs.lifecycle import start_jobs
+from quantdesk.jobs.live import router as live_router
 from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.exception_handlers import register_exception_handlers
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings)
         app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
         app.state.market = MarketRuntime(settings)
+        jobs = await start_jobs(app, settings)  # bus, executor (resumes unfinished), scheduler
         _log.info(
             "startup",
             database=app.state.db.kind,
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await jobs.stop()
             await app.state.market.aclose()
             await app.state.db.dispose()
             _log.info("shutdown")
@@ -92,4 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(market_router, prefix="/api/v1")
     app.include_router(assets_router, prefix="/api/v1")
     app.include_router(universes_router, prefix="/api/v1")
+    app.include_router(operations_router, prefix="/api/v1")
+    app.include_router(jobs_health_router)
+    app.include_router(live_router)
     return app

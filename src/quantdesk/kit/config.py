@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # Background jobs: who runs them (in process, or Celery workers), and how.
     executor: Literal["local", "celery"] = "local"
     local_executor_concurrency: int = Field(default=4, gt=0, le=256)
+    local_executor_shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     celery_broker_url: str | None = Field(
         default=None, description="Celery broker; empty means redis_url"
     )
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=60.0, ge=0)
     operations_retention_days: int = Field(default=7, gt=0)
     export_dir: Path | None = Field(default=None, description="Empty means <data_dir>/exports")
+    scheduler_enabled: bool | None = Field(
+        default=None, description="In-process periodic jobs; empty means on, except in tests"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
             return [name.strip().lower() for name in value.split(",") if name.strip()]
         return value
 
-    @field_validator("celery_broker_url", "export_dir", mode="before")
+    @field_validator("celery_broker_url", "export_dir", "scheduler_enabled", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -106,6 +110,15 @@ class Settings(BaseSettings):
     @property
     def resolved_export_dir(self) -> Path:
         return self.export_dir if self.export_dir is not None else self.data_dir / "exports"
+
+    @property
+    def runs_scheduler(self) -> bool:
+        """Whether `serve` runs the periodic schedule itself (embedded mode; Celery has beat)."""
+        if self.executor != "local":
+            return False
+        if self.scheduler_enabled is None:
+            return self.environment != "test"
+        return self.scheduler_enabled
 
     @property
     def resolved_celery_broker_url(self) -> str | None:

@@ -27,4 +27,8 @@ def build_executor(settings: Settings, resources: JobResources) -> Executor:
         return CeleryExecutor(settings, resources)
     from quantdesk.jobs.executors.local import LocalExecutor
 
-    return LocalExecutor(resources, concurrency=settings.local_executor_concurrency)
+    return LocalExecutor(
+        resources,
+        concurrency=settings.local_executor_concurrency,
+        shutdown_grace_seconds=settings.local_executor_shutdown_grace_seconds,
+    )
