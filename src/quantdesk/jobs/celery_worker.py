@@ -214,12 +214,16 @@ async def overdue_operations(
 def register_tasks(app: Celery) -> None:
     """One task per registered job kind, named exactly the kind, routed to the kind's queue."""
     registry.load_task_modules()
+    routes: dict[str, dict[str, str]] = {}
     for spec in registry.all_specs():
-        app.task(name=spec.kind, bind=True, queue=spec.queue, max_retries=INFRASTRUCTURE_RETRIES)(
+        app.task(name=spec.kind, bind=True, shared=False, max_retries=INFRASTRUCTURE_RETRIES)(
             _job_task_body(spec.kind)
         )
-    app.task(name=PERIODIC_TASK, bind=True, queue="maintenance")(request_periodic_job)
-    app.task(name=SWEEP_TASK, bind=True, queue="maintenance")(sweep_operations)
+        routes[spec.kind] = {"queue": spec.queue}
+    app.task(name=PERIODIC_TASK, bind=True, shared=False)(request_periodic_job)
+    app.task(name=SWEEP_TASK, bind=True, shared=False)(sweep_operations)
+    routes[PERIODIC_TASK] = routes[SWEEP_TASK] = {"queue": "maintenance"}
+    app.conf.task_routes = routes
 
 
 def _job_task_body(kind: str) -> Callable[[Task, str], str]:

@@ -62,7 +62,11 @@ def celery_workers(
 ) -> Iterator[list[CeleryWorker]]:
     log_dir: Path = tmp_path_factory.mktemp("celery-logs")
     env = worker_environment(celery_settings)
-    workers = [CeleryWorker(name, env, log_dir=log_dir) for name in WORKER_NAMES]
+    # One node started as `celery -A quantdesk.jobs.celery_app worker`, one as `quantdesk worker`.
+    workers = [
+        CeleryWorker(name, env, log_dir=log_dir, via_cli=index == 1)
+        for index, name in enumerate(WORKER_NAMES)
+    ]
     try:
         for worker in workers:
             worker.start()

@@ -61,6 +61,7 @@ class CeleryWorker:
         concurrency: int = 1,
         pool: str = "prefork",
         queues: tuple[str, ...] = QUEUES,
+        via_cli: bool = False,
     ) -> None:
         self.name = name
         self.node = f"{name}@qd-test"
@@ -69,6 +70,7 @@ class CeleryWorker:
         self.concurrency = concurrency
         self.pool = pool
         self.queues = queues
+        self.via_cli = via_cli  # `quantdesk worker` rather than `celery -A … worker`
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -76,13 +78,21 @@ class CeleryWorker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self) -> None:
-        command = [
+    def command(self) -> list[str]:
+        queues, concurrency = ",".join(self.queues), str(self.concurrency)
+        if self.via_cli:
+            return [
+                sys.executable, "-m", "quantdesk.cli.main", "worker",
+                "--queues", queues, "--concurrency", concurrency, "--name", self.node,
+            ]  # fmt: skip
+        return [
             sys.executable, "-m", "celery", "-A", "quantdesk.jobs.celery_app", "worker",
-            f"--hostname={self.node}", f"--queues={','.join(self.queues)}",
-            f"--concurrency={self.concurrency}", f"--pool={self.pool}",
-            "--without-gossip", "--without-mingle", "--loglevel=WARNING",
+            f"--hostname={self.node}", f"--queues={queues}", f"--concurrency={concurrency}",
+            f"--pool={self.pool}", "--without-gossip", "--without-mingle", "--loglevel=WARNING",
         ]  # fmt: skip
+
+    def start(self) -> None:
+        command = self.command()
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,
