@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from quantdesk.jobs import service
@@ -19,6 +20,7 @@ from quantdesk.jobs.executors.base import Executor, pop_current_executor, push_c
 from quantdesk.jobs.progress import channel
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.db import set_system_context
+from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -44,6 +46,32 @@ async def request(
             return operation.id
     finally:
         pop_current_executor(executor)
+
+
+async def request_held(
+    resources: JobResources,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    owner_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """A pending job no executor takes (not before an hour from now) until ``release``."""
+    async with resources.db.transaction(user_id=owner_id) as session:
+        if owner_id is None:
+            await set_system_context(session)
+        operation = await service.request_job(
+            session, kind=kind, owner_id=owner_id, params=params or {}
+        )
+        operation.not_before = utcnow() + timedelta(hours=1)
+        return operation.id
+
+
+async def release(resources: JobResources, operation_id: uuid.UUID) -> None:
+    async with resources.db.transaction() as session:
+        await set_system_context(session)
+        operation = await session.get(Operation, operation_id)
+        assert operation is not None
+        operation.not_before = None
 
 
 async def read(resources: JobResources, operation_id: uuid.UUID) -> Operation:

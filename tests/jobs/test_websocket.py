@@ -18,7 +18,6 @@ from quantdesk.kit.config import Settings
 from tests.factories import Account, create_api_token, create_user
 from tests.jobs import suite
 from tests.jobs.live_server import LiveServer, live_server
-from tests.jobs.test_core import RecordingExecutor
 
 
 @pytest.fixture
@@ -57,18 +56,15 @@ async def _frames(ws: ClientConnection) -> list[dict[str, Any]]:
     return frames
 
 
-async def _pending_job(
-    resources: JobResources, owner: Account, steps: int = 5
-) -> tuple[uuid.UUID, RecordingExecutor]:
-    # Recorded, not sent: the test hands it to the server's executor once the client listens.
-    held = RecordingExecutor()
-    operation_id = await suite.request(
-        resources, held, "test_steps", {"steps": steps, "pause": 0.1}, owner_id=owner.user.id
+async def _pending_job(resources: JobResources, owner: Account, steps: int = 5) -> uuid.UUID:
+    # Held back: the test hands it to the server's executor once the client listens.
+    return await suite.request_held(
+        resources, "test_steps", {"steps": steps, "pause": 0.1}, owner_id=owner.user.id
     )
-    return operation_id, held
 
 
-async def _submit(server: LiveServer, operation_id: uuid.UUID) -> None:
+async def _submit(server: LiveServer, resources: JobResources, operation_id: uuid.UUID) -> None:
+    await suite.release(resources, operation_id)
     executor = server.app.state.executor
     await server.call(executor.submit(operation_id, "test_steps", "maintenance"))
 
@@ -77,13 +73,13 @@ async def test_owner_receives_status_progress_in_order_then_completion(
     server: LiveServer, resources: JobResources, uvicorn_lines: list[str]
 ) -> None:
     owner = await create_user(resources.db, resources.settings)
-    operation_id, _ = await _pending_job(resources, owner)
+    operation_id = await _pending_job(resources, owner)
     url = f"{server.ws_url}/ws/operations/{operation_id}"
     async with connect(url, additional_headers=owner.headers, open_timeout=10) as ws:
         first = json.loads(await ws.recv())
         assert first["type"] == "status"
         assert first["operation"]["status"] == "pending"
-        await _submit(server, operation_id)
+        await _submit(server, resources, operation_id)
         frames = [first, *await _frames(ws)]
     assert ws.close_code == 1000
     types = [f["type"] for f in frames]
@@ -113,7 +109,7 @@ async def test_another_users_client_and_a_bad_token_are_refused(
 ) -> None:
     owner = await create_user(resources.db, resources.settings)
     other = await create_user(resources.db, resources.settings)
-    operation_id, _ = await _pending_job(resources, owner)
+    operation_id = await _pending_job(resources, owner)
     url = f"{server.ws_url}/ws/operations/{operation_id}"
     for kwargs in (
         {"additional_headers": other.headers},
