@@ -21,7 +21,11 @@ from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.exception_handlers import register_exception_handlers
 from quantdesk.kit.logging import configure_logging, get_logger
-from quantdesk.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from quantdesk.kit.middleware import (
+    BodySizeLimitMiddleware,
+    NulByteGuardMiddleware,
+    RequestContextMiddleware,
+)
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market.endpoints import health_router as market_health_router
 from quantdesk.market.endpoints import router as market_router
@@ -78,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     register_exception_handlers(app)
 
+    # Innermost, so that CORS and the request id apply to its 422 too.
+    app.add_middleware(NulByteGuardMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(

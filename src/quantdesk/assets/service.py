@@ -21,6 +21,8 @@ from quantdesk.models import Asset, MarketIndex
 MAX_QUERY_LENGTH = 64
 MAX_QUERY_WORDS = 8
 MAX_PAGE_SIZE = 100
+# Far past any catalog, yet inside every database's integer range (a larger OFFSET is a 500).
+MAX_CURSOR_OFFSET = 2**31 - 1
 _WORD = re.compile(r"[^\W_]+")  # letters and digits only: nothing that FTS syntax could parse
 
 
@@ -140,7 +142,7 @@ def _position(cursor: str | None, fingerprint: str, tiers: int) -> tuple[int, in
         and isinstance(tier, int)
         and isinstance(offset, int)
         and 0 <= tier < tiers
-        and offset >= 0
+        and 0 <= offset <= MAX_CURSOR_OFFSET
     )
     if not valid:
         raise InvalidInput(

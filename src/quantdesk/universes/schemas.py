@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -91,6 +92,17 @@ class UniverseCreate(_Request):
         "`symbols`, if also given, are appended after them.",
         examples=["S&P 500"],
     )
+
+    @field_validator("from_index")
+    @classmethod
+    def _index_name_is_text(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip()
+        # No index name holds one, and PostgreSQL cannot even compare a NUL: refuse, not 500.
+        if any(unicodedata.category(ch) in _FORBIDDEN_IN_NAME for ch in name):
+            raise ValueError("an index name cannot contain control characters or line breaks")
+        return name
 
 
 class UniverseUpdate(_Request):

@@ -36,6 +36,7 @@ from quantdesk.universes.schemas import (
 
 DEFAULT_TURNOVER_WINDOW = timedelta(days=30)
 _RATE_PLACES = Decimal("0.000001")
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _summary(universe: Universe, asset_count: int) -> UniverseSummary:
@@ -155,8 +156,9 @@ def _list_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         created_at = datetime.fromisoformat(str(position["c"]))
         if created_at.tzinfo is None:
             raise ValueError("naive")
-        return created_at, uuid.UUID(str(position["id"]))
-    except (KeyError, ValueError) as exc:
+        # Converted here: an offset that moves it past year 1 or 9999 is a bad cursor, not a 500.
+        return created_at.astimezone(UTC), uuid.UUID(str(position["id"]))
+    except (KeyError, ValueError, OverflowError) as exc:
         raise InvalidInput("The cursor is not valid", field="cursor") from exc
 
 
@@ -216,6 +218,16 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _utc_bound(moment: datetime, field: str) -> datetime:
+    """``as_utc`` for a client's time: one that leaves the datetime range in UTC is a 422."""
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:
+        raise InvalidInput(
+            f"{field} is out of range", field=field, reason="outside years 1 to 9999 once in UTC"
+        ) from exc
+
+
 def turnover_rate(additions: int, removals: int, size_start: int, size_end: int) -> Decimal:
     """(additions + removals) / 2 / average size, where average size = (start + end) / 2."""
     average_size = Decimal(size_start + size_end) / 2
@@ -235,8 +247,11 @@ async def get_turnover(
 ) -> UniverseTurnover:
     """Changes in (start, end] and the turnover rate over them (default: the last 30 days)."""
     universe = await _owned(session, owner_id, universe_id)
-    end = as_utc(end) if end is not None else utcnow()
-    start = as_utc(start) if start is not None else end - DEFAULT_TURNOVER_WINDOW
+    end = _utc_bound(end, "end") if end is not None else utcnow()
+    if start is not None:
+        start = _utc_bound(start, "start")
+    else:  # the default window, cut short at the earliest time there is
+        start = max(end, _EARLIEST + DEFAULT_TURNOVER_WINDOW) - DEFAULT_TURNOVER_WINDOW
     if start >= end:
         raise InvalidInput("start must be before end", field="start")
     scope = {"owner_id": owner_id, "universe_id": universe.id}
