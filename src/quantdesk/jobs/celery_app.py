@@ -21,9 +21,9 @@ Delivery and retries, and how they agree with the runner (``jobs.runner.run_oper
   anything) are Celery retries of the same message with the same schedule: base, 2x, 4x
   (``INFRASTRUCTURE_ERRORS``, at most ``INFRASTRUCTURE_RETRIES``).
 
-Any Celery setting can be overridden by a module named in ``QUANTDESK_CELERY_CONFIG`` (its public
-lower-case names win over the defaults here): broker transport options for RabbitMQ or SQS, or, in
-tests, a short visibility timeout and extra job modules to import.
+Any Celery setting can be overridden by a module named in ``QUANTDESK_CELERY_CONFIG`` (its names
+that are Celery settings win over the defaults here): broker transport options for RabbitMQ or
+SQS, or, in tests, a short visibility timeout and extra job modules to import.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task
+from celery.app.defaults import DEFAULTS
 from celery.signals import worker_process_shutdown
 
 from quantdesk.jobs import celery_worker
@@ -81,7 +82,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     override = os.environ.get(CONFIG_ENV)
     if override:
         module = importlib.import_module(override)
-        overrides = {name: value for name, value in vars(module).items() if name.islower()}
+        # Only Celery's own setting names (so its imports, helpers and __future__ stay out).
+        overrides = {name: value for name, value in vars(module).items() if name in DEFAULTS}
         # Job modules are imported now, before the per-kind tasks are registered from the registry.
         for extra in overrides.pop("imports", ()):
             importlib.import_module(extra)

@@ -35,7 +35,6 @@ class CeleryExecutor(Executor):
         self.settings = settings
         self.resources = resources  # unused here: workers build their own
         self._app = app
-        self._owns_app = app is None
 
     @property
     def app(self) -> Celery:
@@ -49,10 +48,9 @@ class CeleryExecutor(Executor):
         _ = self.app  # fail at start-up, not at the first job, if the configuration is wrong
 
     async def stop(self) -> None:
-        if self._owns_app and self._app is not None:
-            # Producer connections live in a pool; release them with the process's other resources.
-            await asyncio.to_thread(self._app.pool.force_close_all)
-            self._app = None
+        # Nothing to release: kombu's producer pools are per process and per broker, shared by
+        # every app there, so closing them here would break any other sender in this process.
+        return None
 
     async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
         # Publishing is blocking network I/O (and retries while the broker is away): off the loop.
