@@ -77,7 +77,7 @@ def celery_workers(
         for worker in workers:
             worker.terminate()  # all at once: each warm shutdown takes seconds
         for worker in workers:
-            worker.stop()
+            worker.stop(timeout=3)
 
 
 @pytest.fixture

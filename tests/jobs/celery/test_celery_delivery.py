@@ -6,14 +6,16 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 from celery import Celery
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from quantdesk.jobs.celery_worker import PERIODIC_TASK, SWEEP_TASK
 from quantdesk.jobs.executors.celery import CeleryExecutor, celery_worker_status
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.db import set_system_context
+from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
 from tests.jobs import suite
 from tests.jobs.celery.harness import CeleryWorker, wait_broker_idle
@@ -142,7 +144,15 @@ async def test_sweep_resends_an_operation_whose_message_was_lost(
 
     lost = Silent(celery_executor.settings, app=celery_client)
     operation_id = await suite.request(celery_resources, lost, "test_noop", {"echo": "found"})
-    await asyncio.sleep(celery_resources.settings.job_lease_seconds + 0.2)
+    async with celery_resources.db.transaction() as session:
+        await set_system_context(session)
+        # Requested longer ago than a lease period: the sweep takes only rows nobody picked up.
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(updated_at=utcnow() - timedelta(minutes=1))
+        )
+    await asyncio.sleep(0.3)
     assert (await suite.read(celery_resources, operation_id)).status == "pending"
 
     celery_client.send_task(SWEEP_TASK, queue="maintenance")  # what beat sends every lease period
@@ -157,9 +167,10 @@ async def test_worker_status_lists_live_nodes_and_queue_depths(
     celery_client: Celery,
     celery_executor: CeleryExecutor,
 ) -> None:
-    status = await asyncio.to_thread(celery_worker_status, celery_client, 1.0)
+    status = await asyncio.to_thread(celery_worker_status, celery_client, 0.5)
     assert {w["name"] for w in status["workers"]} == {w.node for w in live_workers}
     assert status["queues"] == {"validation": 0, "bulk_validation": 0, "maintenance": 0}
+    celery_executor.status_timeout = 0.5
     infos = await celery_executor.workers()
     assert sorted(i.id for i in infos) == sorted(w.node for w in live_workers)
     assert all(i.executor == "celery" and i.running == 0 for i in infos)

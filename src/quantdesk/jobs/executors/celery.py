@@ -35,6 +35,7 @@ class CeleryExecutor(Executor):
         self.settings = settings
         self.resources = resources  # unused here: workers build their own
         self._app = app
+        self.status_timeout = STATUS_TIMEOUT_SECONDS  # how long GET /health/workers waits
 
     @property
     def app(self) -> Celery:
@@ -68,7 +69,7 @@ class CeleryExecutor(Executor):
 
     async def worker_status(self) -> dict[str, Any]:
         """Workers seen, their running jobs and the broker's queue depths (see below)."""
-        return await asyncio.to_thread(celery_worker_status, self.app, STATUS_TIMEOUT_SECONDS)
+        return await asyncio.to_thread(celery_worker_status, self.app, self.status_timeout)
 
     def describe(self) -> dict[str, Any]:
         from quantdesk.jobs.celery_app import broker_url
