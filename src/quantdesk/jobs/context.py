@@ -67,17 +67,15 @@ class JobContext:
             values["progress_total"] = total
         if message is not None:
             values["progress_message"] = message[:MAX_MESSAGE_LENGTH]
-        if not await repository.update_leased(
+        written = await repository.update_leased(
             session, operation_id=self.operation_id, worker_id=self.worker_id, values=values
-        ):
+        )
+        if written is None:
             raise LeaseLost(str(self.operation_id))
-        bus = self.resources.bus
+        bus, event = self.resources.bus, events.event_for(written, "progress")
 
         async def publish() -> None:
-            async with self.transaction() as reader:
-                operation = await repository.get(reader, self.operation_id)
-            if operation is not None:
-                await events.publish(bus, operation, "progress")
+            await bus.publish(events.channel(self.operation_id), event)
 
         after_commit(session, publish)
 

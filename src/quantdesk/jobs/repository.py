@@ -77,7 +77,7 @@ async def claim(
     worker_id: str,
     now: datetime,
     lease_until: datetime,
-) -> bool:
+) -> Operation | None:
     """Take the row for ``worker_id`` in one statement: only one of many concurrent claims wins."""
     claimed = await session.execute(
         update(Operation)
@@ -96,15 +96,16 @@ async def claim(
             not_before=None,
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
+        .returning(Operation)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return bool(getattr(claimed, "rowcount", 0))
+    return claimed.scalars().first()
 
 
 async def update_leased(
     session: AsyncSession, *, operation_id: uuid.UUID, worker_id: str, values: dict[str, Any]
-) -> bool:
-    """Write to a running row only while ``worker_id`` still holds its lease."""
+) -> Operation | None:
+    """Write to a running row only while ``worker_id`` still holds its lease; the row, or None."""
     updated = await session.execute(
         update(Operation)
         .where(
@@ -113,9 +114,10 @@ async def update_leased(
             Operation.lease_owner == worker_id,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .returning(Operation)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return bool(getattr(updated, "rowcount", 0))
+    return updated.scalars().first()
 
 
 async def fail_exhausted(

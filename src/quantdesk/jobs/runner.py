@@ -68,14 +68,15 @@ async def _claim(
     async with resources.db.transaction() as session:
         await set_system_context(session)
         now = utcnow()
-        if await repository.claim(
+        claimed = await repository.claim(
             session,
             operation_id=operation_id,
             worker_id=worker_id,
             now=now,
             lease_until=now + lease,
-        ):
-            return await repository.get(session, operation_id)
+        )
+        if claimed is not None:
+            return claimed
         error = {
             "type": "LeaseExpired",
             "message": "the worker running it stopped; no attempts left",
@@ -116,13 +117,18 @@ async def _heartbeat(resources: JobResources, operation_id: uuid.UUID, worker_id
 async def _finish(
     resources: JobResources, operation_id: uuid.UUID, worker_id: str, values: dict[str, Any]
 ) -> bool:
+    """Write the outcome while the lease is ours, then publish the row as written."""
     now = utcnow()
     values = {"lease_owner": None, "lease_expires_at": None, "updated_at": now, **values}
     async with resources.db.transaction() as session:
         await set_system_context(session)
-        return await repository.update_leased(
+        written = await repository.update_leased(
             session, operation_id=operation_id, worker_id=worker_id, values=values
         )
+    if written is None:
+        return False
+    await events.publish(resources.bus, written, "status")
+    return True
 
 
 async def run_operation(
@@ -142,14 +148,12 @@ async def run_operation(
 
     if operation.cancel_requested:
         await _finish(resources, operation_id, worker_id, _cancelled_values())
-        await _publish_current(resources, operation_id)
         return "cancelled"
     try:
         spec = get_spec(operation.kind)
     except UnknownJobKind as exc:
         error = {"type": "UnknownJobKind", "message": f"no handler for kind {exc.args[0]!r}"}
         await _finish(resources, operation_id, worker_id, _failed_values(error))
-        await _publish_current(resources, operation_id)
         log.error("job_unknown_kind")
         return "failed"
 
@@ -163,9 +167,7 @@ async def run_operation(
         resources=resources,
         worker_id=worker_id,
     )
-    outcome = await _run_handler(resources, context, operation, spec.handler, log)
-    await _publish_current(resources, operation_id)
-    return outcome
+    return await _run_handler(resources, context, operation, spec.handler, log)
 
 
 def _cancelled_values() -> dict[str, Any]:
