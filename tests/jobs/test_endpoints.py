@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from quantdesk.jobs import service
 from quantdesk.jobs.executors.base import current_executor
 from quantdesk.kit.db import Database
+from quantdesk.kit.pagination import encode_cursor
 from tests.factories import Account
 from tests.jobs import kinds
 
@@ -100,3 +101,18 @@ async def test_owner_reads_lists_and_cancels_others_get_404(
     assert again.json()["error"]["code"] == "operation_finished"
     missing = await client.get(f"/api/v1/operations/{uuid.uuid4()}", headers=alice.headers)
     assert missing.status_code == 404
+
+
+async def test_forged_cursors_are_422_not_500(client: httpx.AsyncClient, alice: Account) -> None:
+    forged = [
+        "not-base64!",
+        encode_cursor({"c": "2026-01-01T00:00:00", "i": str(uuid.uuid4())}),  # naive time
+        encode_cursor({"c": 5, "i": "x"}),
+        encode_cursor({"i": str(uuid.uuid4())}),
+    ]
+    for cursor in forged:
+        response = await client.get(
+            "/api/v1/operations", params={"cursor": cursor}, headers=alice.headers
+        )
+        assert response.status_code == 422, (cursor, response.text)
+        assert response.json()["error"]["details"][0]["field"] == "cursor"

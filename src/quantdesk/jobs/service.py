@@ -99,8 +99,10 @@ async def list_operations(
     if position:
         try:
             before = (datetime.fromisoformat(position["c"]), uuid.UUID(position["i"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput("The cursor is not valid", field="cursor") from exc
+        if before[0].tzinfo is None:
+            raise InvalidInput("The cursor is not valid", field="cursor")
     rows = await repository.list_owned(
         session, owner_id=owner_id, kind=kind, status=status, limit=limit + 1, before=before
     )
