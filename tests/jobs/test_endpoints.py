@@ -108,6 +108,7 @@ async def test_forged_cursors_are_422_not_500(client: httpx.AsyncClient, alice: 
         "not-base64!",
         encode_cursor({"c": "2026-01-01T00:00:00", "i": str(uuid.uuid4())}),  # naive time
         encode_cursor({"c": 5, "i": "x"}),
+        encode_cursor({"c": "0001-01-01T00:00:00+05:00", "i": str(uuid.uuid4())}),
         encode_cursor({"i": str(uuid.uuid4())}),
     ]
     for cursor in forged:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,15 +94,7 @@ async def list_operations(
 ) -> tuple[list[Operation], str | None]:
     """One page, newest first, and the cursor of the next page (None on the last)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    position = decode_cursor(cursor)
-    before: tuple[datetime, uuid.UUID] | None = None
-    if position:
-        try:
-            before = (datetime.fromisoformat(position["c"]), uuid.UUID(position["i"]))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidInput("The cursor is not valid", field="cursor") from exc
-        if before[0].tzinfo is None:
-            raise InvalidInput("The cursor is not valid", field="cursor")
+    before = _cursor_position(decode_cursor(cursor))
     rows = await repository.list_owned(
         session, owner_id=owner_id, kind=kind, status=status, limit=limit + 1, before=before
     )
@@ -112,6 +104,20 @@ async def list_operations(
         last = rows[-1]
         next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": str(last.id)})
     return rows, next_cursor
+
+
+def _cursor_position(position: dict[str, Any]) -> tuple[datetime, uuid.UUID] | None:
+    """(created_at, id) of the previous page's last row; a forged cursor is a 422, never a 500."""
+    if not position:
+        return None
+    try:
+        created_at = datetime.fromisoformat(position["c"])
+        last_id = uuid.UUID(position["i"])
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        return created_at.astimezone(UTC), last_id  # raises off the UTC calendar
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise InvalidInput("The cursor is not valid", field="cursor") from exc
 
 
 async def cancel_operation(
