@@ -7,17 +7,16 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli.common import console, load_settings
+from quantdesk.jobs.registry import QUEUES
 from quantdesk.kit.logging import configure_logging
-
-QUEUE_NAMES = ("validation", "bulk_validation", "maintenance")
 
 
 def _queues(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in QUEUE_NAMES]
+    unknown = [name for name in names if name not in QUEUES]
     if unknown or not names:
         raise typer.BadParameter(
-            f"unknown queue(s) {', '.join(unknown) or '(none)'}; use {', '.join(QUEUE_NAMES)}"
+            f"unknown queue(s) {', '.join(unknown) or '(none)'}; use {', '.join(QUEUES)}"
         )
     return names
 
@@ -25,7 +24,7 @@ def _queues(value: str) -> list[str]:
 def worker(
     queues: Annotated[
         str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume")
-    ] = ",".join(QUEUE_NAMES),
+    ] = ",".join(QUEUES),
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Worker processes")
     ] = 2,

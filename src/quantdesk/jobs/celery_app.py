@@ -36,11 +36,12 @@ from typing import Any
 from celery import Celery, Task
 from celery.app.defaults import DEFAULTS
 from celery.signals import worker_process_shutdown
+from kombu.entity import Queue
 
 from quantdesk.jobs import celery_worker
+from quantdesk.jobs.registry import QUEUES
 from quantdesk.kit.config import Settings, get_settings
 
-QUEUES = ("validation", "bulk_validation", "maintenance")
 SOFT_TIME_LIMIT_SECONDS = 25 * 60
 TIME_LIMIT_SECONDS = 30 * 60
 # Longer than the hard time limit: an unacknowledged message is handed out again only after it.
@@ -67,8 +68,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],
+        # A worker started without -Q consumes all three.
+        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],  # type: ignore[no-untyped-call]
         "task_default_queue": "maintenance",
-        "task_create_missing_queues": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -136,4 +138,4 @@ _settings = get_settings()
 celery_worker.configure(_settings)  # what this process's worker runtimes are built from
 app = create_celery_app(_settings)
 
-__all__ = ["QUEUES", "Task", "app", "create_celery_app"]
+__all__ = ["Task", "app", "broker_url", "create_celery_app"]

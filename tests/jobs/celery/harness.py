@@ -18,12 +18,12 @@ from typing import IO, Any
 
 from celery import Celery
 
+from quantdesk.jobs.registry import QUEUES
 from quantdesk.kit.config import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER_CONFIG = "tests.jobs.celery.worker_config"
 READY_TIMEOUT_SECONDS = 30.0
-QUEUES = ("validation", "bulk_validation", "maintenance")
 
 
 def worker_environment(settings: Settings, **extra: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ class CeleryWorker:
         log_dir: Path,
         concurrency: int = 1,
         pool: str = "prefork",
-        queues: tuple[str, ...] = QUEUES,
+        queues: tuple[str, ...] | None = None,
         via_cli: bool = False,
     ) -> None:
         self.name = name
@@ -69,7 +69,7 @@ class CeleryWorker:
         self.log_path = log_dir / f"{name}.log"
         self.concurrency = concurrency
         self.pool = pool
-        self.queues = queues
+        self.queues = queues  # None: no -Q, the app's default (every queue)
         self.via_cli = via_cli  # `quantdesk worker` rather than `celery -A … worker`
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -79,16 +79,17 @@ class CeleryWorker:
         return self.process is not None and self.process.poll() is None
 
     def command(self) -> list[str]:
-        queues, concurrency = ",".join(self.queues), str(self.concurrency)
+        concurrency = str(self.concurrency)
+        queue_flag = [f"--queues={','.join(self.queues)}"] if self.queues else []
         if self.via_cli:
             return [
                 sys.executable, "-m", "quantdesk.cli.main", "worker",
-                "--queues", queues, "--concurrency", concurrency, "--name", self.node,
+                "--concurrency", concurrency, "--name", self.node, *queue_flag,
             ]  # fmt: skip
         return [
             sys.executable, "-m", "celery", "-A", "quantdesk.jobs.celery_app", "worker",
-            f"--hostname={self.node}", f"--queues={queues}", f"--concurrency={concurrency}",
-            f"--pool={self.pool}", "--without-gossip", "--without-mingle", "--loglevel=WARNING",
+            f"--hostname={self.node}", f"--concurrency={concurrency}", f"--pool={self.pool}",
+            "--without-gossip", "--without-mingle", "--loglevel=WARNING", *queue_flag,
         ]  # fmt: skip
 
     def start(self) -> None:

@@ -167,10 +167,11 @@ async def test_worker_status_lists_live_nodes_and_queue_depths(
     celery_client: Celery,
     celery_executor: CeleryExecutor,
 ) -> None:
-    status = await asyncio.to_thread(celery_worker_status, celery_client, 0.5)
+    celery_executor.status_timeout = 2.0  # generous: replies are slow on a loaded machine
+    status, infos = await asyncio.gather(
+        asyncio.to_thread(celery_worker_status, celery_client, 2.0), celery_executor.workers()
+    )
     assert {w["name"] for w in status["workers"]} == {w.node for w in live_workers}
     assert status["queues"] == {"validation": 0, "bulk_validation": 0, "maintenance": 0}
-    celery_executor.status_timeout = 0.5
-    infos = await celery_executor.workers()
     assert sorted(i.id for i in infos) == sorted(w.node for w in live_workers)
     assert all(i.executor == "celery" and i.running == 0 for i in infos)

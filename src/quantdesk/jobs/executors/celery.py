@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 
 from quantdesk.jobs.executors.base import Executor
+from quantdesk.jobs.registry import QUEUES
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.schemas import WorkerInfo
 from quantdesk.kit.config import Settings
@@ -83,8 +84,6 @@ def celery_worker_status(app: Celery, timeout: float = STATUS_TIMEOUT_SECONDS) -
     Blocking (one broadcast, then one passive declare per queue): call it from a thread.
     ``{"workers": [{"name", "active"}], "active_jobs": n, "queues": {name: depth | None}}``
     """
-    from quantdesk.jobs.celery_app import QUEUES
-
     workers: list[dict[str, Any]] = []
     try:
         replies: dict[str, list[Any]] = app.control.inspect(timeout=timeout).active() or {}
