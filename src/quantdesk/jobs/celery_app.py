@@ -7,7 +7,8 @@ Delivery and retries, and how they agree with the runner (``jobs.runner.run_oper
 
 - ``acks_late`` + prefetch 1 + ``reject_on_worker_lost``: a message is acknowledged only once its
   task has returned, so a worker killed mid-job gives its message back (at once when a pool child
-  dies; after the broker's visibility timeout when the whole node dies).
+  dies; after the broker's visibility timeout, an hour, when the whole node dies; sooner through
+  beat's sweep, below).
 - Every delivery goes through the runner, which claims the row first: a finished job, or one whose
   lease another worker holds, is ``"skipped"`` and changes nothing.
 - Business failures (the handler raised) are the runner's: it puts the row back to ``pending`` with
@@ -19,7 +20,11 @@ Delivery and retries, and how they agree with the runner (``jobs.runner.run_oper
   finished, that delivery is a no-op.
 - Infrastructure failures (database or broker unreachable before the runner could record
   anything) are Celery retries of the same message with the same schedule: base, 2x, 4x
-  (``INFRASTRUCTURE_ERRORS``, at most ``INFRASTRUCTURE_RETRIES``).
+  (``INFRASTRUCTURE_ERRORS``, at most ``INFRASTRUCTURE_RETRIES``). The soft time limit is
+  handled the same way: the runner hands the row back, a bounded retry continues it.
+- Beat's ``sweep_operations`` (every lease period) re-sends due rows nobody has picked up for a
+  lease period and running rows whose lease expired: lost messages, requests made where no
+  executor runs, nodes that died. Duplicates it causes are no-ops.
 
 Any Celery setting can be overridden by a module named in ``QUANTDESK_CELERY_CONFIG`` (its names
 that are Celery settings win over the defaults here): broker transport options for RabbitMQ or
@@ -46,17 +51,13 @@ SOFT_TIME_LIMIT_SECONDS = 25 * 60
 TIME_LIMIT_SECONDS = 30 * 60
 # Longer than the hard time limit: an unacknowledged message is handed out again only after it.
 VISIBILITY_TIMEOUT_SECONDS = 60 * 60
-INFRASTRUCTURE_RETRIES = 3
 CONFIG_ENV = "QUANTDESK_CELERY_CONFIG"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
 def broker_url(settings: Settings) -> str:
     """``QUANTDESK_CELERY_BROKER_URL``, else ``QUANTDESK_REDIS_URL``, else the local Redis."""
-    configured = getattr(settings, "celery_broker_url", None) or getattr(
-        settings, "redis_url", None
-    )
-    return configured or DEFAULT_BROKER_URL
+    return settings.resolved_celery_broker_url or DEFAULT_BROKER_URL
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
