@@ -103,7 +103,8 @@ async def test_stats_count_layers_and_latency(
     assert after["validations"] - before["validations"] == 2
     assert after["validation_latency"]["count"] >= 2
     assert after["validation_latency"]["p99_ms"] >= after["validation_latency"]["p50_ms"]
-    assert after["providers"]["sim"]["calls"] == 0
+    # Validation never asks the simulated provider (quotes elsewhere in the session may).
+    assert after["providers"]["sim"]["calls"] == before["providers"]["sim"]["calls"]
     assert after["cache"]["local"]["items"] >= 2
 
 

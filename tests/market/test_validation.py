@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.market import service
@@ -18,6 +23,7 @@ from tests.market.support import (
     market_runtime,
     queued,
 )
+from tests.redis_server import RedisServer, running_redis_server
 
 
 async def _validate(db: Database, runtime: object, *symbols: str) -> list[ValidationResult]:
@@ -137,3 +143,37 @@ async def test_duplicates_in_one_call_ask_the_provider_once(
     assert [r.symbol for r in results] == ["QVDUP", "qvdup", "QVDUP"]
     assert all(r.valid is True for r in results)
     assert len(fake.requests(FMP_PROFILE)) == 1
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis_server(tmp_path) as server:
+        yield server
+
+
+async def test_redis_shares_answers_between_runtimes_and_its_loss_changes_nothing(
+    db: Database, settings: Settings, fake: FakeHttpServer, redis_server: RedisServer
+) -> None:
+    """Two runtimes (two processes) share validation answers and provider buckets via Redis;
+    with Redis stopped, validation keeps working from the other layers."""
+    fake.add(FMP_PROFILE, fmp_profile("QVRED", "Redis Shared Inc"))
+    # 6 a minute: a bucket of one token, refilled in 10 s, so the first runtime's call shows.
+    shared = live_settings(
+        settings, fake, ("fmp",), redis_url=redis_server.url, fmp_requests_per_minute=6.0
+    )
+    async with market_runtime(shared) as first, market_runtime(shared) as second:
+        (asked,) = await _validate(db, first, "QVRED")
+        (shared_answer,) = await _validate(db, second, "QVRED")
+        bucket = (await second.health())[0].rate_limiter
+        redis_server.stop()
+        second.cache.clear_local()
+        (without_redis,) = await _validate(db, second, "QVRED")
+        (offline_new,) = await _validate(db, second, "QVRED2")
+    assert (asked.source, asked.from_cache) == ("fmp", False)
+    assert (shared_answer.source, shared_answer.from_cache) == ("fmp", True)
+    assert len(fake.requests(FMP_PROFILE)) == 2  # one call, plus QVRED2 after Redis went away
+    assert bucket is not None
+    assert bucket["backend"] == "redis"
+    assert bucket["tokens"] < 0.5  # the first runtime's call, seen by the second
+    assert (without_redis.valid, without_redis.source) == (True, "catalog")
+    assert (offline_new.valid, offline_new.source) == (True, "fmp")

@@ -27,10 +27,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,9 @@ CACHE_KIND = "validation"
 # A "no such symbol" may become wrong (a new listing), so it is trusted for at most a day.
 NOT_FOUND_TTL_SECONDS = 24 * 3600
 CATALOG = "catalog"
+_CACHE_CONCURRENCY = 64  # Redis round trips in flight at once for one validation call
+T = TypeVar("T")
+R = TypeVar("R")
 
 _ASSET_CLASS_ALIASES = {
     "stock": AssetClass.EQUITY,
@@ -172,9 +175,10 @@ class _Validation:
         self.pending_rows: dict[str, Asset] = {}  # loaded ORM rows the writes below change
 
     async def from_cache(self, symbols: list[str]) -> list[str]:
+        cache = self.runtime.cache
+        found = await _each(symbols, lambda s: cache.get(CACHE_KIND, s), cache.redis_enabled)
         misses = []
-        for symbol in symbols:
-            cached = await self.runtime.cache.get(CACHE_KIND, symbol)
+        for symbol, cached in zip(symbols, found, strict=True):
             if cached is None:
                 misses.append(symbol)
                 continue
@@ -299,13 +303,34 @@ class _Validation:
 
     async def remember(self) -> None:
         """Cache the definite answers of the catalog and the providers ("unknown" never is)."""
-        for symbol, result in self.to_cache:
+        cache = self.runtime.cache
+
+        async def store(item: tuple[str, ValidationResult]) -> None:
+            symbol, result = item
             payload = result.model_dump(mode="json", exclude={"errors"})
-            await self.runtime.cache.set(CACHE_KIND, symbol, payload, self._ttl(result))
+            await cache.set(CACHE_KIND, symbol, payload, self._ttl(result))
+
+        await _each(self.to_cache, store, cache.redis_enabled)
 
     def _ttl(self, result: ValidationResult) -> int:
         full = self.runtime.settings.cache_ttl_validation_seconds
         return full if result.valid is True else min(full, NOT_FOUND_TTL_SECONDS)
+
+
+async def _each(
+    items: Sequence[T], work: Callable[[T], Awaitable[R]], concurrently: bool
+) -> list[R]:
+    """``work`` for every item: one after another in process (no awaiting happens), concurrently
+    (bounded) when each is a Redis round trip, so 1,000 symbols do not cost 1,000 round trips."""
+    if not concurrently:
+        return [await work(item) for item in items]
+    gate = asyncio.Semaphore(_CACHE_CONCURRENCY)
+
+    async def guarded(item: T) -> R:
+        async with gate:
+            return await work(item)
+
+    return list(await asyncio.gather(*(guarded(item) for item in items)))
 
 
 def _metadata(info: SymbolInfo | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ class AddItem:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=65_536)  # a change parses its symbols twice (before and under lock)
 def parse_symbol(raw: str) -> ParsedSymbol:
     try:
         return ParsedSymbol(raw=raw, symbol=canonical_symbol(raw))
