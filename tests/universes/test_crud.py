@@ -231,4 +231,7 @@ async def test_operation_ids_are_the_documented_verbs(client: httpx.AsyncClient)
         "get_universe_turnover",
         "export_universe_csv",
         "import_universe_csv",
+        "start_universe_export",
+        "download_universe_export",
+        "get_universe_import_results",
     }

@@ -9,6 +9,7 @@ import httpx
 from quantdesk.kit.db import Database
 from quantdesk.universes.csv_io import escape_cell, unescape_cell
 from tests.factories import Account, ensure_assets
+from tests.jobs.tasks_support import wait_finished
 from tests.universes.helpers import API, create_universe, ensure_bulk_assets, snapshot
 
 
@@ -24,6 +25,18 @@ async def _import(
         files={"file": (filename, content, "text/csv")},
         headers=account.headers,
     )
+
+
+async def _import_done(
+    client: httpx.AsyncClient, account: Account, universe_id: str, content: bytes
+) -> dict[str, Any]:
+    """Import through the 202 job flow; the finished operation's result."""
+    response = await _import(client, account, universe_id, content)
+    assert response.status_code == 202, response.text
+    operation = await wait_finished(client, account.headers, response.json()["data"]["id"])
+    assert operation["status"] == "succeeded", operation
+    result: dict[str, Any] = operation["result"]
+    return result
 
 
 async def _detail(client: httpx.AsyncClient, account: Account, universe_id: str) -> dict[str, Any]:
@@ -43,8 +56,7 @@ async def test_export_then_import_round_trips_members_order_and_metadata(
         b"VOD.L,0.1,=HYPERLINK(1),\n"
         b"AAPL,,-5,\n"
     )
-    imported = await _import(client, alice, source["id"], upload)
-    assert imported.status_code == 200, imported.text
+    await _import_done(client, alice, source["id"], upload)
 
     export = await client.get(f"{API}/{source['id']}/export", headers=alice.headers)
     assert export.status_code == 200
@@ -60,8 +72,7 @@ async def test_export_then_import_round_trips_members_order_and_metadata(
     assert rows[3][5:] == ["-5", ""]
 
     target = await create_universe(client, alice, "Target")
-    again = await _import(client, alice, target["id"], export.content)
-    assert again.status_code == 200, again.text
+    await _import_done(client, alice, target["id"], export.content)
     original, copy = (
         await _detail(client, alice, source["id"]),
         await _detail(client, alice, target["id"]),
@@ -88,9 +99,7 @@ async def test_import_reports_a_result_per_row_and_adds_the_valid_ones(
         b";orphan\n"
         b"jpm\n"
     )
-    response = await _import(client, alice, universe["id"], content)
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
+    data = await _import_done(client, alice, universe["id"], content)
     assert [(r["row"], r["symbol"], r["status"]) for r in data["results"]] == [
         (2, "NVDA", "added"),
         (3, "AAPL", "already_present"),
@@ -115,9 +124,8 @@ async def test_import_of_ten_thousand_rows_works_and_one_more_is_422(
     symbols = await ensure_bulk_assets(db, 10_000)
     universe = await create_universe(client, alice, "Big import")
     content = ("symbol\n" + "\n".join(symbols) + "\n").encode()
-    response = await _import(client, alice, universe["id"], content)
-    assert response.status_code == 200, response.text
-    assert response.json()["data"]["counts"]["added"] == 10_000
+    result = await _import_done(client, alice, universe["id"], content)
+    assert result["counts"]["added"] == 10_000
 
     other = await create_universe(client, alice, "Too big import")
     before = await snapshot(db, alice.user.id)

@@ -32,6 +32,7 @@ ENDPOINTS: dict[str, Call] = {
     "get_universe_turnover": lambda c, u, h: c.get(f"{API}/{u}/turnover", headers=h),
     "export_universe_csv": lambda c, u, h: c.get(f"{API}/{u}/export", headers=h),
     "import_universe_csv": lambda c, u, h: c.post(f"{API}/{u}/import", files=_CSV, headers=h),
+    "start_universe_export": lambda c, u, h: c.post(f"{API}/{u}/export", headers=h),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -32,6 +33,8 @@ UniverseRef = Annotated[str, typer.Argument(help="Universe id or exact name")]
 Symbols = Annotated[list[str], typer.Argument(help="Symbols, space or comma separated")]
 
 _TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+_FINISHED = ("succeeded", "failed", "cancelled")
+_POLL_SECONDS = 0.2
 _PROBLEMS = ("already_present", "not_present", "unknown_symbol", "invalid_format")
 
 
@@ -261,5 +264,13 @@ def import_csv(
         _fail(f"cannot read {file}: {exc.strerror}")
     client = ApiClient(api_url, token)
     path = f"/universes/{client.universe_id(universe)}/import"
-    result = client.data("POST", path, files={"file": (file.name, content, "text/csv")})
-    _print_outcome(result, row_key="row")
+    operation = client.data("POST", path, files={"file": (file.name, content, "text/csv")})
+    # The import runs as a background job: follow its operation until it finishes.
+    with Console(stderr=True).status("Importing…"):
+        while operation["status"] not in _FINISHED:
+            time.sleep(_POLL_SECONDS)
+            operation = client.data("GET", f"/operations/{operation['id']}")
+    if operation["status"] != "succeeded":
+        error = operation.get("error") or {}
+        _fail(f"the import {operation['status']}: {error.get('message') or 'no details'}")
+    _print_outcome(operation["result"], row_key="row")

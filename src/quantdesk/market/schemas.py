@@ -31,6 +31,21 @@ class ValidateRequest(BaseModel):
     )
 
 
+MAX_BULK_VALIDATE_SYMBOLS = 100_000
+
+
+class BulkValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[SymbolInput] = Field(
+        min_length=1,
+        max_length=MAX_BULK_VALIDATE_SYMBOLS,
+        description=f"1 to {MAX_BULK_VALIDATE_SYMBOLS:,} symbols, any spelling; validated in the "
+        "background in batches of 10",
+        examples=[["AAPL", "BRK.B", "BTC-USD"]],
+    )
+
+
 class ProviderErrorInfo(BaseModel):
     """Why a provider gave no answer: down, throttled, over quota, skipped (breaker, rate)..."""
 

@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi.responses import FileResponse
 
-from quantdesk.auth.dependencies import CurrentUser
+from quantdesk.auth.dependencies import AppSettings, CurrentUser
+from quantdesk.jobs.schemas import OperationOut
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
 from quantdesk.market.runtime import MarketRuntimeDep
-from quantdesk.universes import csv_io, membership, service
+from quantdesk.universes import csv_io, membership, service, tasks
 from quantdesk.universes.schemas import (
     DeletedUniverse,
-    ImportResult,
     MembershipChange,
     MembershipResult,
     ReorderRequest,
@@ -36,6 +37,10 @@ _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": Envelope[None], "description": "Invalid input (error.details name the field)"}
 }
 UniverseId = Annotated[uuid.UUID, Path(description="The universe's id")]
+
+
+def operation_location(operation_id: uuid.UUID) -> str:
+    return f"/api/v1/operations/{operation_id}"
 
 
 @router.post(
@@ -249,31 +254,130 @@ async def export_universe_csv(
 
 @router.post(
     "/{universe_id}/import",
-    response_model=Envelope[ImportResult],
+    response_model=Envelope[OperationOut],
+    status_code=status.HTTP_202_ACCEPTED,
     responses={**_NOT_FOUND, **_INVALID},
 )
 async def import_universe_csv(
     universe_id: UniverseId,
+    response: Response,
     session: DbSession,
     user: CurrentUser,
-    market: MarketRuntimeDep,
+    settings: AppSettings,
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header and a symbol column")],
-) -> Envelope[ImportResult]:
-    """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe.
+) -> Envelope[OperationOut]:
+    """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe, as a background
+    job: 202 with the operation (`Location: /api/v1/operations/{id}`); follow it there or on
+    `/ws/operations/{id}`.
 
-    The header needs a `symbol` column (any case); `name`, `asset_class`, `exchange` and `sector`
-    are the catalog's and ignored; every other column is kept as membership metadata (text). Each
-    row gets a result like `add_assets_to_universe` (`row` counts the header as row 1); the valid
-    rows are added at once. Members already present keep their metadata. Comma, semicolon and
+    The file is checked at once (an unusable file is a 422 on field `file`). The header needs a
+    `symbol` column (any case); `name`, `asset_class`, `exchange` and `sector` are the catalog's
+    and ignored; every other column is kept as membership metadata (text). The finished
+    operation's result has the counts, a result per row like `add_assets_to_universe` (`row` counts
+    the header as row 1; the first 1,000 inline, all of them at `results_url`). Valid rows are
+    added, the others reported. Members already present keep their metadata. Comma, semicolon and
     tab delimiters are recognised.
     """
     content = await file.read(csv_io.MAX_IMPORT_BYTES + 1)
-    result = await service.import_csv(
-        session, owner_id=user.id, universe_id=universe_id, content=content, market=market
+    operation = await tasks.request_import(
+        session, settings=settings, owner_id=user.id, universe_id=universe_id, content=content
     )
+    response.headers["Location"] = operation_location(operation.id)
     return ok(
-        result,
-        f"{result.counts.added + result.counts.added_pending} of {len(result.results)} rows added",
-        next_actions=["get_universe", "get_universe_turnover"],
-        asset_count=result.asset_count,
+        OperationOut.of(operation),
+        "Import started",
+        next_actions=["get_operation", "cancel_operation", "get_universe"],
     )
+
+
+@router.post(
+    "/{universe_id}/export",
+    response_model=Envelope[OperationOut],
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_NOT_FOUND,
+)
+async def start_universe_export(
+    universe_id: UniverseId, response: Response, session: DbSession, user: CurrentUser
+) -> Envelope[OperationOut]:
+    """Write the members' CSV file in the background (same columns as `export_universe_csv`,
+    which still answers small universes at once): 202 with the operation; its result's
+    `download_url` serves the file once it has succeeded."""
+    operation = await tasks.request_export(session, owner_id=user.id, universe_id=universe_id)
+    response.headers["Location"] = operation_location(operation.id)
+    return ok(
+        OperationOut.of(operation),
+        "Export started",
+        next_actions=["get_operation", "download_universe_export"],
+    )
+
+
+_FILE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Envelope[None], "description": "Not your universe or operation, or expired"},
+    409: {"model": Envelope[None], "description": "The operation has not succeeded (yet)"},
+}
+
+
+@router.get(
+    "/{universe_id}/exports/{operation_id}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The CSV file the export wrote (not an envelope)",
+        },
+        **_FILE_ERRORS,
+    },
+)
+async def download_universe_export(
+    universe_id: UniverseId,
+    operation_id: Annotated[uuid.UUID, Path(description="The export operation's id")],
+    session: DbSession,
+    user: CurrentUser,
+    settings: AppSettings,
+) -> FileResponse:
+    """The CSV file a succeeded `start_universe_export` wrote; its owner only (others get 404).
+    Files are kept for `QUANTDESK_OPERATIONS_RETENTION_DAYS`."""
+    operation, path = await tasks.finished_file(
+        session,
+        settings=settings,
+        owner_id=user.id,
+        universe_id=universe_id,
+        operation_id=operation_id,
+        kind=tasks.EXPORT_KIND,
+    )
+    name = str((operation.result or {}).get("name") or "universe")
+    return FileResponse(
+        path,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": csv_io.content_disposition(name)},
+    )
+
+
+@router.get(
+    "/{universe_id}/imports/{operation_id}/results",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "description": "One JSON object per row: row, input, symbol, status, reason",
+        },
+        **_FILE_ERRORS,
+    },
+)
+async def get_universe_import_results(
+    universe_id: UniverseId,
+    operation_id: Annotated[uuid.UUID, Path(description="The import operation's id")],
+    session: DbSession,
+    user: CurrentUser,
+    settings: AppSettings,
+) -> FileResponse:
+    """Every row's result of a succeeded `import_universe_csv`, as JSON lines (row order)."""
+    _, path = await tasks.finished_file(
+        session,
+        settings=settings,
+        owner_id=user.id,
+        universe_id=universe_id,
+        operation_id=operation_id,
+        kind=tasks.IMPORT_KIND,
+    )
+    return FileResponse(path, media_type="application/x-ndjson")

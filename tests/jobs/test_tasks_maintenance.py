@@ -1,0 +1,198 @@
+"""The periodic schedule and its jobs: cleanup of expired operations and files, the refresh of
+stale validations."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from quantdesk.jobs import schedule
+from quantdesk.jobs.files import operation_file
+from quantdesk.jobs.registry import get_spec, load_task_modules
+from quantdesk.kit.db import Database, set_system_context
+from quantdesk.kit.orm import utcnow
+from quantdesk.market import tasks as market_tasks
+from quantdesk.models import Asset, Operation, ValidationRequest
+from tests.factories import Account
+from tests.jobs.tasks_support import (
+    clean_jobs,
+    counting_runtime,
+    job_resources,
+    operation_row,
+    paused_executor,
+    request,
+    run,
+    symbols,
+)
+
+__all__ = ["clean_jobs", "paused_executor"]  # fixtures, imported to be found by pytest
+
+
+def test_the_schedule_names_registered_jobs_at_their_intervals() -> None:
+    load_task_modules()
+    every = {entry.name: entry.every for entry in schedule.periodic_jobs()}
+    assert every == {
+        "refresh_stale_validations": timedelta(hours=1),
+        "cleanup_expired": timedelta(hours=6),
+        "drain_validation_queue": timedelta(minutes=5),
+    }
+    for entry in schedule.periodic_jobs():
+        assert get_spec(entry.kind).kind == entry.kind  # raises for an unregistered kind
+    assert get_spec("validate_asset").queue == "validation"
+    assert get_spec("bulk_validate_assets").queue == "bulk_validation"
+    assert get_spec("cleanup_expired").queue == "maintenance"
+
+
+async def _operation(db: Database, *, status: str, finished_days_ago: float | None) -> uuid.UUID:
+    now = utcnow()
+    async with db.transaction() as session:
+        await set_system_context(session)
+        operation = Operation(
+            kind="export_universe_csv",
+            owner_id=None,
+            status=status,
+            queue="maintenance",
+            priority=0,
+            params={},
+            progress_done=0,
+            attempts=1,
+            max_attempts=4,
+            cancel_requested=False,
+            finished_at=None
+            if finished_days_ago is None
+            else now - timedelta(days=finished_days_ago),
+        )
+        session.add(operation)
+        await session.flush()
+        return operation.id
+
+
+def _file(app: FastAPI, operation_id: uuid.UUID, *, days_old: float) -> Path:
+    path = operation_file(app.state.settings, "universes", operation_id, ".csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("symbol\r\n")
+    stamp = (utcnow() - timedelta(days=days_old)).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.mark.usefixtures("paused_executor")
+async def test_cleanup_deletes_expired_operations_and_their_files_only(
+    app: FastAPI, db: Database
+) -> None:
+    retention = app.state.settings.operations_retention_days
+    old = await _operation(db, status="succeeded", finished_days_ago=retention + 1)
+    old_failed = await _operation(db, status="failed", finished_days_ago=retention + 3)
+    recent = await _operation(db, status="succeeded", finished_days_ago=1)
+    running = await _operation(db, status="running", finished_days_ago=None)
+    old_file = _file(app, old, days_old=retention + 1)
+    recent_file = _file(app, recent, days_old=1)
+    running_file = _file(app, running, days_old=retention + 2)  # a long job's upload stays
+    orphan = _file(app, uuid.uuid4(), days_old=retention + 1)  # a rolled-back request's upload
+    young_orphan = _file(app, uuid.uuid4(), days_old=0)
+
+    cleanup = await request(db, kind="cleanup_expired", owner_id=None, params={})
+    async with job_resources(app) as res:
+        assert await run(res, cleanup) == "succeeded"
+    result = (await operation_row(db, cleanup)).result
+    assert result == {"operations_deleted": 2, "files_deleted": 2}
+    async with db.transaction() as session:
+        await set_system_context(session)
+        left = set((await session.execute(select(Operation.id))).scalars())
+    assert left == {recent, running, cleanup}
+    assert old_failed not in left
+    assert not old_file.exists()
+    assert not orphan.exists()
+    assert all(p.exists() for p in (recent_file, running_file, young_orphan))
+
+
+async def _asset(db: Database, symbol: str, *, source: str, validated_hours_ago: float) -> None:
+    now = utcnow()
+    async with db.transaction() as session:
+        session.add(
+            Asset(
+                symbol=symbol,
+                lookup_key=symbol,
+                name=f"Test {symbol}",
+                asset_class="equity",
+                is_validated=True,
+                validation_source=source,
+                last_validated_at=now - timedelta(hours=validated_hours_ago),
+                validation_status="valid",
+                metadata_={},
+            )
+        )
+
+
+async def _rows(db: Database, names: list[str]) -> dict[str, Asset]:
+    async with db.transaction() as session:
+        found = await session.execute(select(Asset).where(Asset.symbol.in_(names)))
+        return {a.symbol: a for a in found.scalars()}
+
+
+@pytest.mark.usefixtures("paused_executor")
+async def test_refresh_rechecks_stale_provider_validations_through_the_strategy(
+    app: FastAPI, db: Database, alice: Account
+) -> None:
+    names = symbols(5)
+    await _asset(db, names[0], source="counting", validated_hours_ago=30)  # stale, still real
+    await _asset(db, names[1], source="counting", validated_hours_ago=48)  # stale, delisted
+    await _asset(db, names[2], source="counting", validated_hours_ago=2)  # fresh
+    await _asset(db, names[3], source="catalog", validated_hours_ago=72)  # the catalog's
+    await _asset(db, names[4], source="counting", validated_hours_ago=50)  # providers down
+    async with counting_runtime(app) as (runtime, provider), job_resources(app, runtime) as res:
+        refresh = await request(db, kind="refresh_stale_validations", owner_id=None, params={})
+        before = utcnow()
+        assert await run(res, refresh) == "succeeded"
+        result = (await operation_row(db, refresh)).result
+        assert result == {"checked": 3, "valid": 2, "invalid": 1, "unknown": 0}
+        assert set(provider.lookup.calls) == {names[0], names[1], names[4]}
+
+        rows = await _rows(db, names)
+        assert rows[names[0]].validation_status == "valid"
+        assert rows[names[0]].last_validated_at is not None
+        assert rows[names[0]].last_validated_at >= before
+        assert rows[names[1]].validation_status == "invalid"
+        assert rows[names[2]].last_validated_at is not None
+        assert rows[names[2]].last_validated_at < before
+        assert rows[names[3]].validation_status == "valid"
+
+        # Make names[0] stale again, and let no provider answer: the old verdict stays.
+        await _asset_stale(db, names[0])
+        for _ in range(app.state.settings.breaker_failure_threshold):
+            runtime.breakers[provider.name].record_failure()
+        again = await request(db, kind="refresh_stale_validations", owner_id=None, params={})
+        assert await run(res, again) == "succeeded"
+        assert (await operation_row(db, again)).result == {
+            "checked": 1,
+            "valid": 0,
+            "invalid": 0,
+            "unknown": 1,
+        }
+    rows = await _rows(db, names)
+    assert rows[names[0]].validation_status == "valid"
+    async with db.transaction() as session:
+        assert list((await session.execute(select(ValidationRequest))).scalars()) == []
+
+
+async def _asset_stale(db: Database, symbol: str) -> None:
+    async with db.transaction() as session:
+        asset = (await session.execute(select(Asset).where(Asset.symbol == symbol))).scalar_one()
+        asset.last_validated_at = utcnow() - timedelta(days=3)
+
+
+@pytest.mark.usefixtures("paused_executor")
+async def test_refresh_is_skipped_without_a_live_provider(app: FastAPI, db: Database) -> None:
+    refresh = await request(db, kind="refresh_stale_validations", owner_id=None, params={})
+    async with job_resources(app) as res:  # the app's runtime: simulated data only
+        assert await run(res, refresh) == "succeeded"
+    result = (await operation_row(db, refresh)).result
+    assert result is not None
+    assert result["checked"] == 0
+    assert market_tasks.REFRESH_LIMIT == 100
