@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from quantdesk.kit.db import Database
@@ -109,19 +107,17 @@ async def test_ten_thousand_and_one_symbols_are_422_and_nothing_changes(
     assert await snapshot(db, alice.user.id) == before
 
 
-async def test_five_thousand_symbols_in_one_call_are_fast(
+async def test_five_thousand_symbols_in_one_call_are_all_added_in_order(
     client: httpx.AsyncClient, db: Database, alice: Account
 ) -> None:
     symbols = await ensure_bulk_assets(db, 5_000)
     universe = await create_universe(client, alice, "Fast")
-    started = time.perf_counter()
     response = await change(client, alice, universe["id"], add=symbols)
-    elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert response.json()["data"]["asset_count"] == 5_000
-    # Goal is < 1 s (see bench/bench_universe_add.py); the slack absorbs a busy test machine,
-    # while a per-row implementation would still take several times longer.
-    assert elapsed < 2.5, f"adding 5,000 symbols took {elapsed:.2f} s"
+    # Speed is measured by bench/bench_universe_add.py, not asserted here.
+    detail = (await client.get(f"/api/v1/universes/{universe['id']}", headers=alice.headers)).json()
+    assert [a["symbol"] for a in detail["data"]["assets"]] == symbols
 
 
 async def test_removed_then_re_added_goes_to_the_end(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from quantdesk.cli import assets, catalog, demo, providers, universe, user, worker
+from quantdesk.cli import assets, catalog, demo, jobs, providers, universe, user, worker
 from quantdesk.cli.common import console, load_settings
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import downgrade, upgrade
@@ -21,6 +21,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
 app.add_typer(assets.app, name="assets")
 app.add_typer(providers.app, name="providers")
+app.add_typer(jobs.app, name="jobs")
 app.command()(worker.worker)
 app.command()(worker.beat)
 
