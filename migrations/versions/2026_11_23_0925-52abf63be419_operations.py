@@ -1,4 +1,4 @@
-"""operations: persisted background jobs, owner-scoped by RLS, with a system context for owner-less jobs
+"""operations: persisted background jobs, owner-scoped by RLS (system context for owner-less jobs)
 
 Revision ID: 52abf63be419
 Revises: 78ea3093e330
@@ -52,7 +52,10 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["owner_id"], ["users.id"], ondelete="CASCADE", name=op.f("fk_operations_owner_id_users")
+            ["owner_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_operations_owner_id_users"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operations")),
     )
