@@ -11,7 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quantdesk.kit.envelope import error_body
 from quantdesk.kit.errors import QuantdeskError
-from quantdesk.kit.logging import get_logger
+from quantdesk.kit.logging import (
+    bind_request_id,
+    current_request_id,
+    get_logger,
+    reset_request_id,
+)
+from quantdesk.kit.middleware import REQUEST_ID_SCOPE_KEY
 
 _log = get_logger("quantdesk.errors")
 
@@ -80,12 +86,18 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-    _log.exception("unhandled_error", error_type=type(exc).__name__)
-    return JSONResponse(
-        error_body(code="internal_error", message="Something went wrong on our side"),
-        status_code=500,
-    )
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Runs outside the request-context middleware: bind its request id again, so the log line,
+    # the body and the header still lead from the client's report to the traceback.
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY) or current_request_id()
+    token = bind_request_id(request_id)
+    try:
+        _log.exception("unhandled_error", error_type=type(exc).__name__)
+        body = error_body(code="internal_error", message="Something went wrong on our side")
+    finally:
+        reset_request_id(token)
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from quantdesk.kit.errors import PayloadTooLarge
 from quantdesk.kit.logging import bind_request_id, get_logger, reset_request_id
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_SCOPE_KEY = "quantdesk.request_id"
 _log = get_logger("quantdesk.access")
 
 _SECURITY_HEADERS = {
@@ -42,6 +43,8 @@ class RequestContextMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Kept in the scope too: Starlette answers a 500 outside this middleware, once reset.
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         token = bind_request_id(request_id)
         started = time.perf_counter()
         status_code = 0
