@@ -1,4 +1,9 @@
-"""FastAPI application factory: lifespan (database, limiter, market data), middleware, routers."""
+"""FastAPI application factory: the composition root of the API process.
+
+It wires the domains to the platform: their job kinds (``quantdesk.domains``), their resources
+for jobs (the market runtime), their routers; and the lifespan (database, limiter, bus,
+executor, scheduler) and middleware.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
-from quantdesk import __version__
+from quantdesk import __version__, domains
 from quantdesk.assets.endpoints import router as assets_router
 from quantdesk.auth.endpoints import router as auth_router
 from quantdesk.jobs.endpoints import health_router as jobs_health_router
 from quantdesk.jobs.endpoints import router as operations_router
 from quantdesk.jobs.lifecycle import start_jobs
 from quantdesk.jobs.live import router as live_router
+from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
+from quantdesk.kit.events import build_event_bus
 from quantdesk.kit.exception_handlers import register_exception_handlers
 from quantdesk.kit.logging import configure_logging, get_logger
 from quantdesk.kit.middleware import (
@@ -29,7 +36,7 @@ from quantdesk.kit.middleware import (
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market.endpoints import health_router as market_health_router
 from quantdesk.market.endpoints import router as market_router
-from quantdesk.market.runtime import MarketRuntime
+from quantdesk.market.runtime import MARKET, MarketRuntime
 from quantdesk.system.endpoints import router as system_router
 from quantdesk.universes.endpoints import router as universes_router
 
@@ -51,12 +58,18 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
+    domains.register()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
         app.state.market = MarketRuntime(settings)
-        jobs = await start_jobs(app, settings)  # bus, executor (resumes unfinished), scheduler
+        app.state.bus = build_event_bus(settings)
+        resources = JobResources(settings, db=app.state.db, bus=app.state.bus)
+        resources.provide(MARKET, app.state.market)  # jobs share the API's runtime
+        jobs = await start_jobs(resources)  # executor (resumes unfinished), scheduler
+        app.state.executor = jobs.executor
         _log.info(
             "startup",
             database=app.state.db.kind,
@@ -67,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await jobs.stop()
+            await app.state.bus.aclose()
             await app.state.market.aclose()
             await app.state.db.dispose()
             _log.info("shutdown")
@@ -100,9 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system_router)
     app.include_router(market_health_router)
     app.include_router(auth_router, prefix="/api/v1")
-    # Before the assets router: /assets/validate and /assets/validation/stats are not symbols.
-    app.include_router(market_router, prefix="/api/v1")
+    # Before market's GET /assets/{symbol}: "search" and "sectors" are not symbols.
     app.include_router(assets_router, prefix="/api/v1")
+    app.include_router(market_router, prefix="/api/v1")
     app.include_router(universes_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
     app.include_router(jobs_health_router)

@@ -15,11 +15,17 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 from quantdesk.jobs import service
-from quantdesk.jobs.executors.base import Executor, pop_current_executor, push_current_executor
+from quantdesk.jobs.executors.base import (
+    Executor,
+    Submission,
+    pop_current_executor,
+    push_current_executor,
+)
 from quantdesk.jobs.progress import channel
 from quantdesk.jobs.resources import JobResources
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
 
@@ -37,9 +43,7 @@ async def request(
     """Request a job the way a service does; ``executor`` gets it after the commit."""
     push_current_executor(executor)
     try:
-        async with resources.db.transaction(user_id=owner_id) as session:
-            if owner_id is None:
-                await set_system_context(session)
+        async with resources.db.transaction(user_id=owner_id, system=owner_id is None) as session:
             operation = await service.request_job(
                 session, kind=kind, owner_id=owner_id, params=params or {}
             )
@@ -56,27 +60,27 @@ async def request_held(
     owner_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """A pending job no executor takes (not before an hour from now) until ``release``."""
-    async with resources.db.transaction(user_id=owner_id) as session:
-        if owner_id is None:
-            await set_system_context(session)
+    async with resources.db.transaction(user_id=owner_id, system=owner_id is None) as session:
         operation = await service.request_job(
             session, kind=kind, owner_id=owner_id, params=params or {}
         )
-        operation.not_before = utcnow() + timedelta(hours=1)
+        await set_not_before(session, operation.id, utcnow() + timedelta(hours=1))
         return operation.id
 
 
+async def set_not_before(session: Any, operation_id: uuid.UUID, when: Any) -> None:
+    await session.execute(
+        update(Operation).where(Operation.id == operation_id).values(not_before=when)
+    )
+
+
 async def release(resources: JobResources, operation_id: uuid.UUID) -> None:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
-        operation = await session.get(Operation, operation_id)
-        assert operation is not None
-        operation.not_before = None
+    async with resources.db.transaction(system=True) as session:
+        await set_not_before(session, operation_id, None)
 
 
 async def read(resources: JobResources, operation_id: uuid.UUID) -> Operation:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         operation = await session.get(Operation, operation_id, populate_existing=True)
         assert operation is not None
         return operation
@@ -119,8 +123,7 @@ async def scenario_runs_to_completion_with_progress_in_order(
     async with contextlib.AsyncExitStack() as stack:
         push_current_executor(executor)
         try:
-            async with resources.db.transaction() as session:
-                await set_system_context(session)
+            async with resources.db.transaction(system=True) as session:
                 operation = await service.request_job(
                     session, kind="test_steps", owner_id=None, params={"steps": 4}
                 )
@@ -158,7 +161,7 @@ async def scenario_duplicate_delivery_of_a_finished_job_changes_nothing(
     operation_id = await request(resources, executor, "test_flaky", {"failures": 0})
     first = await wait_for(resources, operation_id)
     assert first.status == "succeeded"
-    await executor.submit(operation_id, "test_flaky", first.queue)
+    await executor.submit([Submission(operation_id, "test_flaky", first.queue)])
     await asyncio.sleep(0.5)
     again = await read(resources, operation_id)
     assert again.status == "succeeded"
@@ -195,8 +198,7 @@ async def scenario_cancel_between_steps(resources: JobResources, executor: Execu
     operation_id = await request(resources, executor, "test_steps", {"steps": 50, "pause": 0.05})
     await wait_for(resources, operation_id, ("running",))
     await wait_for_progress(resources, operation_id, 2)
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         operation = await session.get(Operation, operation_id)
         assert operation is not None
         operation.cancel_requested = True

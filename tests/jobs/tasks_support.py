@@ -21,11 +21,11 @@ from quantdesk.jobs import service as jobs_service
 from quantdesk.jobs.executors import current_executor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.runner import run_operation
-from quantdesk.kit.db import Database, set_system_context
+from quantdesk.kit.db import Database
 from quantdesk.kit.events import InProcessEventBus
 from quantdesk.kit.orm import utcnow
 from quantdesk.market.providers.base import Capability, Fetcher, Provider, SymbolInfo, SymbolQuery
-from quantdesk.market.runtime import MarketRuntime
+from quantdesk.market.runtime import MARKET, MarketRuntime
 from quantdesk.models import Asset, Operation, ValidationRequest
 
 # Every asset these tests create starts with this (none is in the catalog); removed after each.
@@ -78,12 +78,8 @@ def symbols(count: int) -> list[str]:
 async def job_resources(
     app: FastAPI, market: MarketRuntime | None = None
 ) -> AsyncIterator[JobResources]:
-    resources = JobResources(
-        app.state.settings,
-        db=app.state.db,
-        bus=InProcessEventBus(),
-        market=market or app.state.market,
-    )
+    resources = JobResources(app.state.settings, db=app.state.db, bus=InProcessEventBus())
+    resources.provide(MARKET, market or app.state.market)
     try:
         yield resources
     finally:
@@ -103,9 +99,7 @@ async def counting_runtime(app: FastAPI) -> AsyncIterator[tuple[MarketRuntime, C
 async def request(
     db: Database, *, kind: str, owner_id: uuid.UUID | None, params: dict[str, Any]
 ) -> uuid.UUID:
-    async with db.transaction(user_id=owner_id) as session:
-        if owner_id is None:
-            await set_system_context(session)
+    async with db.transaction(user_id=owner_id, system=owner_id is None) as session:
         operation = await jobs_service.request_job(
             session, kind=kind, owner_id=owner_id, params=params
         )
@@ -117,8 +111,7 @@ async def run(resources: JobResources, operation_id: uuid.UUID, worker: str = "t
 
 
 async def operation_row(db: Database, operation_id: uuid.UUID) -> Operation:
-    async with db.transaction() as session:
-        await set_system_context(session)
+    async with db.transaction(system=True) as session:
         found = await session.get(Operation, operation_id)
         assert found is not None
         return found
@@ -126,8 +119,7 @@ async def operation_row(db: Database, operation_id: uuid.UUID) -> Operation:
 
 async def expire_lease(db: Database, operation_id: uuid.UUID) -> None:
     """What another worker sees once a dead worker's lease has run out."""
-    async with db.transaction() as session:
-        await set_system_context(session)
+    async with db.transaction(system=True) as session:
         await session.execute(
             update(Operation)
             .where(Operation.id == operation_id)
@@ -136,8 +128,7 @@ async def expire_lease(db: Database, operation_id: uuid.UUID) -> None:
 
 
 async def operations_of_kind(db: Database, kind: str) -> list[Operation]:
-    async with db.transaction() as session:
-        await set_system_context(session)
+    async with db.transaction(system=True) as session:
         rows = await session.execute(select(Operation).where(Operation.kind == kind))
         return list(rows.scalars())
 
@@ -158,8 +149,7 @@ async def wait_finished(
 
 
 async def forget(db: Database) -> None:
-    async with db.transaction() as session:
-        await set_system_context(session)
+    async with db.transaction(system=True) as session:
         await session.execute(delete(Operation))
         await session.execute(delete(ValidationRequest))
         await session.execute(delete(Asset).where(Asset.symbol.like(f"{PREFIX}%")))

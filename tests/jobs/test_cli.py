@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantdesk.cli.jobs import app as jobs_cli
+from quantdesk.jobs.executors.base import Submission
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
 from tests.factories import create_api_token, create_user
@@ -44,7 +45,7 @@ async def test_list_show_watch_and_cancel(server: LiveServer, resources: JobReso
 
     await suite.release(resources, watched)
     executor = server.app.state.executor
-    await server.call(executor.submit(watched, "test_steps", "maintenance"))
+    await server.call(executor.submit([Submission(watched, "test_steps", "maintenance")]))
     watching = runner.invoke(jobs_cli, ["watch", str(watched), *auth])
     assert watching.exit_code == 0, watching.output
     assert "succeeded" in watching.output

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from quantdesk.jobs import runner, service
-from quantdesk.jobs.executors.base import Executor, pop_current_executor, push_current_executor
+from quantdesk.jobs.executors.base import (
+    Executor,
+    Submission,
+    pop_current_executor,
+    push_current_executor,
+)
 from quantdesk.jobs.resources import JobResources
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
@@ -25,7 +30,8 @@ class RecordingExecutor(Executor):
     name = "recording"
 
     def __init__(self) -> None:
-        self.submitted: list[tuple[uuid.UUID, str, str]] = []
+        self.submitted: list[tuple[uuid.UUID, str, str, int]] = []
+        self.calls = 0
 
     async def start(self) -> None:
         return None
@@ -33,13 +39,13 @@ class RecordingExecutor(Executor):
     async def stop(self) -> None:
         return None
 
-    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
-        self.submitted.append((operation_id, kind, queue))
+    async def submit(self, jobs: Sequence[Submission]) -> None:
+        self.calls += 1
+        self.submitted.extend((j.operation_id, j.kind, j.queue, j.priority) for j in jobs)
 
 
 async def _count(resources: JobResources) -> int:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         return int(await session.scalar(select(func.count()).select_from(Operation)) or 0)
 
 
@@ -52,8 +58,7 @@ async def test_request_job_submits_once_after_commit_and_never_after_rollback(
     try:
 
         async def failing_request() -> None:
-            async with resources.db.transaction() as session:
-                await set_system_context(session)
+            async with resources.db.transaction(system=True) as session:
                 await service.request_job(session, kind="test_noop", owner_id=None, params={})
                 raise RuntimeError("the request failed")
 
@@ -62,13 +67,13 @@ async def test_request_job_submits_once_after_commit_and_never_after_rollback(
         assert executor.submitted == []
         assert await _count(resources) == rows_before
 
-        async with resources.db.transaction() as session:
-            await set_system_context(session)
+        async with resources.db.transaction(system=True) as session:
             operation = await service.request_job(
                 session, kind="test_noop", owner_id=None, params={"echo": 1}, priority=5
             )
             assert executor.submitted == []  # not before the commit
-        assert executor.submitted == [(operation.id, "test_noop", "maintenance")]
+        assert executor.submitted == [(operation.id, "test_noop", "maintenance", 5)]
+        assert executor.calls == 1
     finally:
         pop_current_executor(executor)
     stored = await suite.read(resources, operation.id)
@@ -80,9 +85,27 @@ async def test_request_job_submits_once_after_commit_and_never_after_rollback(
     )
 
 
+async def test_jobs_of_one_transaction_reach_the_executor_in_one_submission(
+    resources: JobResources,
+) -> None:
+    executor = RecordingExecutor()
+    push_current_executor(executor)
+    try:
+        async with resources.db.transaction(system=True) as session:
+            many = await service.request_jobs(
+                session, kind="test_noop", owner_id=None, params=[{"echo": i} for i in range(5)]
+            )
+            one = await service.request_job(session, kind="test_flaky", owner_id=None, params={})
+    finally:
+        pop_current_executor(executor)
+    assert executor.calls == 1
+    assert [s[0] for s in executor.submitted] == [o.id for o in many] + [one.id]
+    stored = [await suite.read(resources, o.id) for o in many]
+    assert [o.params for o in stored] == [{"echo": i} for i in range(5)]
+
+
 async def test_unknown_kind_is_invalid_input(resources: JobResources) -> None:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         with pytest.raises(InvalidInput):
             await service.request_job(session, kind="no_such_kind", owner_id=None, params={})
 
@@ -103,8 +126,7 @@ async def test_claim_runs_once_and_a_second_delivery_is_skipped(resources: JobRe
 
 
 async def _set(resources: JobResources, operation_id: uuid.UUID, **values: object) -> None:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         operation = await session.get(Operation, operation_id)
         assert operation is not None
         for name, value in values.items():

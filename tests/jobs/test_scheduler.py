@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
+from quantdesk.jobs.registry import JobSpec, get_spec
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.scheduler import LoopService, PeriodicScheduler
-from quantdesk.kit.db import set_system_context
 from quantdesk.models import Operation
+from tests.jobs import kinds  # noqa: F401 - registers the test kinds
 from tests.jobs.test_core import RecordingExecutor
 
 
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    kind: str
-    every: timedelta
-    params: dict[str, Any] = field(default_factory=dict)
+def _entry(kind: str, every: timedelta) -> JobSpec:
+    """A periodic declaration of a registered kind (as ``@job(kind, every=...)`` makes one)."""
+    return replace(get_spec(kind), every=every)
 
 
 async def _requested(resources: JobResources) -> list[str]:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         rows = await session.execute(select(Operation.kind).where(Operation.owner_id.is_(None)))
         return sorted(rows.scalars().all())
 
@@ -36,15 +32,14 @@ async def test_periodic_jobs_are_requested_when_due_and_not_again_before(
 ) -> None:
     executor = RecordingExecutor()
     entries = (
-        Entry("often", "test_noop", timedelta(seconds=0)),
-        Entry("rarely", "test_flaky", timedelta(hours=1)),
-        Entry("unknown", "not_registered_here", timedelta(seconds=0)),
+        _entry("test_noop", timedelta(seconds=0)),
+        _entry("test_flaky", timedelta(hours=1)),
     )
     scheduler = PeriodicScheduler(resources, executor, entries)
     await scheduler.run_once()
     # Due at once (interval 0): requested and handed to this process's executor after commit.
     assert await _requested(resources) == ["test_noop"]
-    assert [kind for _, kind, _ in executor.submitted] == ["test_noop"]
+    assert [kind for _, kind, _, _ in executor.submitted] == ["test_noop"]
     # A restarted scheduler reads the last request from the table: the hourly one waits.
     restarted = PeriodicScheduler(resources, executor, entries)
     restarted.started_at -= timedelta(minutes=30)

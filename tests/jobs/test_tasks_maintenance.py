@@ -1,24 +1,21 @@
-"""The periodic schedule and its jobs: cleanup of expired operations and files, the refresh of
-stale validations."""
+"""The periodic jobs: cleanup of expired operations (with their files and results), the refresh
+of stale validations."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from quantdesk.jobs import schedule
-from quantdesk.jobs.files import operation_file
-from quantdesk.jobs.registry import get_spec, load_task_modules
-from quantdesk.kit.db import Database, set_system_context
+from quantdesk import domains
+from quantdesk.jobs.registry import get_spec, periodic_specs
+from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import tasks as market_tasks
-from quantdesk.models import Asset, Operation, ValidationRequest
+from quantdesk.models import Asset, Operation, OperationFile, OperationResult, ValidationRequest
 from tests.factories import Account
 from tests.jobs.tasks_support import (
     clean_jobs,
@@ -34,25 +31,23 @@ from tests.jobs.tasks_support import (
 __all__ = ["clean_jobs", "paused_executor"]  # fixtures, imported to be found by pytest
 
 
-def test_the_schedule_names_registered_jobs_at_their_intervals() -> None:
-    load_task_modules()
-    every = {entry.name: entry.every for entry in schedule.periodic_jobs()}
+def test_periodic_kinds_are_declared_with_their_intervals() -> None:
+    domains.register()
+    every = {spec.kind: spec.every for spec in periodic_specs()}
     assert every == {
         "refresh_stale_validations": timedelta(hours=1),
         "cleanup_expired": timedelta(hours=6),
         "drain_validation_queue": timedelta(minutes=5),
     }
-    for entry in schedule.periodic_jobs():
-        assert get_spec(entry.kind).kind == entry.kind  # raises for an unregistered kind
     assert get_spec("validate_asset").queue == "validation"
+    assert get_spec("validate_asset").every is None
     assert get_spec("bulk_validate_assets").queue == "bulk_validation"
     assert get_spec("cleanup_expired").queue == "maintenance"
 
 
 async def _operation(db: Database, *, status: str, finished_days_ago: float | None) -> uuid.UUID:
     now = utcnow()
-    async with db.transaction() as session:
-        await set_system_context(session)
+    async with db.transaction(system=True) as session:
         operation = Operation(
             kind="export_universe_csv",
             owner_id=None,
@@ -70,20 +65,21 @@ async def _operation(db: Database, *, status: str, finished_days_ago: float | No
         )
         session.add(operation)
         await session.flush()
+        session.add(
+            OperationFile(
+                operation_id=operation.id,
+                name="export",
+                owner_id=None,
+                media_type="text/csv",
+                content=b"symbol\r\n",
+            )
+        )
+        session.add(OperationResult(operation_id=operation.id, item=0, payload={"ok": True}))
         return operation.id
 
 
-def _file(app: FastAPI, operation_id: uuid.UUID, *, days_old: float) -> Path:
-    path = operation_file(app.state.settings, "universes", operation_id, ".csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("symbol\r\n")
-    stamp = (utcnow() - timedelta(days=days_old)).timestamp()
-    os.utime(path, (stamp, stamp))
-    return path
-
-
 @pytest.mark.usefixtures("paused_executor")
-async def test_cleanup_deletes_expired_operations_and_their_files_only(
+async def test_cleanup_deletes_expired_operations_with_their_files_and_results_only(
     app: FastAPI, db: Database
 ) -> None:
     retention = app.state.settings.operations_retention_days
@@ -91,25 +87,20 @@ async def test_cleanup_deletes_expired_operations_and_their_files_only(
     old_failed = await _operation(db, status="failed", finished_days_ago=retention + 3)
     recent = await _operation(db, status="succeeded", finished_days_ago=1)
     running = await _operation(db, status="running", finished_days_ago=None)
-    old_file = _file(app, old, days_old=retention + 1)
-    recent_file = _file(app, recent, days_old=1)
-    running_file = _file(app, running, days_old=retention + 2)  # a long job's upload stays
-    orphan = _file(app, uuid.uuid4(), days_old=retention + 1)  # a rolled-back request's upload
-    young_orphan = _file(app, uuid.uuid4(), days_old=0)
 
     cleanup = await request(db, kind="cleanup_expired", owner_id=None, params={})
     async with job_resources(app) as res:
         assert await run(res, cleanup) == "succeeded"
     result = (await operation_row(db, cleanup)).result
-    assert result == {"operations_deleted": 2, "files_deleted": 2}
-    async with db.transaction() as session:
-        await set_system_context(session)
+    assert result == {"operations_deleted": 2}
+    async with db.transaction(system=True) as session:
         left = set((await session.execute(select(Operation.id))).scalars())
+        files = set((await session.execute(select(OperationFile.operation_id))).scalars())
+        results = set((await session.execute(select(OperationResult.operation_id))).scalars())
     assert left == {recent, running, cleanup}
+    assert files == results == {recent, running}
+    assert old not in left
     assert old_failed not in left
-    assert not old_file.exists()
-    assert not orphan.exists()
-    assert all(p.exists() for p in (recent_file, running_file, young_orphan))
 
 
 async def _asset(db: Database, symbol: str, *, source: str, validated_hours_ago: float) -> None:

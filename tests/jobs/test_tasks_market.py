@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -14,10 +15,10 @@ from sqlalchemy import select
 
 from quantdesk.jobs import progress as events
 from quantdesk.jobs import service as jobs_service
-from quantdesk.jobs.files import read_results
 from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
-from quantdesk.market import tasks
+from quantdesk.market import service as market_service
+from quantdesk.market.schemas import MAX_BULK_VALIDATE_SYMBOLS
 from quantdesk.models import Asset, ValidationRequest, ValidationStatus
 from tests.factories import Account, ensure_assets
 from tests.jobs.tasks_support import (
@@ -38,6 +39,24 @@ from tests.jobs.tasks_support import (
 __all__ = ["clean_jobs", "paused_executor"]  # fixtures, imported to be found by pytest
 
 
+async def _bulk(db: Database, owner: Account, names: list[str]) -> uuid.UUID:
+    """A bulk validation requested as the endpoint does (its symbols stored with it)."""
+    async with db.transaction(user_id=owner.user.id) as session:
+        operation = await market_service.request_bulk_validation(
+            session, owner_id=owner.user.id, symbols=names
+        )
+        return operation.id
+
+
+async def _results(db: Database, owner: Account, operation_id: uuid.UUID) -> list[dict]:
+    return [
+        item
+        async for item in jobs_service.stream_results(
+            db, owner_id=owner.user.id, operation_id=operation_id
+        )
+    ]
+
+
 async def _assets(db: Database, names: list[str]) -> dict[str, Asset]:
     async with db.transaction() as session:
         rows = await session.execute(select(Asset).where(Asset.symbol.in_(names)))
@@ -49,9 +68,7 @@ async def test_bulk_validation_resumes_after_a_crash_and_applies_each_batch_once
     app: FastAPI, db: Database, alice: Account
 ) -> None:
     names = symbols(45)
-    operation_id = await request(
-        db, kind="bulk_validate_assets", owner_id=alice.user.id, params={"symbols": names}
-    )
+    operation_id = await _bulk(db, alice, names)
     async with counting_runtime(app) as (runtime, provider), job_resources(app, runtime) as res:
         provider.lookup.crash_on = names[33]  # mid batch 4 (symbols 30..39)
         with pytest.raises(SimulatedCrash):
@@ -82,10 +99,10 @@ async def test_bulk_validation_resumes_after_a_crash_and_applies_each_batch_once
     assert done.status == "succeeded"
     assert done.result is not None
     assert done.result["counts"] == {"valid": 23, "invalid": 22, "unknown": 0}
-    assert len(done.result["sample"]) == tasks.SAMPLE_SIZE
+    assert len(done.result["sample"]) == market_service.SAMPLE_SIZE
     assert {r["canonical_symbol"] for r in done.result["not_valid_sample"]} == set(names[1::2])
-    lines = list(read_results(tasks.bulk_results_path_for(app.state.settings, operation_id)))
-    assert sorted(line["i"] for line in lines) == list(range(45))  # one line per symbol
+    lines = await _results(db, alice, operation_id)
+    assert [line["i"] for line in lines] == list(range(45))  # exactly one result per symbol
     created = await _assets(db, names)
     assert sorted(created) == names[::2]
     assert all(a.validation_source == "counting" for a in created.values())
@@ -95,10 +112,8 @@ async def test_bulk_validation_resumes_after_a_crash_and_applies_each_batch_once
 async def test_bulk_validation_stops_between_batches_when_cancelled(
     app: FastAPI, db: Database, alice: Account
 ) -> None:
-    names = symbols(2000)  # long enough to outlast the half-second between cancel checks
-    operation_id = await request(
-        db, kind="bulk_validate_assets", owner_id=alice.user.id, params={"symbols": names}
-    )
+    names = symbols(2000)  # long enough to outlast the time between cancel checks
+    operation_id = await _bulk(db, alice, names)
     async with (
         counting_runtime(app) as (runtime, _),
         job_resources(app, runtime) as res,
@@ -125,6 +140,12 @@ async def test_bulk_validation_stops_between_batches_when_cancelled(
     assert row.status == "cancelled"
     assert 10 <= row.progress_done < len(names)
     assert len(await _assets(db, names)) == len(names[: row.progress_done : 2])
+    # What it did before stopping is kept: a result per symbol done, and the summary of them.
+    kept = await _results(db, alice, operation_id)
+    assert [line["i"] for line in kept] == list(range(row.progress_done))
+    assert row.result is not None
+    assert row.result["done"] == row.progress_done
+    assert sum(row.result["counts"].values()) == row.progress_done
 
 
 @pytest.mark.usefixtures("paused_executor")
@@ -204,7 +225,7 @@ async def test_validate_asset_keeps_an_unanswered_symbol_queued_with_backoff(
                 )
             ).scalar_one()
         # Attempt 3: 5 min x 4 at least, whatever the breaker's short retry-after says.
-        assert queued.next_attempt_at >= before + tasks.queue_backoff(3)
+        assert queued.next_attempt_at >= before + market_service.queue_backoff(3)
         assert provider.lookup.calls[name] == 0
 
 
@@ -241,10 +262,35 @@ async def test_bulk_endpoint_answers_202_with_location_and_only_its_owner_sees_i
 
 
 @pytest.mark.usefixtures("clean_jobs")
+async def test_bulk_validation_collapses_duplicates_and_counts_distinct_symbols(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    response = await client.post(
+        "/api/v1/assets/validate/bulk",
+        json={"symbols": ["AAPL", "aapl", " AAPL ", "MSFT", "MSFT", "bad!", "bad!"]},
+        headers=alice.headers,
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["metadata"]["symbol_count"] == 3
+    assert body["metadata"]["input_count"] == 7
+    finished = await wait_finished(client, alice.headers, body["data"]["id"])
+    assert finished["result"]["counts"] == {"valid": 2, "invalid": 1, "unknown": 0}
+    assert finished["result"]["total"] == 3
+    assert finished["progress"] == {
+        "done": 3,
+        "total": 3,
+        "message": "3 of 3 symbols validated",
+        "percent": 100.0,
+    }
+
+
+@pytest.mark.usefixtures("clean_jobs")
 async def test_bulk_endpoint_refuses_empty_and_oversized_lists(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    for symbols_ in ([], ["A"] * (tasks.MAX_BULK_SYMBOLS + 1)):
+    for symbols_ in ([], ["A"] * (MAX_BULK_VALIDATE_SYMBOLS + 1)):
         response = await client.post(
             "/api/v1/assets/validate/bulk", json={"symbols": symbols_}, headers=alice.headers
         )

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from quantdesk.jobs import progress as events
 from quantdesk.kit.db import Database
-from quantdesk.universes import tasks
+from quantdesk.universes import service, tasks
 from tests.factories import Account, ensure_assets
 from tests.jobs.tasks_support import (
     clean_jobs,
@@ -33,12 +33,8 @@ async def _request_import(
 ) -> uuid.UUID:
     db: Database = app.state.db
     async with db.transaction(user_id=owner.user.id) as session:
-        operation = await tasks.request_import(
-            session,
-            settings=app.state.settings,
-            owner_id=owner.user.id,
-            universe_id=uuid.UUID(universe_id),
-            content=content,
+        operation = await service.request_import(
+            session, owner_id=owner.user.id, universe_id=uuid.UUID(universe_id), content=content
         )
         return operation.id
 
@@ -46,7 +42,7 @@ async def _request_import(
 async def _request_export(app: FastAPI, owner: Account, universe_id: str) -> uuid.UUID:
     db: Database = app.state.db
     async with db.transaction(user_id=owner.user.id) as session:
-        operation = await tasks.request_export(
+        operation = await service.request_export(
             session, owner_id=owner.user.id, universe_id=uuid.UUID(universe_id)
         )
         return operation.id
@@ -115,6 +111,8 @@ async def test_export_job_writes_the_file_and_only_its_owner_can_download_it(
     result = (await operation_row(db, operation_id)).result or {}
     assert result["download_url"] == url
     assert result["row_count"] == 2
+    finished = await operation_row(db, operation_id)
+    assert (finished.progress_done, finished.progress_total) == (2, 2)  # shown as complete
 
     download = await client.get(url, headers=alice.headers)
     assert download.status_code == 200

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
+from quantdesk.jobs.executors.base import Submission
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
 from tests.factories import Account, create_api_token, create_user
@@ -66,7 +67,7 @@ async def _pending_job(resources: JobResources, owner: Account, steps: int = 5) 
 async def _submit(server: LiveServer, resources: JobResources, operation_id: uuid.UUID) -> None:
     await suite.release(resources, operation_id)
     executor = server.app.state.executor
-    await server.call(executor.submit(operation_id, "test_steps", "maintenance"))
+    await server.call(executor.submit([Submission(operation_id, "test_steps", "maintenance")]))
 
 
 async def test_owner_receives_status_progress_in_order_then_completion(
@@ -111,18 +112,29 @@ async def test_another_users_client_and_a_bad_token_are_refused(
     other = await create_user(resources.db, resources.settings)
     operation_id = await _pending_job(resources, owner)
     url = f"{server.ws_url}/ws/operations/{operation_id}"
-    for kwargs in (
-        {"additional_headers": other.headers},
-        {"uri": f"{url}?token={other.headers['Authorization'].split()[1]}"},
-        {"uri": f"{url}?token=not-a-token"},
-        {},
-        {
-            "uri": f"{server.ws_url}/ws/operations/{uuid.uuid4()}",
-            **{"additional_headers": owner.headers},
-        },
-    ):
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"additional_headers": other.headers}, 4404, "no such operation"),
+        (
+            {"uri": f"{url}?token={other.headers['Authorization'].split()[1]}"},
+            4404,
+            "no such operation",
+        ),
+        ({"uri": f"{url}?token=not-a-token"}, 4401, "invalid or expired"),
+        ({}, 4401, "send a bearer token"),
+        (
+            {
+                "uri": f"{server.ws_url}/ws/operations/{uuid.uuid4()}",
+                "additional_headers": owner.headers,
+            },
+            4404,
+            "no such operation",
+        ),
+    ]
+    for kwargs, code, reason in cases:
         uri = str(kwargs.pop("uri", url))
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(uri, open_timeout=10, **kwargs):  # type: ignore[arg-type]
-                pass
-        assert refused.value.response.status_code == 403
+        # Refused with a code and a reason a browser can read; not one frame of data first.
+        async with connect(uri, open_timeout=10, **kwargs) as ws:  # type: ignore[arg-type]
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+        assert ws.close_code == code, (kwargs, ws.close_code)
+        assert reason in (ws.close_reason or ""), ws.close_reason

@@ -373,7 +373,7 @@ async def test_universe_add_while_providers_are_down_adds_pending(
     ]
     assert data["counts"]["added_pending"] == 1
     assert data["asset_count"] == 2
-    assert response.json()["message"].startswith("2 added")
+    assert response.json()["message"].startswith("1 added, 1 pending validation")
     assert [a["symbol"] for a in detail.json()["data"]["assets"]] == ["AAPL", "QVPEND"]
     row = await asset_row(db, "QVPEND")
     assert row is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from quantdesk.kit.config import Settings
@@ -12,7 +13,7 @@ from quantdesk.kit.db import Database
 from quantdesk.market import service
 from quantdesk.market.schemas import ValidationResult
 from quantdesk.models import ValidationStatus
-from tests.factories import ensure_assets
+from tests.factories import Account, ensure_assets
 from tests.fakes.http_server import FakeHttpServer
 from tests.market.support import (
     FMP_PROFILE,
@@ -25,14 +26,16 @@ from tests.market.support import (
 )
 from tests.redis_server import RedisServer, running_redis_server
 
+API = "/api/v1"
+
 
 async def _validate(db: Database, runtime: object, *symbols: str) -> list[ValidationResult]:
-    async with db.transaction() as session:
-        batch = await service.validate_symbols(
-            session,
-            runtime=runtime,  # type: ignore[arg-type]
-            symbols=list(symbols),
-        )
+    batch = await service.validate_symbols(
+        db,
+        runtime=runtime,  # type: ignore[arg-type]
+        user_id=None,
+        symbols=list(symbols),
+    )
     return batch.results
 
 
@@ -134,15 +137,50 @@ async def test_provider_not_found_is_invalid_and_cached(
     assert await queued(db) == {}
 
 
-async def test_duplicates_in_one_call_ask_the_provider_once(
+async def test_duplicates_collapse_to_one_result_each_and_ask_the_provider_once(
     db: Database, settings: Settings, fake: FakeHttpServer
 ) -> None:
     fake.add(FMP_PROFILE, fmp_profile("QVDUP", "Duplicate Inc"))
     async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
-        results = await _validate(db, runtime, "QVDUP", "qvdup", "QVDUP")
-    assert [r.symbol for r in results] == ["QVDUP", "qvdup", "QVDUP"]
-    assert all(r.valid is True for r in results)
+        results = await _validate(db, runtime, "QVDUP", "qvdup", "nope!", "QVDUP", "nope!", "AAPL")
+    # One result per distinct symbol, in first-seen order, with how many times it was given.
+    assert [(r.symbol, r.canonical_symbol, r.count) for r in results] == [
+        ("QVDUP", "QVDUP", 3),
+        ("nope!", None, 2),
+        ("AAPL", "AAPL", 1),
+    ]
+    assert [r.valid for r in results] == [True, False, True]
     assert len(fake.requests(FMP_PROFILE)) == 1
+
+
+async def test_validate_endpoint_counts_distinct_symbols_and_names_the_bulk_tool_above_1000(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    response = await client.post(
+        f"{API}/assets/validate",
+        json={"symbols": ["AAPL", "aapl", "MSFT", "AAPL"]},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(r["symbol"], r["count"]) for r in body["data"]["results"]] == [
+        ("AAPL", 3),
+        ("MSFT", 1),
+    ]
+    assert body["data"]["counts"] == {"valid": 2, "invalid": 0, "unknown": 0}
+    assert body["metadata"]["symbol_count"] == 2
+    assert body["metadata"]["input_count"] == 4
+    # 1,001 distinct symbols: a 422 that points at the bulk endpoint.
+    many = [f"QZ{n:04d}" for n in range(1001)]
+    too_many = await client.post(
+        f"{API}/assets/validate", json={"symbols": many}, headers=alice.headers
+    )
+    assert too_many.status_code == 422
+    error = too_many.json()
+    assert "validate_symbols_in_bulk" in error["message"]
+    assert error["next_actions"] == ["validate_symbols_in_bulk"]
+    assert error["error"]["details"][0]["field"] == "symbols"
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from quantdesk.market import service
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.market.schemas import ValidationResult
 from quantdesk.models import ValidationStatus
+from tests.factories import create_user
 from tests.fakes.http_server import FakeHttpServer, Reply
 from tests.market.support import (
     AV_QUOTE,
@@ -35,9 +36,20 @@ CHAIN = ("alphavantage", "fmp")
 
 
 async def _validate(db: Database, runtime: MarketRuntime, *symbols: str) -> list[ValidationResult]:
-    async with db.transaction() as session:
-        batch = await service.validate_symbols(session, runtime=runtime, symbols=list(symbols))
+    batch = await service.validate_symbols(db, runtime=runtime, user_id=None, symbols=list(symbols))
     return batch.results
+
+
+async def _admit(
+    db: Database, settings: Settings, runtime: MarketRuntime, *symbols: str
+) -> dict[str, service.Admission]:
+    """What adding symbols to a universe does: check (no transaction), then record."""
+    owner = await create_user(db, settings)
+    checked = await service.check_symbols(
+        db, runtime=runtime, user_id=owner.user.id, symbols=list(symbols)
+    )
+    async with db.transaction(user_id=owner.user.id) as session:
+        return await service.admit_symbols(session, checked, owner_id=owner.user.id)
 
 
 @pytest.mark.parametrize(
@@ -121,8 +133,7 @@ async def test_unknown_for_now_settles_later_and_leaves_the_queue(
 ) -> None:
     fake.add(FMP_PROFILE, server_error())
     async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
-        async with db.transaction() as session:
-            admitted = await service.admit_symbols(session, runtime=runtime, symbols=["QVLATE"])
+        admitted = await _admit(db, settings, runtime, "QVLATE")
         assert admitted["QVLATE"].pending is True
         pending = await asset_row(db, "QVLATE")
         assert pending is not None
@@ -145,8 +156,7 @@ async def test_pending_asset_refuted_later_becomes_invalid(
 ) -> None:
     fake.add(FMP_PROFILE, server_error())
     async with market_runtime(live_settings(settings, fake, ("fmp",))) as runtime:
-        async with db.transaction() as session:
-            await service.admit_symbols(session, runtime=runtime, symbols=["QVFAKE"])
+        await _admit(db, settings, runtime, "QVFAKE")
         fake.add(FMP_PROFILE, Reply(body=[]))
         (result,) = await _validate(db, runtime, "QVFAKE")
         runtime.cache.clear_local()

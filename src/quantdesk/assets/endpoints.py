@@ -1,5 +1,7 @@
 """HTTP surface of the asset catalog: global data, readable by any authenticated user.
 
+One asset with its market data (`GET /assets/{symbol}`) is served by ``market.endpoints``.
+
 Index names contain spaces and "&" ("S&P 500"): percent-encode them in the path
 (``/api/v1/indices/S%26P%20500``); the lookup ignores case.
 """
@@ -12,7 +14,6 @@ from fastapi import APIRouter, Path, Query
 
 from quantdesk.assets import service
 from quantdesk.assets.schemas import (
-    AssetDetail,
     AssetSearchResult,
     AssetSummary,
     IndexDetail,
@@ -25,8 +26,6 @@ from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
-from quantdesk.market import service as market_service
-from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.models.asset import AssetClass
 
 router = APIRouter(tags=["assets"])
@@ -36,9 +35,6 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 }
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": Envelope[None], "description": "Invalid input (error.details name the field)"}
-}
-_ASSET_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Envelope[None], "description": "No such asset (code asset_not_found)"}
 }
 _INDEX_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Envelope[None], "description": "No such index (code index_not_found)"}
@@ -107,36 +103,6 @@ async def list_sectors(session: DbSession, user: CurrentUser) -> Envelope[Sector
         f"{len(items)} sector(s)",
         next_actions=["search_assets"],
         sector_count=len(items),
-    )
-
-
-@router.get(
-    "/assets/{symbol}",
-    response_model=Envelope[AssetDetail],
-    responses={**_UNAUTHORIZED, **_ASSET_NOT_FOUND, **_INVALID},
-)
-async def get_asset(
-    session: DbSession,
-    user: CurrentUser,
-    market: MarketRuntimeDep,
-    symbol: Annotated[
-        str,
-        Path(
-            description="A symbol such as AAPL, BRK.B, VOD.L or ^GSPC (URL-encoded: %5EGSPC); "
-            "write a class separator as . or -, not /"
-        ),
-    ],
-) -> Envelope[AssetDetail]:
-    """One asset with every catalog field, the indices it belongs to, and its latest quote and
-    profile (each with `source`, `as_of` and `stale`; `source: "sim"` marks simulated data).
-    When no data provider can answer, the last known values are given with `stale: true`, or
-    null when there are none: provider trouble never fails this call."""
-    asset, indices = await service.get_asset(session, symbol=symbol)
-    quote, profile = await market_service.get_market_data(session, runtime=market, asset=asset)
-    return ok(
-        AssetDetail.build(asset, indices, quote=quote, profile=profile),
-        f"{asset.symbol}: {asset.name}",
-        next_actions=["search_assets", "get_index"] if indices else ["search_assets"],
     )
 
 

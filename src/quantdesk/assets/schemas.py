@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from quantdesk.market.schemas import MarketProfile, MarketQuote
 from quantdesk.models import Asset
 
 ExactDecimal = Annotated[
@@ -54,22 +53,9 @@ class AssetDetail(AssetSummary):
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
     indices: list[str] = Field(default_factory=list, description="Names of indices it belongs to")
-    quote: MarketQuote | None = Field(
-        default=None, description="Latest quote; null when no provider could give one yet"
-    )
-    profile: MarketProfile | None = Field(
-        default=None, description="Latest company / fund profile; null when none is known"
-    )
 
     @classmethod
-    def build(
-        cls,
-        asset: Asset,
-        indices: list[str],
-        *,
-        quote: MarketQuote | None = None,
-        profile: MarketProfile | None = None,
-    ) -> AssetDetail:
+    def build(cls, asset: Asset, indices: list[str]) -> AssetDetail:
         summary = AssetSummary.model_validate(asset).model_dump()
         return cls(
             **summary,
@@ -83,8 +69,6 @@ class AssetDetail(AssetSummary):
             validation_status=asset.validation_status,
             metadata=dict(asset.metadata_ or {}),
             indices=indices,
-            quote=quote,
-            profile=profile,
         )
 
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import repository
 from quantdesk.assets import search_repository as search_repo
+from quantdesk.assets import validation_repository as validation_repo
 from quantdesk.assets.schemas import MatchKind
 from quantdesk.assets.search_repository import AssetRow, SearchFilters, SearchTerms
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol, lookup_key
 from quantdesk.kit.errors import InvalidInput, NotFound
 from quantdesk.kit.pagination import decode_cursor, encode_cursor
-from quantdesk.models import Asset, MarketIndex
+from quantdesk.models import Asset, AssetClass, MarketIndex, ValidationStatus
 
 MAX_QUERY_LENGTH = 64
 MAX_QUERY_WORDS = 8
@@ -67,16 +71,27 @@ async def get_index_with_assets(
 # --- Lookup -------------------------------------------------------------------------------
 
 
-async def get_asset(session: AsyncSession, *, symbol: str) -> tuple[Asset, list[str]]:
-    """An asset by symbol (any class separator) and the names of the indices it belongs to."""
+async def get_asset(
+    session: AsyncSession, *, symbol: str, viewer_id: uuid.UUID | None
+) -> tuple[Asset, list[str]]:
+    """An asset by symbol (any class separator) and the names of the indices it belongs to.
+
+    A pending asset (no provider has confirmed it yet) exists only for those who asked for it.
+    """
     try:
         canonical = canonical_symbol(symbol)
     except InvalidSymbol as exc:
         raise InvalidInput(str(exc), field="symbol") from exc
     asset = (await resolve_symbols(session, [canonical]))[canonical]
-    if asset is None:
+    if asset is None or not await _visible(session, asset, viewer_id):
         raise AssetNotFound(f"No asset {canonical} in the catalog", next_actions=["search_assets"])
     return asset, await repository.get_asset_index_names(session, asset.id)
+
+
+async def _visible(session: AsyncSession, asset: Asset, viewer_id: uuid.UUID | None) -> bool:
+    if asset.validation_status != ValidationStatus.PENDING.value:
+        return True
+    return await validation_repo.is_visible(session, asset_id=asset.id, owner_id=viewer_id)
 
 
 async def list_sectors(session: AsyncSession) -> list[tuple[str, int]]:
@@ -201,3 +216,99 @@ async def search_assets(
         _, next_tier, next_offset = found[limit]
         next_cursor = encode_cursor({"t": next_tier, "o": next_offset, "f": fingerprint})
     return [hit for hit, _, _ in found[:limit]], next_cursor
+
+
+# --- Validation state (written for market data's validation) -------------------------------
+
+
+async def record_valid(
+    session: AsyncSession,
+    *,
+    symbol: str,
+    name: str,
+    asset_class: str,
+    exchange: str | None,
+    country: str | None,
+    metadata: dict[str, Any],
+    source: str,
+    now: datetime,
+) -> int:
+    """A provider vouched for ``symbol``: create its asset, or mark the existing row valid."""
+    return await validation_repo.upsert_validated(
+        session,
+        symbol=symbol,
+        lookup_key=lookup_key(symbol),
+        name=name[:255],
+        asset_class=asset_class,
+        exchange=exchange[:32] if exchange else None,
+        country=country[:64] if country else None,
+        metadata=metadata,
+        source=source[:32],
+        now=now,
+    )
+
+
+async def record_invalid(
+    session: AsyncSession,
+    *,
+    symbols: Sequence[str],
+    source: str,
+    now: datetime,
+    only_pending: bool = True,
+) -> None:
+    """A provider said these do not exist (see ``validation_repository.mark_invalid``)."""
+    await validation_repo.mark_invalid(
+        session, symbols=symbols, source=source[:32], now=now, only_pending=only_pending
+    )
+
+
+async def admit_pending(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    symbols: Sequence[str],
+    asset_classes: dict[str, str],
+    now: datetime,
+) -> None:
+    """Rows for symbols no provider can check now, visible to ``owner_id`` only until one does."""
+    rows: list[dict[str, Any]] = [
+        {
+            "symbol": symbol,
+            "lookup_key": lookup_key(symbol),
+            "name": symbol,  # a placeholder until a provider names it
+            "asset_class": asset_classes.get(symbol, AssetClass.EQUITY.value),
+            "exchange": None,
+            "is_validated": False,
+            "validation_status": ValidationStatus.PENDING.value,
+            "metadata": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        for symbol in dict.fromkeys(symbols)
+    ]
+    await validation_repo.insert_pending(session, rows)
+    await validation_repo.add_pending_owners(session, owner_id=owner_id, symbols=symbols, now=now)
+
+
+async def stale_validated_symbols(
+    session: AsyncSession, *, before: datetime, exclude_source: str, limit: int
+) -> list[str]:
+    """Valid assets a provider (not ``exclude_source``) last vouched for before ``before``."""
+    return await validation_repo.stale_validated(
+        session, before=before, exclude_source=exclude_source, limit=limit
+    )
+
+
+async def record_profile_facts(
+    session: AsyncSession,
+    *,
+    asset_id: int,
+    facts: dict[str, Any],
+    country: str | None,
+    now: datetime,
+) -> None:
+    """A live profile's facts onto the asset (what it says wins; gaps keep the catalog's); its
+    country only where the catalog has none."""
+    await validation_repo.update_facts(
+        session, asset_id=asset_id, facts=facts, fill={"country": country}, now=now
+    )

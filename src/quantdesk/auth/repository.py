@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.db import allow_token_lookup
@@ -34,6 +34,10 @@ async def get_active_token_by_digest(
         )
     )
     return result.scalar_one_or_none()
+
+
+async def touch_token(session: AsyncSession, token_id: uuid.UUID, *, now: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 async def list_tokens(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[ApiToken]:

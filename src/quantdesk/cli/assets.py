@@ -34,10 +34,9 @@ async def _validate(settings: Settings, symbols: list[str]) -> ValidationBatch:
     async def work(db: Database) -> ValidationBatch:
         runtime = MarketRuntime(settings)
         try:
-            async with db.transaction() as session:
-                return await market_service.validate_symbols(
-                    session, runtime=runtime, symbols=symbols
-                )
+            return await market_service.validate_symbols(
+                db, runtime=runtime, user_id=None, symbols=symbols
+            )
         finally:
             await runtime.aclose()
 

@@ -28,21 +28,25 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Worker processes")
     ] = 2,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Node name")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Node name (default: unique per process and host)"),
+    ] = None,
 ) -> None:
     """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    from quantdesk.jobs.celery_app import app as celery_app
+    from quantdesk.jobs.celery_worker import default_node_name
+    from quantdesk.worker import app as celery_app
 
     argv = [
         "worker",
         f"--queues={','.join(_queues(queues))}",
         f"--concurrency={concurrency}",
         f"--loglevel={settings.log_level}",
+        # Celery's default node name is celery@<host>: two workers on one host would share it.
+        f"--hostname={name or default_node_name()}",
     ]
-    if name:
-        argv.append(f"--hostname={name}")
     console.print(f"worker consuming {queues} with {concurrency} process(es)")
     celery_app.worker_main(argv)
 
@@ -52,10 +56,10 @@ def beat(
         str | None, typer.Option(help="Where beat keeps its last-run times")
     ] = None,
 ) -> None:
-    """Run Celery beat: requests the periodic jobs of quantdesk.jobs.schedule (run exactly one)."""
+    """Run Celery beat: requests the periodic jobs (``@job(every=...)``); run exactly one."""
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    from quantdesk.jobs.celery_app import app as celery_app
+    from quantdesk.worker import app as celery_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = schedule_file or str(settings.data_dir / "celerybeat-schedule")

@@ -1,39 +1,41 @@
 """What a Celery worker process runs: one generic task per job kind, on a loop the process owns.
 
 Each worker process (a prefork child, or the solo worker) keeps one asyncio event loop and one set
-of job resources (engine, bus) for its whole life, so a task costs a claim and a run, not a new
-engine and loop. The task body is ``jobs.runner.run_operation``; see ``jobs.celery_app`` for how
-deliveries, leases and retries fit together.
+of job resources (engines, bus, domain resources) for its whole life, so a task costs a claim and
+a run, not a new engine and loop. The task body is ``jobs.runner.run_operation``; see
+``jobs.celery_config`` for how deliveries, leases and retries fit together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from quantdesk.jobs import registry, repository
 from quantdesk.jobs import service as job_service
+from quantdesk.jobs.celery_config import PERIODIC_TASK, SWEEP_TASK, create_celery_app
 from quantdesk.jobs.executors.base import pop_current_executor, push_current_executor
 from quantdesk.jobs.executors.celery import CeleryExecutor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.runner import run_operation
 from quantdesk.kit.config import Settings, get_settings
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.logging import get_logger
-from quantdesk.models import Operation
+from quantdesk.kit.orm import utcnow
+from quantdesk.models import OperationStatus
 
 T = TypeVar("T")
 _log = get_logger("quantdesk.jobs.celery")
@@ -49,8 +51,6 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 )
 INFRASTRUCTURE_RETRIES = 3
 LEASE_GRACE_SECONDS = 1.0
-PERIODIC_TASK = "quantdesk.request_periodic_job"
-SWEEP_TASK = "quantdesk.sweep_operations"
 SWEEP_LIMIT = 500
 
 _settings: Settings | None = None
@@ -66,6 +66,11 @@ def current_settings() -> Settings:
     return _settings or get_settings()
 
 
+def default_node_name() -> str:
+    """A node name unique per worker process, even with many workers on one host."""
+    return f"quantdesk-{os.getpid()}@{socket.gethostname()}"
+
+
 class WorkerRuntime:
     """One event loop and one set of job resources, owned by one worker process (or thread)."""
 
@@ -74,7 +79,7 @@ class WorkerRuntime:
         self.loop = asyncio.new_event_loop()
         self.resources = JobResources(settings)
         # Jobs that request jobs (and beat's requests) send them through Celery too.
-        self.executor = CeleryExecutor(settings, self.resources, app=app)
+        self.executor = CeleryExecutor(settings, app=app)
         push_current_executor(self.executor)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -112,7 +117,7 @@ def get_runtime(app: Celery) -> WorkerRuntime:
     return runtime
 
 
-def close_runtime() -> None:
+def close_runtime(**_: Any) -> None:
     pid = os.getpid()
     for key in [key for key in _runtimes if key[0] == pid]:
         runtime = _runtimes.pop(key)
@@ -134,20 +139,12 @@ async def next_delivery(resources: JobResources, operation_id: uuid.UUID) -> Nex
     Pending (a runner retry): at its ``not_before``. Running under someone's lease: just after the
     lease ends, when a dead holder's job can be taken over and a live one's finish is a no-op.
     """
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
-        row = (
-            await session.execute(
-                select(
-                    Operation.status, Operation.queue, Operation.not_before,
-                    Operation.lease_expires_at,
-                ).where(Operation.id == operation_id)
-            )
-        ).one_or_none()  # fmt: skip
+    async with resources.db.autocommit() as conn:
+        row = await repository.next_delivery(conn, operation_id)
     if row is None or row.status in FINAL_OUTCOMES:
         return None
-    now = datetime.now(UTC)
-    if row.status == "pending":
+    now = utcnow()
+    if row.status == OperationStatus.PENDING:
         due = row.not_before or now
         return NextDelivery(row.queue, max(0.0, (due - now).total_seconds()))
     lease_end = row.lease_expires_at or now
@@ -185,8 +182,7 @@ def deliver(task: Task, kind: str, operation_id: str) -> str:
 
 async def request_system_job(resources: JobResources, kind: str, params: dict[str, Any]) -> str:
     """An owner-less operation of ``kind``, sent (after commit) by this process's executor."""
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         operation = await job_service.request_job(session, kind=kind, owner_id=None, params=params)
     return str(operation.id)
 
@@ -199,21 +195,19 @@ async def overdue_operations(
     Messages can be lost (a broker restarted without persistence, a request made where no
     executor runs, Celery retries exhausted); the row is the truth, so the sweep re-sends them.
     """
-    now = datetime.now(UTC)
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
-        rows = await repository.due_for_work(session, now=now, limit=limit)
+    now = utcnow()
+    async with resources.db.autocommit() as conn:
+        rows = await repository.due(conn, now=now, limit=limit)
     stale = now - timedelta(seconds=older_than_seconds)
     return [
         (str(row.id), row.kind, row.queue)
         for row in rows
-        if row.status == "running" or (row.not_before or row.updated_at) <= stale
+        if row.status == OperationStatus.RUNNING or (row.not_before or row.updated_at) <= stale
     ]
 
 
 def register_tasks(app: Celery) -> None:
     """One task per registered job kind, named exactly the kind, routed to the kind's queue."""
-    registry.load_task_modules()
     routes: dict[str, dict[str, str]] = {}
     for spec in registry.all_specs():
         app.task(name=spec.kind, bind=True, shared=False, max_retries=INFRASTRUCTURE_RETRIES)(
@@ -250,3 +244,15 @@ def sweep_operations(task: Task) -> int:
     if overdue:
         _log.info("celery_sweep_resent", count=len(overdue))
     return len(overdue)
+
+
+def create_worker_app(settings: Settings) -> Celery:
+    """The app ``celery worker`` and ``celery beat`` run: every registered job kind as a task.
+
+    Call it once the domains' job modules are imported (``quantdesk.worker`` does).
+    """
+    configure(settings)
+    app = create_celery_app(settings)
+    register_tasks(app)
+    worker_process_shutdown.connect(close_runtime, weak=False)
+    return app

@@ -8,19 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from quantdesk.auth.dependencies import CurrentUser
-from quantdesk.jobs import repository, service
+from quantdesk.jobs import service
 from quantdesk.jobs.executors.base import Executor
-from quantdesk.jobs.registry import QUEUES
 from quantdesk.jobs.schemas import (
     OperationOut,
     OperationProgress,
     OperationStatusName,
     WorkersHealth,
 )
-from quantdesk.kit.db import DbSession, get_database, set_system_context
+from quantdesk.kit.db import DbSession, get_database
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.events import EventBus
-from quantdesk.kit.orm import utcnow
 from quantdesk.kit.pagination import Page
 
 router = APIRouter(prefix="/operations", tags=["operations"])
@@ -113,18 +111,12 @@ async def cancel_operation(
 async def get_workers_health(request: Request) -> Envelope[WorkersHealth]:
     """Background workers seen, jobs running now, and pending jobs per queue."""
     executor: Executor | None = getattr(request.app.state, "executor", None)
-    async with get_database(request).transaction() as session:
-        await set_system_context(session)
-        depths = await repository.pending_by_queue(session)
-        active = await repository.running_count(session, now=utcnow())
-    workers = await executor.workers() if executor is not None else []
-    health = WorkersHealth(
-        executor=executor.name if executor is not None else "none",
-        workers=workers,
-        active_jobs=active,
-        queue_depths={queue: depths.get(queue, 0) for queue in sorted({*depths, *QUEUES})},
+    health = await service.workers_health(get_database(request), executor)
+    return ok(
+        health,
+        f"{len(health.workers)} worker(s), {health.active_jobs} job(s) running",
+        workers=len(health.workers),
     )
-    return ok(health, f"{len(workers)} worker(s), {active} job(s) running", workers=len(workers))
 
 
 @health_router.get(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from quantdesk.jobs.schemas import EventType, OperationEvent, OperationOut
+from quantdesk.jobs.schemas import EventType, OperationLike, OperationOut
 from quantdesk.kit.events import EventBus
-from quantdesk.models import Operation, OperationStatus
+from quantdesk.models import OperationStatus
 
 FINAL_EVENTS: dict[str, EventType] = {
     OperationStatus.SUCCEEDED: "completed",
@@ -20,11 +20,13 @@ def channel(operation_id: uuid.UUID | str) -> str:
     return f"operations:{operation_id}"
 
 
-def event_for(operation: Operation, event_type: EventType | None = None) -> dict[str, Any]:
+def event_for(operation: OperationLike, event_type: EventType | None = None) -> dict[str, Any]:
     """The event for the row as it is now: its final event when finished, else ``event_type``."""
     kind = FINAL_EVENTS.get(operation.status) or event_type or "status"
-    return OperationEvent(type=kind, operation=OperationOut.of(operation)).model_dump(mode="json")
+    return {"type": kind, "operation": OperationOut.of(operation).model_dump(mode="json")}
 
 
-async def publish(bus: EventBus, operation: Operation, event_type: EventType | None = None) -> None:
+async def publish(
+    bus: EventBus, operation: OperationLike, event_type: EventType | None = None
+) -> None:
     await bus.publish(channel(operation.id), event_for(operation, event_type))

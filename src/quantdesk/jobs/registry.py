@@ -1,14 +1,19 @@
-"""Job kinds: ``@job(kind)`` registers a handler; every process loads the same task modules.
+"""Job kinds: ``@job(kind)`` registers a handler; domains register theirs, the platform runs them.
 
 A handler takes a :class:`~quantdesk.jobs.context.JobContext` (ids and params, never ORM objects)
-and returns a JSON-serialisable result dict, or None.
+and returns a JSON-serialisable result dict, or None. ``every=`` makes the kind periodic: the
+in-process scheduler (embedded) and Celery beat (scaled out) both read the periodic kinds from
+here, so the schedule is declared once, next to the job.
+
+This module imports no domain: each process imports the domains' task modules through the
+composition root (``quantdesk.domains``), which is what makes their ``@job`` lines run.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,12 +22,6 @@ if TYPE_CHECKING:
 Handler = Callable[["JobContext"], Awaitable[dict[str, Any] | None]]
 
 QUEUES = ("validation", "bulk_validation", "maintenance")
-# Every domain's tasks module: imported by the API and by workers so both know every kind.
-TASK_MODULES = (
-    "quantdesk.market.tasks",
-    "quantdesk.universes.tasks",
-    "quantdesk.jobs.maintenance",
-)
 
 
 class UnknownJobKind(KeyError):
@@ -35,29 +34,53 @@ class JobSpec:
     handler: Handler
     queue: str = "maintenance"
     max_attempts: int = 4
+    every: timedelta | None = None  # periodic: requested as a system job this often
+    params: Mapping[str, Any] = field(default_factory=dict)  # of the periodic requests
+
+    @property
+    def periodic(self) -> bool:
+        return self.every is not None
 
 
 _SPECS: dict[str, JobSpec] = {}
 
 
 def job(
-    kind: str, *, queue: str = "maintenance", max_attempts: int = 4
+    kind: str,
+    *,
+    queue: str = "maintenance",
+    max_attempts: int = 4,
+    every: timedelta | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the job ``kind``: ``@job("validate_asset", queue="validation")``."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    if every is not None and every.total_seconds() <= 0:
+        raise ValueError("every must be a positive interval")
 
     def register(handler: Handler) -> Handler:
         existing = _SPECS.get(kind)
-        # Re-importing a module re-registers the same function under a new object; allow it.
-        if existing is not None and existing.handler.__qualname__ != handler.__qualname__:
+        # A module imported again (a reload) registers the same function anew: allowed.
+        if existing is not None and _where(existing.handler) != _where(handler):
             raise ValueError(f"job kind {kind!r} is already registered")
-        _SPECS[kind] = JobSpec(kind=kind, handler=handler, queue=queue, max_attempts=max_attempts)
+        _SPECS[kind] = JobSpec(
+            kind=kind,
+            handler=handler,
+            queue=queue,
+            max_attempts=max_attempts,
+            every=every,
+            params=dict(params or {}),
+        )
         return handler
 
     return register
+
+
+def _where(handler: Handler) -> tuple[str, str]:
+    return handler.__module__, handler.__qualname__
 
 
 def get_spec(kind: str) -> JobSpec:
@@ -71,16 +94,6 @@ def all_specs() -> list[JobSpec]:
     return sorted(_SPECS.values(), key=lambda spec: spec.kind)
 
 
-def unregister(kind: str) -> None:
-    """Forget a kind (tests and benchmarks register throwaway kinds)."""
-    _SPECS.pop(kind, None)
-
-
-def load_task_modules() -> None:
-    """Import every domain's tasks module so their ``@job`` registrations exist in this process."""
-    for name in TASK_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a module that exists but fails to import is a real error
-                raise
+def periodic_specs() -> list[JobSpec]:
+    """The periodic kinds (the one schedule), by kind."""
+    return [spec for spec in all_specs() if spec.periodic]

@@ -1,18 +1,275 @@
-"""Every query on ``operations``: owner-scoped reads for the API, leased writes for workers."""
+"""Every query on ``operations`` and its files and results.
+
+The hot path of a job (claim, heartbeat, checkpoint, finish) is a handful of Core statements built
+once at import, each one round trip that returns only the columns its caller needs; workers run
+them on ``Database.autocommit()`` connections (the system context, no BEGIN/COMMIT). Owner-scoped
+reads for the API take the request's session.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from quantdesk.models import Operation, OperationStatus
+from quantdesk.jobs.schemas import AnyRow
+from quantdesk.kit.orm import UTCDateTime
+from quantdesk.models import Operation, OperationFile, OperationResult, OperationStatus
 
 S = OperationStatus
+ops = cast(Table, Operation.__table__)
+_files = cast(Table, OperationFile.__table__)
+_results = cast(Table, OperationResult.__table__)
+c = ops.c
+
+# What an operation looks like to the API and on the event bus (no lease bookkeeping).
+EVENT_COLUMNS = (
+    c.id, c.kind, c.status, c.queue, c.priority, c.params, c.progress_done, c.progress_total,
+    c.progress_message, c.result, c.error, c.attempts, c.max_attempts, c.cancel_requested,
+    c.created_at, c.started_at, c.finished_at, c.updated_at,
+)  # fmt: skip
+# What the runner needs of a claimed row: the event's columns and who owns it.
+CLAIM_COLUMNS = (*EVENT_COLUMNS, c.owner_id)
+
+_now = bindparam("b_now", type_=UTCDateTime())
+_id = bindparam("b_id", type_=c.id.type)
+_worker = bindparam("b_worker", type_=String())
+
+
+def _claimable(now: ColumnElement[Any]) -> ColumnElement[bool]:
+    pending_due = and_(c.status == S.PENDING, or_(c.not_before.is_(None), c.not_before <= now))
+    abandoned = and_(c.status == S.RUNNING, c.lease_expires_at < now)
+    return or_(pending_due, abandoned)
+
+
+_CLAIM_VALUES: dict[str, Any] = {
+    "status": S.RUNNING,
+    "lease_owner": _worker,
+    "lease_expires_at": bindparam("b_lease_until", type_=UTCDateTime()),
+    "heartbeat_at": _now,
+    "attempts": c.attempts + 1,
+    "started_at": func.coalesce(c.started_at, _now),
+    "not_before": None,
+    "updated_at": _now,
+}
+_CLAIM = (
+    update(ops)
+    .where(c.id == _id, c.attempts < c.max_attempts, _claimable(_now))
+    .values(_CLAIM_VALUES)
+    .returning(*CLAIM_COLUMNS)
+)
+# Up to b_limit due rows at once, by priority. PostgreSQL: the rows are picked in a CTE with
+# FOR UPDATE SKIP LOCKED (other claimers take the rest; in a plain IN (subquery) the planner may
+# run the subquery again and take more than the limit). SQLite has one writer at a time, so the
+# plain subquery is already exclusive there.
+_DUE_IDS = (
+    select(c.id)
+    .where(c.attempts < c.max_attempts, _claimable(_now))
+    .order_by(c.priority.desc(), c.created_at)
+    .limit(bindparam("b_limit", type_=Integer()))
+)
+_picked = _DUE_IDS.with_for_update(skip_locked=True).cte("picked")
+_CLAIM_BATCH_POSTGRESQL = (
+    update(ops).where(c.id == _picked.c.id).values(_CLAIM_VALUES).returning(*CLAIM_COLUMNS)
+)
+_CLAIM_BATCH_SQLITE = (
+    update(ops)
+    .where(c.id.in_(_DUE_IDS.scalar_subquery()))
+    .values(_CLAIM_VALUES)
+    .returning(*CLAIM_COLUMNS)
+)
+_FAIL_EXHAUSTED = (
+    update(ops)
+    .where(c.attempts >= c.max_attempts, _claimable(_now))
+    .values(
+        status=S.FAILED,
+        error=bindparam("b_error", type_=c.error.type),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=_now,
+        updated_at=_now,
+    )
+    .returning(*EVENT_COLUMNS)
+)
+_leased = and_(c.id == _id, c.status == S.RUNNING, c.lease_owner == _worker)
+_HEARTBEAT = (
+    update(ops)
+    .where(_leased)
+    .values(lease_expires_at=bindparam("b_lease_until", type_=UTCDateTime()), heartbeat_at=_now)
+    .returning(c.cancel_requested)
+)
+_CHECKPOINT = (
+    update(ops)
+    .where(_leased)
+    .values(
+        progress_done=bindparam("b_done", type_=Integer()),
+        progress_total=func.coalesce(bindparam("b_total", type_=Integer()), c.progress_total),
+        progress_message=func.coalesce(bindparam("b_message", type_=String()), c.progress_message),
+        updated_at=_now,
+    )
+    .returning(*EVENT_COLUMNS)
+)
+_FINISH = (
+    update(ops)
+    .where(_leased)
+    .values(
+        status=bindparam("b_status", type_=String()),
+        result=bindparam("b_result", type_=c.result.type),
+        error=bindparam("b_error", type_=c.error.type),
+        not_before=bindparam("b_not_before", type_=UTCDateTime()),
+        finished_at=bindparam("b_finished_at", type_=UTCDateTime()),
+        attempts=c.attempts - bindparam("b_refund", type_=Integer()),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=_now,
+    )
+    .returning(*EVENT_COLUMNS)
+)
+_CANCEL_REQUESTED = select(c.cancel_requested).where(c.id == _id)
+_DUE = (
+    select(c.id, c.kind, c.queue, c.status, c.not_before, c.updated_at)
+    .where(_claimable(_now))
+    .order_by(c.priority.desc(), c.created_at)
+    .limit(bindparam("b_limit", type_=Integer()))
+)
+_NEXT_DELIVERY = select(c.status, c.queue, c.not_before, c.lease_expires_at).where(c.id == _id)
+_NEXT_DUE = select(func.min(func.coalesce(c.not_before, c.created_at))).where(c.status == S.PENDING)
+
+
+# --- The worker's hot path (autocommit connections, system context) ---------------------------
+
+
+async def claim(
+    conn: AsyncConnection, *, operation_id: uuid.UUID, worker_id: str, now: datetime,
+    lease_until: datetime,
+) -> AnyRow | None:  # fmt: skip
+    """Take one row for ``worker_id`` in one statement: only one of many concurrent claims wins."""
+    found = await conn.execute(
+        _CLAIM,
+        {"b_id": operation_id, "b_worker": worker_id, "b_now": now, "b_lease_until": lease_until},
+    )
+    return found.first()
+
+
+async def claim_batch(
+    conn: AsyncConnection, *, worker_id: str, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[AnyRow]:
+    """Take up to ``limit`` due rows, highest priority first, oldest first."""
+    statement = (
+        _CLAIM_BATCH_POSTGRESQL if conn.dialect.name == "postgresql" else _CLAIM_BATCH_SQLITE
+    )
+    found = await conn.execute(
+        statement,
+        {"b_worker": worker_id, "b_now": now, "b_lease_until": lease_until, "b_limit": limit},
+    )
+    return found.all()
+
+
+async def fail_exhausted(
+    conn: AsyncConnection, *, now: datetime, error: dict[str, Any], operation_id: uuid.UUID | None
+) -> Sequence[AnyRow]:
+    """Abandoned runs (expired lease) of jobs with no attempts left fail for good; the rows."""
+    statement = _FAIL_EXHAUSTED if operation_id is None else _FAIL_EXHAUSTED.where(c.id == _id)
+    params: dict[str, Any] = {"b_now": now, "b_error": error}
+    if operation_id is not None:
+        params["b_id"] = operation_id
+    return (await conn.execute(statement, params)).all()
+
+
+async def heartbeat(
+    conn: AsyncConnection, *, operation_id: uuid.UUID, worker_id: str, now: datetime,
+    lease_until: datetime,
+) -> bool | None:  # fmt: skip
+    """Renew the lease; ``cancel_requested`` of the row, or None when the lease is not ours."""
+    found = await conn.execute(
+        _HEARTBEAT,
+        {"b_id": operation_id, "b_worker": worker_id, "b_now": now, "b_lease_until": lease_until},
+    )
+    row = found.first()
+    return None if row is None else bool(row.cancel_requested)
+
+
+async def checkpoint(
+    session: AsyncSession | AsyncConnection, *, operation_id: uuid.UUID, worker_id: str,
+    now: datetime, done: int, total: int | None, message: str | None,
+) -> AnyRow | None:  # fmt: skip
+    """Progress inside the job's own transaction (it commits with the work it counts)."""
+    found = await session.execute(
+        _CHECKPOINT,
+        {
+            "b_id": operation_id, "b_worker": worker_id, "b_now": now, "b_done": done,
+            "b_total": total, "b_message": message,
+        },
+    )  # fmt: skip
+    return found.first()
+
+
+async def finish(
+    conn: AsyncConnection, *, operation_id: uuid.UUID, worker_id: str, now: datetime,
+    status: str, result: dict[str, Any] | None, error: dict[str, Any] | None,
+    not_before: datetime | None = None, finished_at: datetime | None = None, refund: int = 0,
+) -> AnyRow | None:  # fmt: skip
+    """Record an outcome while the lease is ours (and give it up); the row, or None."""
+    found = await conn.execute(
+        _FINISH,
+        {
+            "b_id": operation_id, "b_worker": worker_id, "b_now": now, "b_status": status,
+            "b_result": result, "b_error": error, "b_not_before": not_before,
+            "b_finished_at": finished_at, "b_refund": refund,
+        },
+    )  # fmt: skip
+    return found.first()
+
+
+async def cancel_requested(conn: AsyncConnection, operation_id: uuid.UUID) -> bool:
+    found = (await conn.execute(_CANCEL_REQUESTED, {"b_id": operation_id})).first()
+    return found is None or bool(found.cancel_requested)
+
+
+async def due(conn: AsyncConnection, *, now: datetime, limit: int) -> Sequence[AnyRow]:
+    """Due rows (pending whose time has come, running whose lease expired): id, kind, queue…"""
+    return (await conn.execute(_DUE, {"b_now": now, "b_limit": limit})).all()
+
+
+async def next_delivery(conn: AsyncConnection, operation_id: uuid.UUID) -> AnyRow | None:
+    return (await conn.execute(_NEXT_DELIVERY, {"b_id": operation_id})).first()
+
+
+async def next_due(conn: AsyncConnection) -> datetime | None:
+    """When the earliest pending row becomes due (the local executor sleeps until then)."""
+    found: datetime | None = (await conn.execute(_NEXT_DUE)).scalar()
+    if found is not None and found.tzinfo is None:  # SQLite's MIN() loses the column type
+        found = UTCDateTime().process_result_value(found, conn.dialect)
+    return found
+
+
+# --- Requests --------------------------------------------------------------------------------
+
+
+async def insert_operations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(ops), list(rows))
+
+
+# --- Owner-scoped reads (the API) -------------------------------------------------------------
 
 
 async def get_owned(
@@ -61,122 +318,29 @@ async def list_owned(
     return list((await session.execute(query)).scalars().all())
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    pending_due = and_(
-        Operation.status == S.PENDING,
-        or_(Operation.not_before.is_(None), Operation.not_before <= now),
-    )
-    abandoned = and_(Operation.status == S.RUNNING, Operation.lease_expires_at < now)
-    return or_(pending_due, abandoned)
-
-
-async def claim(
-    session: AsyncSession,
-    *,
-    operation_id: uuid.UUID,
-    worker_id: str,
-    now: datetime,
-    lease_until: datetime,
-) -> Operation | None:
-    """Take the row for ``worker_id`` in one statement: only one of many concurrent claims wins."""
-    claimed = await session.execute(
-        update(Operation)
-        .where(
-            Operation.id == operation_id,
-            Operation.attempts < Operation.max_attempts,
-            _claimable(now),
-        )
-        .values(
-            status=S.RUNNING,
-            lease_owner=worker_id,
-            lease_expires_at=lease_until,
-            heartbeat_at=now,
-            attempts=Operation.attempts + 1,
-            started_at=func.coalesce(Operation.started_at, now),
-            not_before=None,
-            updated_at=now,
-        )
-        .returning(Operation)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    return claimed.scalars().first()
-
-
-async def update_leased(
-    session: AsyncSession, *, operation_id: uuid.UUID, worker_id: str, values: dict[str, Any]
-) -> Operation | None:
-    """Write to a running row only while ``worker_id`` still holds its lease; the row, or None."""
-    updated = await session.execute(
-        update(Operation)
-        .where(
-            Operation.id == operation_id,
-            Operation.status == S.RUNNING,
-            Operation.lease_owner == worker_id,
-        )
-        .values(**values)
-        .returning(Operation)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    return updated.scalars().first()
-
-
-async def fail_exhausted(
-    session: AsyncSession, *, operation_id: uuid.UUID, now: datetime, error: dict[str, Any]
-) -> bool:
-    """An abandoned run (expired lease) of a job with no attempts left is failed for good."""
-    updated = await session.execute(
-        update(Operation)
-        .where(
-            Operation.id == operation_id,
-            Operation.attempts >= Operation.max_attempts,
-            _claimable(now),
-        )
-        .values(
-            status=S.FAILED,
-            error=error,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(updated, "rowcount", 0))
-
-
-async def request_cancel(session: AsyncSession, *, operation: Operation, now: datetime) -> None:
+async def request_cancel(
+    session: AsyncSession, *, operation_id: uuid.UUID, now: datetime
+) -> AnyRow | None:
     """Pending: cancelled at once. Running: flagged, the handler stops at its next step."""
-    await session.execute(
-        update(Operation)
-        .where(Operation.id == operation.id, Operation.status.in_([S.PENDING, S.RUNNING]))
-        .values(cancel_requested=True, updated_at=now)
-        .execution_options(synchronize_session=False)
+    at = literal(now, UTCDateTime())
+    pending = c.status == S.PENDING
+    found = await session.execute(
+        update(ops)
+        .where(c.id == operation_id, c.status.in_([S.PENDING, S.RUNNING]))
+        .values(
+            cancel_requested=True,
+            status=case((pending, S.CANCELLED), else_=c.status),
+            finished_at=case((pending, at), else_=c.finished_at),
+            updated_at=at,
+        )
+        .returning(*EVENT_COLUMNS)
     )
-    await session.execute(
-        update(Operation)
-        .where(Operation.id == operation.id, Operation.status == S.PENDING)
-        .values(status=S.CANCELLED, finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.refresh(operation)
-
-
-async def due_for_work(session: AsyncSession, *, now: datetime, limit: int) -> list[Operation]:
-    """Pending rows whose time has come and running rows whose lease expired, by priority."""
-    query = (
-        select(Operation)
-        .where(_claimable(now))
-        .order_by(Operation.priority.desc(), Operation.created_at)
-        .limit(limit)
-    )
-    return list((await session.execute(query)).scalars().all())
+    return found.first()
 
 
 async def pending_by_queue(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
-        select(Operation.queue, func.count())
-        .where(Operation.status == S.PENDING)
-        .group_by(Operation.queue)
+        select(c.queue, func.count()).where(c.status == S.PENDING).group_by(c.queue)
     )
     return {queue: int(count) for queue, count in rows.all()}
 
@@ -184,8 +348,8 @@ async def pending_by_queue(session: AsyncSession) -> dict[str, int]:
 async def running_count(session: AsyncSession, *, now: datetime) -> int:
     count = await session.scalar(
         select(func.count())
-        .select_from(Operation)
-        .where(Operation.status == S.RUNNING, Operation.lease_expires_at >= now)
+        .select_from(ops)
+        .where(c.status == S.RUNNING, c.lease_expires_at >= now)
     )
     return int(count or 0)
 
@@ -193,8 +357,72 @@ async def running_count(session: AsyncSession, *, now: datetime) -> int:
 async def last_requested(session: AsyncSession, *, kind: str) -> datetime | None:
     """When a system job of ``kind`` was last requested (the in-process scheduler's memory)."""
     latest: datetime | None = await session.scalar(
-        select(func.max(Operation.created_at)).where(
-            Operation.kind == kind, Operation.owner_id.is_(None)
+        select(func.max(c.created_at)).where(c.kind == kind, c.owner_id.is_(None))
+    )
+    if latest is not None and latest.tzinfo is None:  # SQLite's MAX() loses the column type
+        latest = UTCDateTime().process_result_value(latest, session.get_bind().dialect)
+    return latest
+
+
+async def expired_ids(
+    session: AsyncSession, *, before: datetime, keep: uuid.UUID, limit: int
+) -> list[uuid.UUID]:
+    """Finished operations that finished before ``before`` (not ``keep``), at most ``limit``."""
+    rows = await session.execute(
+        select(c.id)
+        .where(c.status.in_(S.FINISHED), c.finished_at < before, c.id != keep)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def delete_operations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
+    """Delete operations; their files and results go with them (ON DELETE CASCADE)."""
+    if ids:
+        await session.execute(delete(_results).where(_results.c.operation_id.in_(list(ids))))
+        await session.execute(delete(_files).where(_files.c.operation_id.in_(list(ids))))
+        await session.execute(delete(ops).where(c.id.in_(list(ids))))
+
+
+# --- Files and per-item results ---------------------------------------------------------------
+
+
+async def put_file(session: AsyncSession, row: dict[str, Any]) -> None:
+    await session.execute(delete(_files).where(
+        _files.c.operation_id == row["operation_id"], _files.c.name == row["name"]
+    ))  # fmt: skip
+    await session.execute(insert(_files).values(**row))
+
+
+async def get_file(session: AsyncSession, *, operation_id: uuid.UUID, name: str) -> AnyRow | None:
+    found = await session.execute(
+        select(_files.c.media_type, _files.c.content).where(
+            _files.c.operation_id == operation_id, _files.c.name == name
         )
     )
-    return latest
+    return found.first()
+
+
+async def put_results(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(_results), list(rows))
+
+
+async def read_results(
+    session: AsyncSession, *, operation_id: uuid.UUID, after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """Results in item order, from the item after ``after`` (-1 for the first)."""
+    rows = await session.execute(
+        select(_results.c.item, _results.c.payload)
+        .where(_results.c.operation_id == operation_id, _results.c.item > after)
+        .order_by(_results.c.item)
+        .limit(limit)
+    )
+    return [(int(item), payload) for item, payload in rows.all()]
+
+
+async def count_results(session: AsyncSession, *, operation_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(_results).where(_results.c.operation_id == operation_id)
+    )
+    return int(count or 0)

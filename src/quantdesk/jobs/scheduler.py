@@ -1,22 +1,22 @@
 """Periodic work in process (embedded mode), as loop services in Prefect's style.
 
 A :class:`LoopService` declares its ``interval`` and implements ``run_once()``; the base owns
-timing, shutdown and error logging. :class:`PeriodicScheduler` requests the system jobs of the one
-schedule (``jobs.schedule``) when they are due; Celery beat reads the same schedule when scaled out.
+timing, shutdown and error logging. :class:`PeriodicScheduler` requests the periodic system jobs
+(declared with ``@job(..., every=...)``) when they are due; Celery beat reads the same
+declarations when scaled out.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from quantdesk.jobs import repository, service
+from quantdesk.jobs import service
 from quantdesk.jobs.executors.base import Executor, pop_current_executor, push_current_executor
-from quantdesk.jobs.registry import UnknownJobKind, get_spec
+from quantdesk.jobs.registry import JobSpec, periodic_specs
 from quantdesk.jobs.resources import JobResources
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
 
@@ -54,16 +54,9 @@ class LoopService(ABC):
             await asyncio.sleep(self.interval)
 
 
-def _schedule() -> tuple[Any, ...]:
-    try:
-        from quantdesk.jobs.schedule import periodic_jobs
-    except ImportError:  # no schedule defined in this build
-        return ()
-    return tuple(periodic_jobs())
-
-
 class PeriodicScheduler(LoopService):
-    """Requests each scheduled kind once per ``every``, counted from its last request.
+    """Requests each periodic kind (``@job(..., every=...)``) once per ``every``, counted from its
+    last request.
 
     The last request is read from the operations table, so a restart neither repeats nor skips a
     run; with no record yet, the first run is one interval after this process started.
@@ -72,34 +65,34 @@ class PeriodicScheduler(LoopService):
     name = "periodic_scheduler"
 
     def __init__(
-        self, resources: JobResources, executor: Executor | None, entries: tuple[Any, ...] = ()
+        self,
+        resources: JobResources,
+        executor: Executor | None,
+        entries: Sequence[JobSpec] | None = None,
     ) -> None:
         super().__init__()
         self.resources = resources
         self.executor = executor
-        self.entries = entries or _schedule()
+        self.entries = list(entries if entries is not None else periodic_specs())
         self.started_at = utcnow()
-        shortest = min((e.every.total_seconds() for e in self.entries), default=MAX_TICK_SECONDS)
+        shortest = min(
+            (e.every.total_seconds() for e in self.entries if e.every), default=MAX_TICK_SECONDS
+        )
         self.interval = max(0.05, min(MAX_TICK_SECONDS, shortest / 4))
         self.requested: list[str] = []
 
     async def run_once(self) -> None:
         now = utcnow()
         for entry in self.entries:
-            try:
-                get_spec(entry.kind)
-            except UnknownJobKind:
-                continue  # its tasks module is not part of this build
-            await self._request_if_due(entry, now)
+            if entry.every is not None:
+                await self._request_if_due(entry, entry.every, now)
 
-    async def _request_if_due(self, entry: Any, now: datetime) -> None:
-        every: timedelta = entry.every
+    async def _request_if_due(self, entry: JobSpec, every: timedelta, now: datetime) -> None:
         if self.executor is not None:  # the job goes to this process's executor after commit
             push_current_executor(self.executor)
         try:
-            async with self.resources.db.transaction() as session:
-                await set_system_context(session)
-                last = await repository.last_requested(session, kind=entry.kind)
+            async with self.resources.db.transaction(system=True) as session:
+                last = await service.last_requested(session, kind=entry.kind)
                 if (last or self.started_at) + every > now:
                     return
                 await service.request_job(

@@ -7,8 +7,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from quantdesk.models import Operation
+
+AnyRow = Row[*tuple[Any, ...]]
+"""A Core result row of any shape (attribute access by column name)."""
+# An ORM row or a Core row carrying the event columns (``jobs.repository.EVENT_COLUMNS``).
+OperationLike = Operation | AnyRow
 
 OperationStatusName = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 EventType = Literal["status", "progress", "completed", "failed", "cancelled"]
@@ -49,7 +55,7 @@ class OperationOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, operation: Operation) -> OperationOut:
+    def of(cls, operation: OperationLike) -> OperationOut:
         total = operation.progress_total
         percent = None
         if total:

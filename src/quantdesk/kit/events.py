@@ -26,16 +26,28 @@ SUBSCRIBER_QUEUE_SIZE = 1000
 
 
 class Subscription:
-    """Messages of one channel, in publishing order, as they arrive."""
+    """Messages of one channel, in publishing order, as they arrive.
 
-    def __init__(self, channel: str) -> None:
+    ``gaps`` counts the moments messages may have been lost (a full queue dropped its oldest, the
+    Redis connection went away); ``reliable`` says whether the bus can lose messages at all. A
+    reader goes back to the database only after a gap, or now and then on an unreliable bus.
+    """
+
+    def __init__(self, channel: str, *, reliable: bool) -> None:
         self.channel = channel
+        self.reliable = reliable
+        self.gaps = 0
         self._queue: asyncio.Queue[Message] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
 
     def deliver(self, message: Message) -> None:
         if self._queue.full():  # a reader this far behind re-reads the database anyway
             self._queue.get_nowait()
+            self.gaps += 1
         self._queue.put_nowait(message)
+
+    def lost(self) -> None:
+        """Messages may have been missed (the transport failed)."""
+        self.gaps += 1
 
     async def get(self, wait: float | None = None) -> Message | None:
         """The next message, or None when ``wait`` seconds pass without one."""
@@ -77,7 +89,7 @@ class InProcessEventBus(EventBus):
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel)
+        subscription = Subscription(channel, reliable=True)
         self._subscribers.setdefault(channel, set()).add(subscription)
         try:
             yield subscription
@@ -109,7 +121,7 @@ class RedisEventBus(EventBus):
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel)
+        subscription = Subscription(channel, reliable=False)
         client: Redis = Redis.from_url(self.url, socket_connect_timeout=2.0)
         pubsub = client.pubsub()
         reader: asyncio.Task[None] | None = None
@@ -138,6 +150,7 @@ class RedisEventBus(EventBus):
                 _log.warning(
                     "event_subscription_lost", channel=subscription.channel, error=repr(exc)
                 )
+                subscription.lost()
                 return
             if raw is None or raw.get("type") != "message":
                 continue

@@ -1,4 +1,9 @@
-"""HTTP surface of market data: symbol validation, its statistics, and the providers' health."""
+"""HTTP surface of market data: an asset with its quote and profile, symbol validation, its
+statistics, and the providers' health.
+
+Endpoints that may wait on a provider take ``Db`` and ``AuthenticatedUser`` rather than the
+request's transaction: the service opens short transactions around the network calls, so no
+database connection is held while a provider answers (or hangs)."""
 
 from __future__ import annotations
 
@@ -6,18 +11,20 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
-from quantdesk.auth.dependencies import AppSettings, CurrentUser
+from quantdesk.assets.schemas import AssetDetail
+from quantdesk.auth.dependencies import AuthenticatedUser, CurrentUser
 from quantdesk.jobs.schemas import OperationOut
-from quantdesk.kit.db import DbSession
+from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.ratelimit import RateLimiter
-from quantdesk.market import service, tasks
+from quantdesk.market import service
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
     MAX_VALIDATE_SYMBOLS,
+    AssetWithMarketData,
     BulkValidateRequest,
     ProvidersHealth,
     ValidateRequest,
@@ -53,14 +60,15 @@ _VALIDATE_ERRORS: dict[int | str, dict[str, Any]] = {
 async def validate_symbols(
     body: ValidateRequest,
     request: Request,
-    session: DbSession,
-    user: CurrentUser,
+    db: Db,
+    user: AuthenticatedUser,
     market: MarketRuntimeDep,
 ) -> Envelope[ValidationBatch]:
     """Tell whether each symbol is real and what it is: cache, then the catalog, then the data
     providers in order. When no provider can answer now a symbol is `valid: "unknown"` with
     `retry_after`, and it is queued for background validation; provider trouble never fails the
-    call. Up to 1,000 symbols per call, 5 calls per minute per user."""
+    call. One result per distinct symbol (`count` says how many times it was given); up to 1,000
+    distinct symbols per call (more: `validate_symbols_in_bulk`), 5 calls per minute per user."""
     limiter: RateLimiter = request.app.state.limiter
     await limiter.hit(
         VALIDATE_RATE_LIMIT,
@@ -68,13 +76,16 @@ async def validate_symbols(
         str(user.id),
         message=f"At most {VALIDATE_RATE_LIMIT} validation calls per user",
     )
-    batch = await service.validate_symbols(session, runtime=market, symbols=body.symbols)
+    batch = await service.validate_symbols(
+        db, runtime=market, user_id=user.id, symbols=body.symbols
+    )
     counts = batch.counts
     return ok(
         batch,
         f"{counts.valid} valid, {counts.invalid} invalid, {counts.unknown} unknown for now",
         next_actions=["get_asset", "add_assets_to_universe", "get_validation_stats"],
         symbol_count=len(batch.results),
+        input_count=len(body.symbols),
     )
 
 
@@ -100,13 +111,14 @@ async def validate_symbols_in_bulk(
     response: Response,
     session: DbSession,
     user: CurrentUser,
-    settings: AppSettings,
 ) -> Envelope[OperationOut]:
     """Validate up to 100,000 symbols in the background, with the same strategy as
-    `validate_symbols`, in batches of 10 (progress after each). Answers 202 with the operation
+    `validate_symbols`, in batches of 10 (progress after each); duplicates are validated once and
+    every count is of distinct symbols. Answers 202 with the operation
     (`Location: /api/v1/operations/{id}`); follow it there or on `/ws/operations/{id}`. The
     finished result has the counts (valid, invalid, unknown), samples, and `results_url` for every
-    symbol's result. Cancellable between batches; a crashed run resumes after its last batch."""
+    symbol's result. Cancellable between batches (a cancelled one keeps its results so far); a
+    crashed run resumes after its last batch."""
     limiter: RateLimiter = request.app.state.limiter
     await limiter.hit(
         BULK_VALIDATE_RATE_LIMIT,
@@ -114,43 +126,43 @@ async def validate_symbols_in_bulk(
         str(user.id),
         message=f"At most {BULK_VALIDATE_RATE_LIMIT} bulk validations per user",
     )
-    operation = await tasks.request_bulk_validation(
-        session, settings=settings, owner_id=user.id, symbols=body.symbols
+    operation = await service.request_bulk_validation(
+        session, owner_id=user.id, symbols=body.symbols
     )
     response.headers["Location"] = f"/api/v1/operations/{operation.id}"
+    distinct = int(operation.params["symbol_count"])
     return ok(
         OperationOut.of(operation),
-        f"Validating {len(body.symbols)} symbols in the background",
+        f"Validating {distinct} distinct symbols in the background",
         next_actions=["get_operation", "cancel_operation"],
-        symbol_count=len(body.symbols),
+        symbol_count=distinct,
+        input_count=len(body.symbols),
     )
 
 
 @router.get(
     "/assets/validate/bulk/{operation_id}/results",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            "description": "One JSON object per symbol, in input order",
+            "description": "One JSON object per distinct symbol, in input order",
         },
         **_UNAUTHORIZED,
         404: {"model": Envelope[None], "description": "Not your operation, or expired"},
-        409: {"model": Envelope[None], "description": "The operation has not succeeded (yet)"},
+        409: {"model": Envelope[None], "description": "The operation has not started (yet)"},
     },
 )
 async def get_bulk_validation_results(
     operation_id: Annotated[uuid.UUID, Path(description="The bulk validation's operation id")],
-    session: DbSession,
-    user: CurrentUser,
-    settings: AppSettings,
-) -> FileResponse:
-    """Every symbol's result of a succeeded `validate_symbols_in_bulk`, as JSON lines: i, symbol,
-    canonical_symbol, valid, source, reason. Its owner only; kept for the retention period."""
-    path = await tasks.bulk_results_file(
-        session, settings=settings, owner_id=user.id, operation_id=operation_id
-    )
-    return FileResponse(path, media_type="application/x-ndjson")
+    db: Db,
+    user: AuthenticatedUser,
+) -> StreamingResponse:
+    """Every symbol's result of a `validate_symbols_in_bulk` so far, as JSON lines: i, symbol,
+    canonical_symbol, valid, count, source, reason. Complete once it has succeeded; a cancelled
+    or running one gives the results it has. Its owner only; kept for the retention period."""
+    lines = await service.bulk_results(db, owner_id=user.id, operation_id=operation_id)
+    return StreamingResponse(lines, media_type="application/x-ndjson")
 
 
 @router.get(
@@ -180,4 +192,44 @@ async def get_providers_health(market: MarketRuntimeDep) -> Envelope[ProvidersHe
         health,
         f"{len(health.providers)} provider(s), {open_breakers} not closed",
         next_actions=["get_validation_stats"],
+    )
+
+
+_ASSET_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    404: {"model": Envelope[None], "description": "No such asset (code asset_not_found)"},
+    422: {"model": Envelope[None], "description": "Not a symbol (error.details name the field)"},
+}
+
+
+@router.get(
+    "/assets/{symbol}", response_model=Envelope[AssetWithMarketData], responses=_ASSET_ERRORS
+)
+async def get_asset(
+    db: Db,
+    user: AuthenticatedUser,
+    market: MarketRuntimeDep,
+    symbol: Annotated[
+        str,
+        Path(
+            description="A symbol such as AAPL, BRK.B, VOD.L or ^GSPC (URL-encoded: %5EGSPC); "
+            "write a class separator as . or -, not /"
+        ),
+    ],
+) -> Envelope[AssetWithMarketData]:
+    """One asset with every catalog field, the indices it belongs to, and its latest quote and
+    profile (each with `source`, `as_of` and `stale`; `source: "sim"` marks simulated data).
+    When no data provider can answer, the last known values are given with `stale: true`, or
+    null when there are none: provider trouble never fails this call. A symbol no provider has
+    confirmed yet (pending) is found only by those who added it."""
+    asset, indices, quote, profile = await service.asset_with_market_data(
+        db, runtime=market, viewer_id=user.id, symbol=symbol
+    )
+    detail = AssetWithMarketData(
+        **AssetDetail.build(asset, indices).model_dump(), quote=quote, profile=profile
+    )
+    return ok(
+        detail,
+        f"{asset.symbol}: {asset.name}",
+        next_actions=["search_assets", "get_index"] if indices else ["search_assets"],
     )

@@ -10,12 +10,16 @@ and a simulated profile is never copied onto the asset row (its facts are not re
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quantdesk.assets import service as asset_service
+from quantdesk.kit.db import Database, after_commit
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import repository
 from quantdesk.market.providers.base import Capability, CryptoPrice, Profile, Quote
@@ -159,10 +163,35 @@ async def _none() -> None:
     return None
 
 
+@dataclass
+class KnownData:
+    """What the database holds for an asset: its last quote and profile (each may be None)."""
+
+    quote: AssetQuote | None
+    profile: AssetProfile | None
+
+
+async def load_known(session: AsyncSession, asset_id: int) -> KnownData:
+    return KnownData(
+        quote=await repository.get_quote(session, asset_id),
+        profile=await repository.get_profile(session, asset_id),
+    )
+
+
 async def market_data(
-    session: AsyncSession, runtime: MarketRuntime, asset: Asset
+    db: Database,
+    runtime: MarketRuntime,
+    asset: Asset,
+    known: KnownData,
+    *,
+    user_id: uuid.UUID | None = None,
 ) -> tuple[MarketQuote | None, MarketProfile | None]:
-    """The asset's latest quote and profile, each with ``source``, ``as_of`` and ``stale``."""
+    """The asset's latest quote and profile, each with ``source``, ``as_of`` and ``stale``.
+
+    Cache, then the rows in ``known`` (read by the caller), then the providers with no
+    transaction open; what they answered is written in one short transaction, and cached once
+    it has committed. Call it with no transaction open.
+    """
     settings = runtime.settings
     now = utcnow()
     crypto = _is_crypto(asset)
@@ -177,11 +206,10 @@ async def market_data(
     if cached is not None:
         profile = MarketProfile.model_validate(cached)
 
-    # Reads first, then the network (concurrently), then writes: one session, used in turn.
-    quote_row = await repository.get_quote(session, asset.id) if quote is None else None
+    quote_row = known.quote if quote is None else None
     if quote_row is not None and _age_seconds(quote_row.fetched_at, now) < quote_ttl:
         quote = _quote_from_row(quote_row, crypto=crypto, stale=False)
-    profile_row = await repository.get_profile(session, asset.id) if profile is None else None
+    profile_row = known.profile if profile is None else None
     if profile_row is not None and _age_seconds(profile_row.fetched_at, now) < profile_ttl:
         profile = _profile_from_row(profile_row, stale=False)
 
@@ -189,42 +217,57 @@ async def market_data(
         _fetch_quote(runtime, asset) if quote is None else _none(),
         _fetch_profile(runtime, asset) if profile is None else _none(),
     )
-
-    values = _quote_values(asset.id, fetched_quote, now) if fetched_quote is not None else None
-    if values is not None:
-        await repository.upsert_quote(session, values)
-        quote = _quote_from_row(AssetQuote(**values), crypto=crypto, stale=False)
-        payload = quote.model_dump(mode="json")
-        await runtime.cache.set(QUOTE_KIND, asset.symbol, payload, quote_ttl)
+    quote_values = (
+        _quote_values(asset.id, fetched_quote, now) if fetched_quote is not None else None
+    )
+    profile_values = (
+        _profile_values(asset.id, fetched_profile, now) if fetched_profile is not None else None
+    )
+    if quote_values is not None:
+        quote = _quote_from_row(AssetQuote(**quote_values), crypto=crypto, stale=False)
     elif quote is None and quote_row is not None:
         quote = _quote_from_row(quote_row, crypto=crypto, stale=True)
-
-    if fetched_profile is not None:
-        values = _profile_values(asset.id, fetched_profile, now)
-        await repository.upsert_profile(session, values)
-        if fetched_profile.source not in _simulated_names(runtime):
-            _copy_facts(asset, values, now)
-        profile = _profile_from_row(AssetProfile(**values), stale=False)
-        payload = profile.model_dump(mode="json")
-        await runtime.cache.set(PROFILE_KIND, asset.symbol, payload, profile_ttl)
+    if profile_values is not None:
+        profile = _profile_from_row(AssetProfile(**profile_values), stale=False)
     elif profile is None and profile_row is not None:
         profile = _profile_from_row(profile_row, stale=True)
+
+    if quote_values is None and profile_values is None:
+        return quote, profile
+    async with db.transaction(user_id=user_id, system=user_id is None) as session:
+        if quote_values is not None:
+            await repository.upsert_quote(session, quote_values)
+        if profile_values is not None and fetched_profile is not None:
+            await repository.upsert_profile(session, profile_values)
+            if fetched_profile.source not in _simulated_names(runtime):
+                facts = {k: profile_values.get(k) for k in _PROFILE_FACTS}
+                country = profile_values.get("country")
+                await asset_service.record_profile_facts(
+                    session, asset_id=asset.id, facts=facts, country=country, now=now
+                )
+                _show_facts(asset, facts, country)
+        to_cache: list[tuple[str, dict[str, Any], int]] = []
+        if quote_values is not None and quote is not None:
+            to_cache.append((QUOTE_KIND, quote.model_dump(mode="json"), quote_ttl))
+        if profile_values is not None and profile is not None:
+            to_cache.append((PROFILE_KIND, profile.model_dump(mode="json"), profile_ttl))
+
+        async def publish() -> None:
+            for kind, payload, ttl in to_cache:
+                await runtime.cache.set(kind, asset.symbol, payload, ttl)
+
+        after_commit(session, publish)
     return quote, profile
+
+
+def _show_facts(asset: Asset, facts: dict[str, Any], country: str | None) -> None:
+    """The caller's (detached) copy of the asset as the write above left the row."""
+    for name, value in facts.items():
+        if value is not None:
+            setattr(asset, name, value)
+    if asset.country is None and country:
+        asset.country = country
 
 
 def _simulated_names(runtime: MarketRuntime) -> set[str]:
     return {p.name for p in runtime.providers if p.simulated}
-
-
-def _copy_facts(asset: Asset, values: dict[str, Any], now: datetime) -> None:
-    """A live profile's facts onto the asset row (what it says wins; gaps keep the catalog's)."""
-    changed = False
-    for name in _PROFILE_FACTS:
-        if values.get(name) is not None and getattr(asset, name) != values[name]:
-            setattr(asset, name, values[name])
-            changed = True
-    if asset.country is None and values.get("country"):
-        asset.country = values["country"]
-        changed = True
-    if changed:
-        asset.updated_at = now

@@ -1,6 +1,7 @@
 """The market-data runtime of one process: providers, their guards, the cache and the counters.
 
-Created in the app's lifespan (``app.state.market``) or by a CLI command, closed on shutdown.
+Created in the app's lifespan (``app.state.market``), by a CLI command, or by a worker's job
+resources (``MARKET``), and closed with its owner.
 Every provider call goes through ``MarketRuntime.call``: it is skipped while the provider's
 circuit breaker is open or its token bucket is empty, it is timed, and it never raises for
 provider trouble; the outcome says what happened.
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, Request
 
+from quantdesk.jobs.resources import ResourceKey
 from quantdesk.kit.breaker import CircuitBreaker
 from quantdesk.kit.cache import TwoLayerCache
 from quantdesk.kit.config import Settings
@@ -208,6 +210,14 @@ class MarketRuntime:
             await self._http.aclose()
         await self.cache.aclose()
         await self.buckets.aclose()
+
+
+async def _close(runtime: MarketRuntime) -> None:
+    await runtime.aclose()
+
+
+# Jobs get the process's runtime with ``ctx.resources.get(MARKET)`` (built on first use there).
+MARKET = ResourceKey[MarketRuntime]("market", build=MarketRuntime, close=_close)
 
 
 async def get_market_runtime(request: Request) -> MarketRuntime:

@@ -6,7 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
+
+from quantdesk.assets.schemas import AssetDetail
 
 MAX_VALIDATE_SYMBOLS = 1000
 MAX_SYMBOL_INPUT_LENGTH = 64
@@ -20,15 +29,29 @@ SymbolInput = Annotated[str, StringConstraints(max_length=MAX_SYMBOL_INPUT_LENGT
 Validity = bool | Literal["unknown"]
 
 
+# Inputs per call, duplicates included; distinct symbols are limited to MAX_VALIDATE_SYMBOLS.
+MAX_VALIDATE_INPUTS = 10 * MAX_VALIDATE_SYMBOLS
+
+
 class ValidateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbols: list[SymbolInput] = Field(
         min_length=1,
-        max_length=MAX_VALIDATE_SYMBOLS,
-        description=f"1 to {MAX_VALIDATE_SYMBOLS} symbols, any spelling (BRK.B, brk-b, VOD.L)",
+        description=f"Up to {MAX_VALIDATE_SYMBOLS:,} distinct symbols, any spelling (BRK.B, "
+        "brk-b, VOD.L); duplicates are answered once. More: validate_symbols_in_bulk",
         examples=[["AAPL", "BRK.B", "BTC-USD"]],
     )
+
+    @field_validator("symbols")
+    @classmethod
+    def _not_a_bulk_list(cls, symbols: list[str]) -> list[str]:
+        if len(symbols) > MAX_VALIDATE_INPUTS:
+            raise ValueError(
+                f"at most {MAX_VALIDATE_SYMBOLS:,} distinct symbols per call; "
+                "use validate_symbols_in_bulk for more"
+            )
+        return symbols
 
 
 MAX_BULK_VALIDATE_SYMBOLS = 100_000
@@ -85,6 +108,7 @@ class ValidationResult(BaseModel):
     errors: list[ProviderErrorInfo] = Field(default_factory=list)
     retry_after: float | None = Field(default=None, description="Seconds, for unknown results")
     queued: bool = Field(default=False, description="Queued for background validation")
+    count: int = Field(default=1, description="How many times this symbol was given")
 
 
 class ValidationCounts(BaseModel):
@@ -176,3 +200,14 @@ class MarketProfile(BaseModel):
     as_of: datetime = Field(description="When it was fetched")
     source: str = Field(examples=["fmp"], description='"sim" for simulated data')
     stale: bool
+
+
+class AssetWithMarketData(AssetDetail):
+    """An asset (``assets``' detail) with market data's latest quote and profile."""
+
+    quote: MarketQuote | None = Field(
+        default=None, description="Latest quote; null when no provider could give one yet"
+    )
+    profile: MarketProfile | None = Field(
+        default=None, description="Latest company / fund profile; null when none is known"
+    )

@@ -14,18 +14,20 @@ Per symbol, the first layer that can answer decides:
 The simulated provider (``sim``) knows every well-formed symbol, so its "yes" proves nothing: it
 is never asked to validate. When no live provider is configured (the embedded default), the
 catalog is the whole world and a symbol it lacks is invalid (not cached: loading the catalog or
-configuring a provider changes the answer at once). Sim's quotes and profiles are still served,
-labelled ``source: "sim"`` (see ``market.quotes``).
+configuring a provider changes the answer at once).
 
-Definite answers are cached (not-found for a shorter time); "unknown" never is. Provider calls for
-many symbols run concurrently (``validation_concurrency``); database writes happen afterwards, one
-after another, in the caller's session (a session is not safe for concurrent use).
+The phases keep network I/O out of database transactions: the cache is read with none open, the
+catalog in one short read-only transaction, the providers with none open (concurrently, bounded by
+``validation_concurrency``), and what they said is recorded in the caller's write transaction
+(``record``), whose commit is what publishes the definite answers to the cache: a rolled-back
+write never leaves a "valid" behind in the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import service as asset_service
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol, lookup_key
+from quantdesk.kit.db import Database, after_commit
 from quantdesk.kit.orm import utcnow
-from quantdesk.market import repository
 from quantdesk.market.providers.base import Capability, SymbolInfo
 from quantdesk.market.queue import QueuedSymbol
 from quantdesk.market.runtime import MarketRuntime
@@ -88,6 +90,12 @@ def catalog_vouches(asset: Asset) -> bool:
     )
 
 
+def outcome(result: ValidationResult) -> str:
+    if result.valid == "unknown":
+        return "unknown"
+    return "valid" if result.valid else "invalid"
+
+
 @dataclass
 class _ProviderAnswer:
     answered: bool
@@ -96,26 +104,17 @@ class _ProviderAnswer:
     errors: list[ProviderErrorInfo] = field(default_factory=list)
 
 
-@dataclass
-class ValidationRun:
-    """Results per input, in order, and the definite provider answers behind them."""
-
-    results: list[ValidationResult]
-    by_symbol: dict[str, ValidationResult]  # keyed by the canonical spelling of each input
-    provider_info: dict[str, SymbolInfo] = field(default_factory=dict)
-
-
 async def _ask_providers(runtime: MarketRuntime, symbol: str) -> _ProviderAnswer:
     errors: list[ProviderErrorInfo] = []
     for provider in runtime.live_providers:
         if not provider.supports(Capability.LOOKUP):
             continue
-        outcome = await runtime.call(provider, Capability.LOOKUP, symbol)
-        if outcome.answered:
-            info = outcome.value if isinstance(outcome.value, SymbolInfo) else None
+        answer = await runtime.call(provider, Capability.LOOKUP, symbol)
+        if answer.answered:
+            info = answer.value if isinstance(answer.value, SymbolInfo) else None
             return _ProviderAnswer(True, provider.name, info, errors)
-        if outcome.error is not None:
-            errors.append(outcome.error)
+        if answer.error is not None:
+            errors.append(answer.error)
     return _ProviderAnswer(False, errors=errors)
 
 
@@ -159,162 +158,268 @@ def _from_provider(
     )
 
 
-class _Validation:
-    """One call of the strategy over many symbols."""
+@dataclass
+class Validation:
+    """One run of the strategy over many inputs, phase by phase (see the module docstring)."""
 
-    def __init__(self, session: AsyncSession, runtime: MarketRuntime, now: datetime) -> None:
-        self.session = session
-        self.runtime = runtime
-        self.now = now
-        self.verdicts: dict[str, ValidationResult] = {}
-        self.to_cache: list[tuple[str, ValidationResult]] = []
-        self.provider_info: dict[str, SymbolInfo] = {}
-        # By the spelling providers were asked about: definite answers, and "cannot tell now".
-        self.answered: dict[str, ValidationResult] = {}
-        self.unknown: dict[str, ValidationResult] = {}
-        self.pending_rows: dict[str, Asset] = {}  # loaded ORM rows the writes below change
+    runtime: MarketRuntime
+    now: datetime
+    parsed: list[tuple[str, str | None, str | None]]  # (input, canonical or None, why not)
+    unique: list[str]  # distinct canonical symbols, in input order
+    verdicts: dict[str, ValidationResult] = field(default_factory=dict)
+    to_cache: list[tuple[str, ValidationResult]] = field(default_factory=list)
+    ask: dict[str, str] = field(default_factory=dict)  # input symbol -> spelling to ask
+    answered: dict[str, ValidationResult] = field(default_factory=dict)  # by asked spelling
+    unknown: dict[str, ValidationResult] = field(default_factory=dict)
+    provider_info: dict[str, SymbolInfo] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
-    async def from_cache(self, symbols: list[str]) -> list[str]:
-        cache = self.runtime.cache
-        found = await _each(symbols, lambda s: cache.get(CACHE_KIND, s), cache.redis_enabled)
-        misses = []
-        for symbol, cached in zip(symbols, found, strict=True):
-            if cached is None:
-                misses.append(symbol)
+    @property
+    def writes(self) -> bool:
+        """Whether the providers said something the database must record."""
+        return bool(self.answered or self.unknown)
+
+    def by_symbol(self) -> dict[str, ValidationResult]:
+        """The verdict per distinct canonical symbol."""
+        return {symbol: self.verdicts[symbol] for symbol in self.unique}
+
+    def results(self) -> list[ValidationResult]:
+        """One result per distinct input (same canonical symbol, or the same malformed text),
+        in first-seen order, with how many times it was given (``count``)."""
+        counts: Counter[str] = Counter()
+        first: dict[str, ValidationResult] = {}
+        for raw, symbol, problem in self.parsed:
+            key = symbol if symbol is not None else f"\x00{raw}"
+            counts[key] += 1
+            if key in first:
                 continue
-            result = ValidationResult.model_validate(cached)
-            self.verdicts[symbol] = result.model_copy(update={"from_cache": True})
-        self.runtime.stats.layer("cache", hits=len(symbols) - len(misses), misses=len(misses))
-        return misses
-
-    async def from_catalog(self, symbols: list[str]) -> dict[str, str]:
-        """Answer from the assets table; the rest, as {symbol: spelling to ask providers}."""
-        if not symbols:
-            return {}
-        resolved = await asset_service.resolve_symbols(self.session, symbols)
-        # resolve_symbols keeps one input per lookup key: BRK.B and BRK/B in one call share one.
-        by_key = {lookup_key(a.symbol): a for a in resolved.values() if a is not None}
-        for symbol, asset in resolved.items():
-            if asset is None:
-                resolved[symbol] = by_key.get(lookup_key(symbol))
-        ask: dict[str, str] = {}
-        for symbol, asset in resolved.items():
-            if asset is None:
-                ask[symbol] = symbol
-                continue
-            if asset.validation_status == ValidationStatus.PENDING.value:
-                ask[symbol] = asset.symbol
-                self.pending_rows[asset.symbol] = asset
-                continue
-            result = _from_catalog(symbol, asset, self.now)
-            self.verdicts[symbol] = result
-            self.to_cache.append((symbol, result))
-        self.runtime.stats.layer("catalog", hits=len(symbols) - len(ask), misses=len(ask))
-        return ask
-
-    async def from_providers(self, ask: dict[str, str]) -> None:
-        if not ask:
-            return
-        if not any(p.supports(Capability.LOOKUP) for p in self.runtime.live_providers):
-            for symbol, target in ask.items():
-                self.verdicts[symbol] = ValidationResult(
-                    symbol=symbol,
-                    canonical_symbol=target,
+            if symbol is None:
+                first[key] = ValidationResult(
+                    symbol=raw,
+                    canonical_symbol=None,
                     valid=False,
-                    source=CATALOG,
                     checked_at=self.now,
-                    reason="not in the catalog, and no live data provider to ask",
+                    reason=problem or "not a symbol",
                 )
-            return
-        gate = asyncio.Semaphore(self.runtime.settings.validation_concurrency)
-
-        async def ask_one(target: str) -> _ProviderAnswer:
-            async with gate:
-                return await _ask_providers(self.runtime, target)
-
-        targets = list(dict.fromkeys(ask.values()))
-        answers = dict(
-            zip(targets, await asyncio.gather(*(ask_one(t) for t in targets)), strict=True)
-        )
-        answered = sum(1 for a in answers.values() if a.answered)
-        self.runtime.stats.layer("providers", hits=answered, misses=len(answers) - answered)
-        for symbol, target in ask.items():
-            answer = answers[target]
-            if answer.answered:
-                result = _from_provider(symbol, target, answer, self.now)
-                if answer.info is not None:
-                    self.provider_info[target] = answer.info
-                self.answered[target] = result
-                self.to_cache.append((symbol, result))
             else:
-                result = ValidationResult(
-                    symbol=symbol,
-                    canonical_symbol=target,
-                    valid="unknown",
-                    checked_at=self.now,
-                    reason="no data provider could answer now",
-                    errors=answer.errors,
-                    retry_after=_retry_after(self.runtime, answer.errors),
-                    queued=True,
-                )
-                self.unknown[target] = result
-            self.verdicts[symbol] = result
+                first[key] = self.verdicts[symbol].model_copy(update={"symbol": raw})
+        return [result.model_copy(update={"count": counts[key]}) for key, result in first.items()]
 
-    async def write(self) -> None:
-        """Record this run's provider answers: asset rows and the queue. Sequential, in session."""
-        valid = {t: r for t, r in self.answered.items() if r.valid is True}
-        invalid = {t: r for t, r in self.answered.items() if r.valid is False}
-        for target, result in valid.items():
-            info = self.provider_info.get(target)
-            await repository.upsert_validated_asset(
-                self.session,
+
+def input_key(raw: str) -> str:
+    """Inputs with one key are one input: the canonical symbol, or the text that cannot be one."""
+    try:
+        return canonical_symbol(raw)
+    except InvalidSymbol:
+        return f"\x00{raw}"
+
+
+def begin(runtime: MarketRuntime, raws: Sequence[str]) -> Validation:
+    parsed: list[tuple[str, str | None, str | None]] = []
+    for raw in raws:
+        try:
+            parsed.append((raw, canonical_symbol(raw), None))
+        except InvalidSymbol as exc:
+            parsed.append((raw, None, str(exc)))
+    unique = list(dict.fromkeys(c for _, c, _ in parsed if c is not None))
+    return Validation(runtime=runtime, now=utcnow(), parsed=parsed, unique=unique)
+
+
+async def from_cache(run: Validation) -> None:
+    cache = run.runtime.cache
+    wanted = [s for s in run.unique if s not in run.verdicts]
+    found = await _each(wanted, lambda s: cache.get(CACHE_KIND, s), cache.redis_enabled)
+    hits = 0
+    for symbol, cached in zip(wanted, found, strict=True):
+        if cached is not None:
+            result = ValidationResult.model_validate(cached)
+            run.verdicts[symbol] = result.model_copy(update={"from_cache": True})
+            hits += 1
+    run.runtime.stats.layer("cache", hits=hits, misses=len(wanted) - hits)
+
+
+async def from_catalog(session: AsyncSession, run: Validation) -> None:
+    """Answer from the assets table (reads only); the rest go to ``run.ask``."""
+    symbols = [s for s in run.unique if s not in run.verdicts]
+    if not symbols:
+        return
+    resolved = await asset_service.resolve_symbols(session, symbols)
+    # resolve_symbols keeps one input per lookup key: BRK.B and BRK/B in one call share one.
+    by_key = {lookup_key(a.symbol): a for a in resolved.values() if a is not None}
+    for symbol, asset in list(resolved.items()):
+        if asset is None:
+            resolved[symbol] = by_key.get(lookup_key(symbol))
+    for symbol, asset in resolved.items():
+        if asset is None:
+            run.ask[symbol] = symbol
+        elif asset.validation_status == ValidationStatus.PENDING.value:
+            run.ask[symbol] = asset.symbol
+        else:
+            result = _from_catalog(symbol, asset, run.now)
+            run.verdicts[symbol] = result
+            run.to_cache.append((symbol, result))
+    run.runtime.stats.layer("catalog", hits=len(symbols) - len(run.ask), misses=len(run.ask))
+
+
+async def from_providers(run: Validation) -> None:
+    """Ask the providers about ``run.ask`` (no transaction may be open: this waits on them)."""
+    runtime, now = run.runtime, run.now
+    if not run.ask:
+        return
+    if not any(p.supports(Capability.LOOKUP) for p in runtime.live_providers):
+        for symbol, target in run.ask.items():
+            run.verdicts[symbol] = ValidationResult(
+                symbol=symbol,
+                canonical_symbol=target,
+                valid=False,
+                source=CATALOG,
+                checked_at=now,
+                reason="not in the catalog, and no live data provider to ask",
+            )
+        return
+    gate = asyncio.Semaphore(runtime.settings.validation_concurrency)
+
+    async def ask_one(target: str) -> _ProviderAnswer:
+        async with gate:
+            return await _ask_providers(runtime, target)
+
+    targets = list(dict.fromkeys(run.ask.values()))
+    answers = dict(zip(targets, await asyncio.gather(*(ask_one(t) for t in targets)), strict=True))
+    answered = sum(1 for a in answers.values() if a.answered)
+    runtime.stats.layer("providers", hits=answered, misses=len(answers) - answered)
+    for symbol, target in run.ask.items():
+        answer = answers[target]
+        if answer.answered:
+            result = _from_provider(symbol, target, answer, now)
+            if answer.info is not None:
+                run.provider_info[target] = answer.info
+            run.answered[target] = result
+            run.to_cache.append((symbol, result))
+        else:
+            result = ValidationResult(
+                symbol=symbol,
+                canonical_symbol=target,
+                valid="unknown",
+                checked_at=now,
+                reason="no data provider could answer now",
+                errors=answer.errors,
+                retry_after=_retry_after(runtime, answer.errors),
+                queued=True,
+            )
+            run.unknown[target] = result
+        run.verdicts[symbol] = result
+
+
+async def record(session: AsyncSession, run: Validation) -> None:
+    """Record what the providers said (asset rows through the assets service, the queue) in the
+    caller's transaction; the cache learns the definite answers once it commits."""
+    valid = {t: r for t, r in run.answered.items() if r.valid is True}
+    invalid = {t: r for t, r in run.answered.items() if r.valid is False}
+    for target, result in valid.items():
+        info = run.provider_info.get(target)
+        await asset_service.record_valid(
+            session,
+            symbol=target,
+            name=result.name or target,
+            asset_class=result.asset_class or guess_asset_class(target),
+            exchange=result.exchange,
+            country=info.country if info else None,
+            metadata=_metadata(info),
+            source=result.source or "provider",
+            now=run.now,
+        )
+    by_source: dict[str, list[str]] = {}
+    for target, result in invalid.items():
+        by_source.setdefault(result.source or "provider", []).append(target)
+    for source, symbols in by_source.items():
+        await asset_service.record_invalid(session, symbols=symbols, source=source, now=run.now)
+    if run.answered:
+        await run.runtime.queue.discard(session, list(run.answered))
+    if run.unknown:
+        queued = [
+            QueuedSymbol(
                 symbol=target,
-                lookup_key=lookup_key(target),
-                name=(result.name or target)[:255],
-                asset_class=result.asset_class or guess_asset_class(target),
-                exchange=result.exchange[:32] if result.exchange else None,
-                country=info.country[:64] if info and info.country else None,
-                metadata=_metadata(info),
-                source=result.source or "provider",
-                now=self.now,
+                reason=_errors_text(result.errors),
+                retry_after=result.retry_after or 0.0,
             )
-        by_source: dict[str, list[str]] = {}
-        for target, result in invalid.items():
-            by_source.setdefault(result.source or "provider", []).append(target)
-        for source, symbols in by_source.items():
-            await repository.mark_invalid(
-                self.session, symbols=symbols, source=source, now=self.now
-            )
-        for target in [*valid, *invalid]:
-            if target in self.pending_rows:  # written through Core: reload what this session holds
-                await self.session.refresh(self.pending_rows[target])
-        if self.answered:
-            await self.runtime.queue.discard(self.session, list(self.answered))
-        if self.unknown:
-            queued = [
-                QueuedSymbol(
-                    symbol=target,
-                    reason=_errors_text(result.errors),
-                    retry_after=result.retry_after or 0.0,
-                )
-                for target, result in self.unknown.items()
-            ]
-            await self.runtime.queue.enqueue(self.session, queued, now=self.now)
+            for target, result in run.unknown.items()
+        ]
+        await run.runtime.queue.enqueue(session, queued, now=run.now)
 
-    async def remember(self) -> None:
-        """Cache the definite answers of the catalog and the providers ("unknown" never is)."""
-        cache = self.runtime.cache
+    async def publish() -> None:
+        await remember(run)
 
-        async def store(item: tuple[str, ValidationResult]) -> None:
-            symbol, result = item
-            payload = result.model_dump(mode="json", exclude={"errors"})
-            await cache.set(CACHE_KIND, symbol, payload, self._ttl(result))
+    after_commit(session, publish)
 
-        await _each(self.to_cache, store, cache.redis_enabled)
 
-    def _ttl(self, result: ValidationResult) -> int:
-        full = self.runtime.settings.cache_ttl_validation_seconds
-        return full if result.valid is True else min(full, NOT_FOUND_TTL_SECONDS)
+async def remember(run: Validation) -> None:
+    """Cache the definite answers of the catalog and the providers ("unknown" never is)."""
+    cache = run.runtime.cache
+    items, run.to_cache = run.to_cache, []
+
+    async def store(item: tuple[str, ValidationResult]) -> None:
+        symbol, result = item
+        payload = result.model_dump(mode="json", exclude={"errors", "count"})
+        await cache.set(CACHE_KIND, symbol, payload, _ttl(run.runtime, result))
+
+    await _each(items, store, cache.redis_enabled)
+
+
+def _ttl(runtime: MarketRuntime, result: ValidationResult) -> int:
+    full = runtime.settings.cache_ttl_validation_seconds
+    return full if result.valid is True else min(full, NOT_FOUND_TTL_SECONDS)
+
+
+def finish_stats(run: Validation) -> None:
+    outcomes: Counter[str] = Counter(outcome(r) for r in run.results())
+    run.runtime.stats.validation((time.perf_counter() - run.started) * 1000, outcomes)
+
+
+async def prepare(
+    db: Database,
+    runtime: MarketRuntime,
+    raws: Sequence[str],
+    *,
+    user_id: uuid.UUID | None = None,
+) -> Validation:
+    """Phases 1-3: everything but the writes (cache, a read-only catalog transaction, providers).
+
+    Opens and closes its own short transaction; call it with none open.
+    """
+    run = begin(runtime, raws)
+    await from_cache(run)
+    if any(s not in run.verdicts for s in run.unique):
+        async with db.transaction(user_id=user_id, system=user_id is None, readonly=True) as s:
+            await from_catalog(s, run)
+    await from_providers(run)
+    return run
+
+
+async def validate(
+    db: Database,
+    runtime: MarketRuntime,
+    raws: Sequence[str],
+    *,
+    user_id: uuid.UUID | None = None,
+) -> Validation:
+    """The whole strategy: ``prepare``, then a short write transaction only when providers said
+    something to record. Never raises for provider trouble; call it with no transaction open."""
+    run = await prepare(db, runtime, raws, user_id=user_id)
+    if run.writes:
+        async with db.transaction(user_id=user_id, system=user_id is None) as session:
+            await record(session, run)
+    else:
+        await remember(run)
+    finish_stats(run)
+    return run
+
+
+async def recheck(db: Database, runtime: MarketRuntime, symbols: Sequence[str]) -> Validation:
+    """Ask the providers again about assets they vouched for (no cache, no catalog layer)."""
+    run = begin(runtime, symbols)
+    run.ask = {symbol: symbol for symbol in run.unique}
+    await from_providers(run)
+    return run
 
 
 async def _each(
@@ -346,50 +451,3 @@ def _errors_text(errors: Sequence[ProviderErrorInfo]) -> str:
     if not errors:
         return "no data provider could answer"
     return "; ".join(f"{e.provider}: {e.kind} ({e.message})" for e in errors)
-
-
-def _malformed(raw: str, reason: str, now: datetime) -> ValidationResult:
-    return ValidationResult(
-        symbol=raw, canonical_symbol=None, valid=False, checked_at=now, reason=reason
-    )
-
-
-async def validate(
-    session: AsyncSession, runtime: MarketRuntime, raws: Sequence[str]
-) -> ValidationRun:
-    """Validate every input (any spelling); never raises for provider trouble."""
-    started = time.perf_counter()
-    now = utcnow()
-    parsed: list[tuple[str, str | None, str | None]] = []
-    for raw in raws:
-        try:
-            parsed.append((raw, canonical_symbol(raw), None))
-        except InvalidSymbol as exc:
-            parsed.append((raw, None, str(exc)))
-    unique = list(dict.fromkeys(c for _, c, _ in parsed if c is not None))
-
-    run = _Validation(session, runtime, now)
-    misses = await run.from_cache(unique)
-    ask = await run.from_catalog(misses)
-    await run.from_providers(ask)
-    await run.write()
-    await run.remember()
-
-    results = []
-    outcomes: Counter[str] = Counter()
-    for raw, symbol, problem in parsed:
-        if symbol is None:
-            result = _malformed(raw, problem or "not a symbol", now)
-        else:
-            result = run.verdicts[symbol].model_copy(update={"symbol": raw})
-        outcomes[_outcome(result)] += 1
-        results.append(result)
-    runtime.stats.validation((time.perf_counter() - started) * 1000, outcomes)
-    by_symbol = {c: run.verdicts[c] for c in unique}
-    return ValidationRun(results=results, by_symbol=by_symbol, provider_info=run.provider_info)
-
-
-def _outcome(result: ValidationResult) -> str:
-    if result.valid == "unknown":
-        return "unknown"
-    return "valid" if result.valid else "invalid"

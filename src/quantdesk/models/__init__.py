@@ -2,10 +2,15 @@
 
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
-from quantdesk.models.asset import Asset, AssetClass, ValidationStatus
+from quantdesk.models.asset import Asset, AssetClass, PendingAssetOwner, ValidationStatus
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
-from quantdesk.models.operation import Operation, OperationStatus
+from quantdesk.models.operation import (
+    Operation,
+    OperationFile,
+    OperationResult,
+    OperationStatus,
+)
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
 from quantdesk.models.validation_request import ValidationRequest
@@ -20,7 +25,10 @@ __all__ = [
     "IndexMember",
     "MarketIndex",
     "Operation",
+    "OperationFile",
+    "OperationResult",
     "OperationStatus",
+    "PendingAssetOwner",
     "Universe",
     "UniverseAsset",
     "UniverseChange",
@@ -30,5 +38,15 @@ __all__ = [
 ]
 
 # Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.
-# operations: system jobs have owner_id NULL, visible only in the system context.
-OWNED_TABLES = ("api_tokens", "universes", "universe_assets", "universe_changes", "operations")
+# operations and their files and results: system jobs have owner_id NULL, visible only in the
+# system context.
+OWNED_TABLES = (
+    "api_tokens",
+    "universes",
+    "universe_assets",
+    "universe_changes",
+    "operations",
+    "operation_files",
+    "operation_results",
+    "pending_asset_owners",
+)

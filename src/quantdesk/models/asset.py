@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantdesk.kit.orm import Base, TimestampMixin
@@ -51,3 +52,20 @@ class Asset(TimestampMixin, Base):
         String(16), default=ValidationStatus.VALID, server_default=ValidationStatus.VALID.value
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+
+class PendingAssetOwner(Base):
+    """Who may see a *pending* asset: the users who asked for it before a provider confirmed it.
+
+    Owner-scoped (row-level security on PostgreSQL), like every user's row.
+    """
+
+    __tablename__ = "pending_asset_owners"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]

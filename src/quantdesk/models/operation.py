@@ -1,4 +1,8 @@
-"""Operations: persisted background jobs. A job is a row before it is a message."""
+"""Operations: persisted background jobs. A job is a row before it is a message.
+
+Its inputs, outputs and per-item results live in the database too (``operation_files``,
+``operation_results``), so every API process and every worker, on any host, reaches them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quantdesk.kit.orm import Base, TimestampMixin, UUIDPrimaryKey
+from quantdesk.kit.orm import Base, TimestampMixin, UUIDPrimaryKey, utcnow
 
 # A nullable JSON column (the dict[str, Any] annotation maps to a non-null one).
 _JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -68,3 +72,33 @@ class Operation(UUIDPrimaryKey, TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"Operation(id={self.id!s}, kind={self.kind!r}, status={self.status!r})"
+
+
+class OperationFile(Base):
+    """A named blob of an operation: its input (an upload, a symbol list) or its output (an
+    export). Deleted with the operation."""
+
+    __tablename__ = "operation_files"
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("operations.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperationResult(Base):
+    """The result of one item of a batch job (a symbol, a CSV row), written in the same
+    transaction as the batch's effects and checkpoint: exactly one per item, even across retries."""
+
+    __tablename__ = "operation_results"
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("operations.id", ondelete="CASCADE"), primary_key=True
+    )
+    item: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    payload: Mapped[dict[str, Any]]

@@ -54,7 +54,7 @@ async def seed_demo(db: Database) -> DemoReport:
             resolved = await asset_service.resolve_symbols(session, symbols)
             known = [s for s, asset in resolved.items() if asset is not None]
             report.missing_symbols += [s for s, asset in resolved.items() if asset is None]
-            await universe_service.create_universe(
+            await universe_service.new_universe(
                 session,
                 owner_id=user.id,
                 data=UniverseCreate(name=name, description=description, symbols=known),

@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
-from quantdesk.auth.dependencies import AppSettings, CurrentUser
+from quantdesk.auth.dependencies import AuthenticatedUser, CurrentUser
 from quantdesk.jobs.schemas import OperationOut
-from quantdesk.kit.db import DbSession
+from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
 from quantdesk.market.runtime import MarketRuntimeDep
-from quantdesk.universes import csv_io, membership, service, tasks
+from quantdesk.universes import csv_io, membership, service
 from quantdesk.universes.schemas import (
     DeletedUniverse,
     MembershipChange,
@@ -53,7 +53,7 @@ def operation_location(operation_id: uuid.UUID) -> str:
     },
 )
 async def create_universe(
-    body: UniverseCreate, session: DbSession, user: CurrentUser, market: MarketRuntimeDep
+    body: UniverseCreate, db: Db, user: AuthenticatedUser, market: MarketRuntimeDep
 ) -> Envelope[UniverseDetail]:
     """Create a universe, empty or filled from `symbols` and/or an index (`from_index`).
 
@@ -61,9 +61,9 @@ async def create_universe(
     or `from_index`) and nothing is created. Index members come first in symbol order, then the
     `symbols` in the order given; duplicates are kept once. Names are unique per user (409).
     Symbols the catalog lacks are validated with the data providers; those no provider can check
-    now are added as pending assets.
+    now are added as pending assets, visible only to you until a provider confirms them.
     """
-    detail = await service.create_universe(session, owner_id=user.id, data=body, market=market)
+    detail = await service.create_universe(db, owner_id=user.id, data=body, market=market)
     return ok(
         detail,
         f"Universe '{detail.name}' created with {detail.asset_count} assets",
@@ -144,8 +144,8 @@ async def delete_universe(
 async def add_assets_to_universe(
     universe_id: UniverseId,
     body: MembershipChange,
-    session: DbSession,
-    user: CurrentUser,
+    db: Db,
+    user: AuthenticatedUser,
     market: MarketRuntimeDep,
 ) -> Envelope[MembershipResult]:
     """Add and/or remove assets by symbol (up to 10,000 in `add` and `remove` together).
@@ -153,12 +153,12 @@ async def add_assets_to_universe(
     Each input gets a result: `added`, `added_pending`, `already_present`, `removed`,
     `not_present`, `unknown_symbol` or `invalid_format`. Symbols the catalog lacks are validated
     with the data providers; when none can answer now the symbol is still added, as a pending
-    asset validated in the background (`added_pending`). The valid part is applied at once (one
-    transaction); new members go to the end in input order. A symbol in both lists is a 422 and
-    changes nothing.
+    asset validated in the background (`added_pending`), visible only to you until a provider
+    confirms it. The valid part is applied at once (one transaction); new members go to the end
+    in input order. A symbol in both lists is a 422 and changes nothing.
     """
     result = await membership.change_members(
-        session,
+        db,
         owner_id=user.id,
         universe_id=universe_id,
         add=body.add,
@@ -167,10 +167,10 @@ async def add_assets_to_universe(
     )
     counts = result.counts
     unrecognised = counts.unknown_symbol + counts.invalid_format
+    pending = f", {counts.added_pending} pending validation" if counts.added_pending else ""
     return ok(
         result,
-        f"{counts.added + counts.added_pending} added, {counts.removed} removed, "
-        f"{unrecognised} not recognised",
+        f"{counts.added} added{pending}, {counts.removed} removed, {unrecognised} not recognised",
         next_actions=["get_universe", "get_universe_turnover"]
         + (["search_assets"] if unrecognised else []),
         asset_count=result.asset_count,
@@ -244,7 +244,7 @@ async def export_universe_csv(
     This answer is the CSV file itself, not the JSON envelope (errors still are envelopes).
     Cells a spreadsheet would run as a formula are prefixed with `'` (import removes it again).
     """
-    name, text = await service.export_csv(session, owner_id=user.id, universe_id=universe_id)
+    name, text, _ = await service.export_csv(session, owner_id=user.id, universe_id=universe_id)
     return Response(
         content=text.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -263,7 +263,6 @@ async def import_universe_csv(
     response: Response,
     session: DbSession,
     user: CurrentUser,
-    settings: AppSettings,
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header and a symbol column")],
 ) -> Envelope[OperationOut]:
     """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe, as a background
@@ -279,8 +278,8 @@ async def import_universe_csv(
     tab delimiters are recognised.
     """
     content = await file.read(csv_io.MAX_IMPORT_BYTES + 1)
-    operation = await tasks.request_import(
-        session, settings=settings, owner_id=user.id, universe_id=universe_id, content=content
+    operation = await service.request_import(
+        session, owner_id=user.id, universe_id=universe_id, content=content
     )
     response.headers["Location"] = operation_location(operation.id)
     return ok(
@@ -302,7 +301,7 @@ async def start_universe_export(
     """Write the members' CSV file in the background (same columns as `export_universe_csv`,
     which still answers small universes at once): 202 with the operation; its result's
     `download_url` serves the file once it has succeeded."""
-    operation = await tasks.request_export(session, owner_id=user.id, universe_id=universe_id)
+    operation = await service.request_export(session, owner_id=user.id, universe_id=universe_id)
     response.headers["Location"] = operation_location(operation.id)
     return ok(
         OperationOut.of(operation),
@@ -319,7 +318,7 @@ _FILE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/{universe_id}/exports/{operation_id}",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -333,21 +332,14 @@ async def download_universe_export(
     operation_id: Annotated[uuid.UUID, Path(description="The export operation's id")],
     session: DbSession,
     user: CurrentUser,
-    settings: AppSettings,
-) -> FileResponse:
+) -> Response:
     """The CSV file a succeeded `start_universe_export` wrote; its owner only (others get 404).
     Files are kept for `QUANTDESK_OPERATIONS_RETENTION_DAYS`."""
-    operation, path = await tasks.finished_file(
-        session,
-        settings=settings,
-        owner_id=user.id,
-        universe_id=universe_id,
-        operation_id=operation_id,
-        kind=tasks.EXPORT_KIND,
+    name, content = await service.export_file(
+        session, owner_id=user.id, universe_id=universe_id, operation_id=operation_id
     )
-    name = str((operation.result or {}).get("name") or "universe")
-    return FileResponse(
-        path,
+    return Response(
+        content=content,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": csv_io.content_disposition(name)},
     )
@@ -355,7 +347,7 @@ async def download_universe_export(
 
 @router.get(
     "/{universe_id}/imports/{operation_id}/results",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
@@ -367,17 +359,12 @@ async def download_universe_export(
 async def get_universe_import_results(
     universe_id: UniverseId,
     operation_id: Annotated[uuid.UUID, Path(description="The import operation's id")],
-    session: DbSession,
-    user: CurrentUser,
-    settings: AppSettings,
-) -> FileResponse:
-    """Every row's result of a succeeded `import_universe_csv`, as JSON lines (row order)."""
-    _, path = await tasks.finished_file(
-        session,
-        settings=settings,
-        owner_id=user.id,
-        universe_id=universe_id,
-        operation_id=operation_id,
-        kind=tasks.IMPORT_KIND,
+    db: Db,
+    user: AuthenticatedUser,
+) -> StreamingResponse:
+    """Every row's result of an `import_universe_csv` so far, as JSON lines (row order):
+    complete once it has succeeded; a cancelled or running one gives the rows it has done."""
+    lines = await service.import_results(
+        db, owner_id=user.id, universe_id=universe_id, operation_id=operation_id
     )
-    return FileResponse(path, media_type="application/x-ndjson")
+    return StreamingResponse(lines, media_type="application/x-ndjson")

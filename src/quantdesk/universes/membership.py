@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import service as asset_service
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol
+from quantdesk.kit.db import Database
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import service as market_service
 from quantdesk.market.runtime import MarketRuntime
+from quantdesk.market.validation import Validation
 from quantdesk.models import Asset, Universe, ValidationStatus
 from quantdesk.universes import repository
 from quantdesk.universes.errors import InvalidItems, UniverseNotFound
@@ -74,26 +76,69 @@ async def lock_universe(
     return universe
 
 
-async def resolve_for_adding(
-    session: AsyncSession, symbols: Sequence[str], *, market: MarketRuntime | None
-) -> dict[str, Asset | None]:
-    """Catalog assets for canonical symbols; with ``market``, the catalog's misses are validated.
+@dataclass(frozen=True)
+class Additions:
+    """What symbols to add resolve to, checked before the write transaction: the canonical
+    symbols, and the market's answers (``market.service.check_symbols``) for those the catalog
+    lacks. ``resolve_additions`` turns it into assets inside the write transaction."""
 
-    Symbols a provider confirms get an asset row, symbols no provider can check now get a
-    *pending* row; both resolve. A symbol refuted (here or earlier) resolves to None. Catalog hits
-    are found in bulk; only misses reach the validation strategy. Call this before locking the
-    universe: validation may wait on providers.
-    """
+    symbols: list[str]
+    checked: Validation | None = None
+
+
+def _needs_check(asset: Asset | None) -> bool:
+    # Unknown to the catalog, or pending (another user's, or still unconfirmed): ask again.
+    return asset is None or asset.validation_status == ValidationStatus.PENDING.value
+
+
+async def check_additions(
+    db: Database,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID | None,
+    symbols: Sequence[str],
+    market: MarketRuntime | None,
+) -> Additions:
+    """Look the canonical symbols up in the catalog (one short read transaction, which also
+    checks the universe is the owner's: nobody's provider quota is spent for a 404), then ask
+    the market about the misses with no transaction open. Writes nothing."""
     wanted = list(dict.fromkeys(symbols))
-    resolved = await asset_service.resolve_symbols(session, wanted) if wanted else {}
+    async with db.transaction(user_id=owner_id, readonly=True) as session:
+        if (
+            universe_id is not None
+            and await repository.get_universe(session, owner_id=owner_id, universe_id=universe_id)
+            is None
+        ):
+            raise UniverseNotFound()
+        resolved = await asset_service.resolve_symbols(session, wanted) if wanted else {}
+    misses = [symbol for symbol, asset in resolved.items() if _needs_check(asset)]
+    if market is None or not misses:
+        return Additions(wanted)
+    checked = await market_service.check_symbols(
+        db, runtime=market, user_id=owner_id, symbols=misses
+    )
+    return Additions(wanted, checked)
+
+
+async def resolve_additions(
+    session: AsyncSession, additions: Additions, *, owner_id: uuid.UUID
+) -> dict[str, Asset | None]:
+    """In the write transaction: record the market's answers (valid symbols become assets, those
+    no provider can check now private pending ones) and map every symbol to its asset, or None
+    when it is unknown or was refuted."""
+    admitted = (
+        await market_service.admit_symbols(session, additions.checked, owner_id=owner_id)
+        if additions.checked is not None
+        else {}
+    )
+    resolved = await asset_service.resolve_symbols(session, additions.symbols)
     for symbol, asset in resolved.items():
-        if asset is not None and asset.validation_status == ValidationStatus.INVALID.value:
+        if symbol in admitted:
+            resolved[symbol] = admitted[symbol].asset
+        elif asset is not None and (
+            asset.validation_status == ValidationStatus.INVALID.value or _needs_check(asset)
+        ):
             resolved[symbol] = None
-    misses = [symbol for symbol, asset in resolved.items() if asset is None]
-    if market is not None and misses:
-        admitted = await market_service.admit_symbols(session, runtime=market, symbols=misses)
-        for symbol, admission in admitted.items():
-            resolved[symbol] = admission.asset
     return resolved
 
 
@@ -101,14 +146,8 @@ def is_pending(asset: Asset) -> bool:
     return asset.validation_status == ValidationStatus.PENDING.value
 
 
-async def resolve_strictly(
-    session: AsyncSession,
-    raws: Sequence[str],
-    *,
-    field_name: str,
-    market: MarketRuntime | None = None,
-) -> list[Asset]:
-    """Assets for every input in order; 422 naming each malformed or unknown symbol."""
+def parse_strictly(raws: Sequence[str], *, field_name: str) -> list[ParsedSymbol]:
+    """Every input parsed; 422 naming each malformed one (before any lookup)."""
     parsed = [parse_symbol(raw) for raw in raws]
     details = [
         {"field": f"{field_name}.{i}", "reason": f"{p.raw!r}: {p.reason}"}
@@ -117,10 +156,15 @@ async def resolve_strictly(
     ]
     if details:
         raise InvalidItems(f"{len(details)} malformed symbol(s) in {field_name}", details)
-    resolved = await resolve_for_adding(
-        session, [p.symbol for p in parsed if p.symbol], market=market
-    )
+    return parsed
+
+
+def require_all(
+    parsed: Sequence[ParsedSymbol], resolved: dict[str, Asset | None], *, field_name: str
+) -> list[Asset]:
+    """Assets for every input in order; 422 naming each unknown symbol."""
     assets: list[Asset] = []
+    details = []
     for i, p in enumerate(parsed):
         asset = resolved.get(p.symbol or "")
         if asset is None:
@@ -201,8 +245,8 @@ async def apply_changes(
     """Apply the valid part of a change in bulk; a result per input, and the new member count.
 
     The universe must already be locked (``lock_universe``). ``to_add`` is what
-    ``resolve_for_adding`` found for the symbols to add (validated before the lock); without it
-    they are looked up in the catalog only. Nothing is written when the change is refused as a
+    ``resolve_additions`` found for the symbols to add; without it they are looked up in the
+    catalog only. Nothing is written when the change is refused as a
     whole (same symbol in add and remove, or the universe would grow too large).
     """
     parsed_add = [parse_symbol(item.raw) for item in add]
@@ -303,30 +347,35 @@ async def apply_changes(
     return results, len(members)
 
 
-async def prepare_additions(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    universe_id: uuid.UUID,
-    add: Sequence[AddItem],
-    market: MarketRuntime | None,
-) -> dict[str, Asset | None] | None:
-    """Resolve (and validate) the symbols to add before the universe is locked; None without
-    ``market``. The universe is checked first so nobody's provider quota is spent for a 404."""
-    if market is None or not add:
-        return None
-    if await repository.get_universe(session, owner_id=owner_id, universe_id=universe_id) is None:
-        raise UniverseNotFound()
-    symbols = [p.symbol for p in (parse_symbol(item.raw) for item in add) if p.symbol]
-    return await resolve_for_adding(session, symbols, market=market)
-
-
 def count_statuses(statuses: Iterable[str]) -> MembershipCounts:
     return MembershipCounts.model_validate(Counter(statuses))
 
 
-async def change_members(
+def symbols_of(items: Sequence[AddItem]) -> list[str]:
+    return [p.symbol for p in (parse_symbol(item.raw) for item in items) if p.symbol]
+
+
+async def add_items(
     session: AsyncSession,
+    additions: Additions,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    add: Sequence[AddItem],
+    remove: Sequence[str] = (),
+) -> tuple[list[SymbolResult], int]:
+    """The write half of a membership change, in the caller's transaction: record what the
+    market said, lock the universe, apply (see ``apply_changes``)."""
+    to_add = await resolve_additions(session, additions, owner_id=owner_id)
+    now = utcnow()
+    universe = await lock_universe(session, owner_id=owner_id, universe_id=universe_id, now=now)
+    return await apply_changes(
+        session, universe=universe, add=add, remove=remove, now=now, to_add=to_add
+    )
+
+
+async def change_members(
+    db: Database,
     *,
     owner_id: uuid.UUID,
     universe_id: uuid.UUID,
@@ -334,18 +383,22 @@ async def change_members(
     remove: Sequence[str],
     market: MarketRuntime | None = None,
 ) -> MembershipResult:
-    """Add and remove in one go; with ``market``, symbols the catalog lacks are validated."""
+    """Add and remove in one go; with ``market``, symbols the catalog lacks are validated.
+
+    Providers are asked first, with no transaction open; the change is then one short write
+    transaction. Call it with no transaction open.
+    """
     items = [AddItem(raw) for raw in add]
-    to_add = await prepare_additions(
-        session, owner_id=owner_id, universe_id=universe_id, add=items, market=market
+    additions = await check_additions(
+        db, owner_id=owner_id, universe_id=universe_id, symbols=symbols_of(items), market=market
     )
-    now = utcnow()
-    universe = await lock_universe(session, owner_id=owner_id, universe_id=universe_id, now=now)
-    results, asset_count = await apply_changes(
-        session, universe=universe, add=items, remove=remove, now=now, to_add=to_add
-    )
+    async with db.transaction(user_id=owner_id) as session:
+        results, asset_count = await add_items(
+            session, additions, owner_id=owner_id, universe_id=universe_id, add=items,
+            remove=remove,
+        )  # fmt: skip
     return MembershipResult(
-        universe_id=universe.id,
+        universe_id=universe_id,
         results=results,
         counts=count_statuses(r.status for r in results),
         asset_count=asset_count,

@@ -1,30 +1,36 @@
-"""Business rules of universes: create, read, rename, delete, turnover and CSV exchange.
+"""Business rules of universes: create, read, rename, delete, turnover and CSV exchange (the
+import and export jobs' requests, files and results).
 
 Membership changes and ordering live in ``universes.membership``.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import service as asset_service
-from quantdesk.kit.errors import InvalidInput
+from quantdesk.jobs import service as jobs_service
+from quantdesk.kit.db import Database
+from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.orm import utcnow
 from quantdesk.kit.pagination import Page, decode_cursor, encode_cursor
 from quantdesk.market.runtime import MarketRuntime
-from quantdesk.models import Asset, Universe, UniverseAsset
+from quantdesk.models import Asset, Operation, OperationStatus, Universe, UniverseAsset
 from quantdesk.universes import csv_io, membership, repository
 from quantdesk.universes.errors import UniverseNameTaken, UniverseNotFound
 from quantdesk.universes.schemas import (
     MAX_UNIVERSE_ASSETS,
     DeletedUniverse,
-    ImportResult,
     ImportRowResult,
+    SymbolResult,
     TurnoverEvent,
     UniverseCreate,
     UniverseDetail,
@@ -79,8 +85,27 @@ async def get_universe_detail(
     return UniverseDetail(**_summary(universe, len(members)).model_dump(), assets=members)
 
 
+async def check_new_universe(
+    db: Database, *, owner_id: uuid.UUID, data: UniverseCreate, market: MarketRuntime | None
+) -> membership.Additions:
+    """Before the write: malformed symbols are a 422 at once; the catalog is read and the market
+    asked about the rest with no transaction open (see ``membership.check_additions``)."""
+    parsed = membership.parse_strictly(data.symbols or [], field_name="symbols")
+    return await membership.check_additions(
+        db,
+        owner_id=owner_id,
+        universe_id=None,
+        symbols=[p.symbol for p in parsed if p.symbol],
+        market=market,
+    )
+
+
 async def _initial_assets(
-    session: AsyncSession, data: UniverseCreate, market: MarketRuntime | None
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    data: UniverseCreate,
+    additions: membership.Additions | None,
 ) -> list[Asset]:
     assets: list[Asset] = []
     if data.from_index is not None:
@@ -94,11 +119,11 @@ async def _initial_assets(
             )
         assets.extend(found[1])
     if data.symbols:
-        assets.extend(
-            await membership.resolve_strictly(
-                session, data.symbols, field_name="symbols", market=market
-            )
-        )
+        parsed = membership.parse_strictly(data.symbols, field_name="symbols")
+        if additions is None:
+            additions = membership.Additions([p.symbol for p in parsed if p.symbol])
+        resolved = await membership.resolve_additions(session, additions, owner_id=owner_id)
+        assets.extend(membership.require_all(parsed, resolved, field_name="symbols"))
     unique = list({asset.id: asset for asset in assets}.values())  # first occurrence wins
     if len(unique) > MAX_UNIVERSE_ASSETS:
         raise InvalidInput(
@@ -112,21 +137,23 @@ async def universe_name_exists(session: AsyncSession, *, owner_id: uuid.UUID, na
     return found is not None
 
 
-async def create_universe(
+async def new_universe(
     session: AsyncSession,
     *,
     owner_id: uuid.UUID,
     data: UniverseCreate,
-    market: MarketRuntime | None = None,
+    additions: membership.Additions | None = None,
 ) -> UniverseDetail:
     """A new universe, optionally filled from an index and/or a list of symbols (all or nothing).
 
-    With ``market``, symbols the catalog lacks are validated; those no provider can check now are
-    added as pending assets, and only definitively unknown ones refuse the creation.
+    ``additions`` is what ``check_new_universe`` found before this transaction: symbols the
+    catalog lacks that a provider confirmed become assets, those no provider can check now are
+    added as pending assets, and only definitively unknown ones refuse the creation. Without it
+    the symbols must be in the catalog.
     """
     if await universe_name_exists(session, owner_id=owner_id, name=data.name):
         raise UniverseNameTaken(data.name)
-    assets = await _initial_assets(session, data, market)
+    assets = await _initial_assets(session, owner_id=owner_id, data=data, additions=additions)
     now = utcnow()
     universe = Universe(
         owner_id=owner_id,
@@ -146,6 +173,16 @@ async def create_universe(
     await repository.insert_members(session, rows)
     await repository.insert_changes(session, changes)
     return await get_universe_detail(session, owner_id=owner_id, universe_id=universe.id)
+
+
+async def create_universe(
+    db: Database, *, owner_id: uuid.UUID, data: UniverseCreate, market: MarketRuntime | None
+) -> UniverseDetail:
+    """``check_new_universe`` (no transaction open), then ``new_universe`` in one short write
+    transaction. Call it with no transaction open."""
+    additions = await check_new_universe(db, owner_id=owner_id, data=data, market=market)
+    async with db.transaction(user_id=owner_id) as session:
+        return await new_universe(session, owner_id=owner_id, data=data, additions=additions)
 
 
 def _list_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -284,46 +321,135 @@ async def get_turnover(
 
 async def export_csv(
     session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
-) -> tuple[str, str]:
-    """(universe name, CSV text) of the universe's members in order."""
+) -> tuple[str, str, int]:
+    """(universe name, CSV text, member count) of the universe's members in order."""
     detail = await get_universe_detail(session, owner_id=owner_id, universe_id=universe_id)
-    return detail.name, csv_io.render_members(detail.assets)
+    return detail.name, csv_io.render_members(detail.assets), len(detail.assets)
 
 
-async def import_csv(
+# --- CSV import and export as jobs ----------------------------------------------------------
+
+IMPORT_KIND = "import_universe_csv"
+EXPORT_KIND = "export_universe_csv"
+UPLOAD_FILE = "upload"
+EXPORT_FILE = "export"
+API_PREFIX = "/api/v1/universes"
+
+
+def export_url(universe_id: uuid.UUID, operation_id: uuid.UUID) -> str:
+    return f"{API_PREFIX}/{universe_id}/exports/{operation_id}"
+
+
+def import_results_url(universe_id: uuid.UUID, operation_id: uuid.UUID) -> str:
+    return f"{API_PREFIX}/{universe_id}/imports/{operation_id}/results"
+
+
+class JobFileNotFound(NotFound):
+    code = "job_file_not_found"
+    message = "No such file: unknown operation, another universe's, or expired"
+
+
+class JobNotFinished(Conflict):
+    code = "operation_not_finished"
+    message = "The operation has not succeeded (yet): its file does not exist"
+
+
+async def request_import(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID, content: bytes
+) -> Operation:
+    """Check the file (422 now, not a failed job later) and the universe, and ask for the import
+    job with the file stored beside it (both commit with the request, or neither)."""
+    rows = csv_io.parse_members(content)
+    await _owned(session, owner_id, universe_id)
+    operation = await jobs_service.request_job(
+        session,
+        kind=IMPORT_KIND,
+        owner_id=owner_id,
+        params={"universe_id": str(universe_id), "row_count": len(rows)},
+    )
+    await jobs_service.attach_file(
+        session, operation=operation, name=UPLOAD_FILE, content=content, media_type="text/csv"
+    )
+    return operation
+
+
+async def request_export(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> Operation:
+    await _owned(session, owner_id, universe_id)
+    return await jobs_service.request_job(
+        session, kind=EXPORT_KIND, owner_id=owner_id, params={"universe_id": str(universe_id)}
+    )
+
+
+async def _job_of_universe(
     session: AsyncSession,
     *,
     owner_id: uuid.UUID,
     universe_id: uuid.UUID,
-    content: bytes,
-    market: MarketRuntime | None = None,
-) -> ImportResult:
-    """Add every valid row (with its other columns as membership metadata) in one go."""
-    rows = csv_io.parse_members(content)
-    items = [membership.AddItem(row.symbol, row.metadata) for row in rows]
-    to_add = await membership.prepare_additions(
-        session, owner_id=owner_id, universe_id=universe_id, add=items, market=market
+    operation_id: uuid.UUID,
+    kind: str,
+) -> Operation:
+    operation = await jobs_service.find_operation(
+        session, owner_id=owner_id, operation_id=operation_id
     )
-    now = utcnow()
-    universe = await membership.lock_universe(
-        session, owner_id=owner_id, universe_id=universe_id, now=now
-    )
-    results, asset_count = await membership.apply_changes(
-        session, universe=universe, add=items, remove=[], now=now, to_add=to_add
-    )
-    row_results = [
+    if (
+        operation is None
+        or operation.kind != kind
+        or operation.params.get("universe_id") != str(universe_id)
+    ):
+        raise JobFileNotFound()
+    return operation
+
+
+async def export_file(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID, operation_id: uuid.UUID
+) -> tuple[str, bytes]:
+    """(universe name, CSV) a succeeded export of this owner's universe wrote; 404 for others."""
+    operation = await _job_of_universe(
+        session, owner_id=owner_id, universe_id=universe_id, operation_id=operation_id,
+        kind=EXPORT_KIND,
+    )  # fmt: skip
+    if operation.status != OperationStatus.SUCCEEDED:
+        raise JobNotFinished(next_actions=["get_operation"])
+    found = await jobs_service.operation_file(session, operation=operation, name=EXPORT_FILE)
+    if found is None:
+        raise JobFileNotFound()
+    return str((operation.result or {}).get("name") or "universe"), found[0]
+
+
+async def import_results(
+    db: Database, *, owner_id: uuid.UUID, universe_id: uuid.UUID, operation_id: uuid.UUID
+) -> AsyncIterator[bytes]:
+    """Every row's result of this owner's import so far, as JSON lines (row order)."""
+    async with db.transaction(user_id=owner_id, readonly=True) as session:
+        operation = await _job_of_universe(
+            session, owner_id=owner_id, universe_id=universe_id, operation_id=operation_id,
+            kind=IMPORT_KIND,
+        )  # fmt: skip
+    if operation.status == OperationStatus.PENDING and operation.progress_done == 0:
+        raise JobNotFinished("The import has not started yet", next_actions=["get_operation"])
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for item in jobs_service.stream_results(
+            db, owner_id=owner_id, operation_id=operation_id
+        ):
+            payload = {k: v for k, v in item.items() if k != "i"}
+            yield (json.dumps(payload, separators=(",", ":")) + "\n").encode()
+
+    return lines()
+
+
+def import_row_results(
+    rows: Sequence[csv_io.CsvRow], results: Sequence[SymbolResult]
+) -> list[dict[str, Any]]:
+    return [
         ImportRowResult(
             row=row.row,
             input=csv_io.echo(row.symbol),
             symbol=result.symbol,
             status=result.status,
             reason=result.reason,
-        )
+        ).model_dump(mode="json")
         for row, result in zip(rows, results, strict=True)
     ]
-    return ImportResult(
-        universe_id=universe.id,
-        results=row_results,
-        counts=membership.count_statuses(r.status for r in row_results),
-        asset_count=asset_count,
-    )

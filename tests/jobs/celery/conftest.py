@@ -13,7 +13,8 @@ import pytest
 from celery import Celery
 from sqlalchemy import text
 
-from quantdesk.jobs.celery_app import create_celery_app
+from quantdesk import domains
+from quantdesk.jobs.celery_worker import create_worker_app
 from quantdesk.jobs.executors.celery import CeleryExecutor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
@@ -50,8 +51,10 @@ def celery_settings(
 
 @pytest.fixture(scope="session")
 def celery_client(celery_settings: Settings) -> Celery:
-    """The test process's Celery app: it sends, inspects and reads the broker; runs nothing."""
-    return create_celery_app(celery_settings)
+    """The test process's Celery app, as workers build it (every job kind a task); the test
+    process only sends, inspects and reads the broker with it."""
+    domains.register()
+    return create_worker_app(celery_settings)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +65,7 @@ def celery_workers(
 ) -> Iterator[list[CeleryWorker]]:
     log_dir: Path = tmp_path_factory.mktemp("celery-logs")
     env = worker_environment(celery_settings)
-    # One node started as `celery -A quantdesk.jobs.celery_app worker`, one as `quantdesk worker`.
+    # One node started as `celery -A quantdesk.worker worker`, one as `quantdesk worker`.
     workers = [
         CeleryWorker(name, env, log_dir=log_dir, via_cli=index == 1)
         for index, name in enumerate(WORKER_NAMES)
@@ -114,7 +117,7 @@ async def celery_resources(
 async def celery_executor(
     celery_settings: Settings, celery_resources: JobResources, celery_client: Celery
 ) -> AsyncIterator[CeleryExecutor]:
-    executor = CeleryExecutor(celery_settings, celery_resources, app=celery_client)
+    executor = CeleryExecutor(celery_settings, app=celery_client)
     await executor.start()
     yield executor
     await executor.stop()

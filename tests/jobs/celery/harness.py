@@ -50,7 +50,7 @@ def worker_environment(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class CeleryWorker:
-    """One ``celery -A quantdesk.jobs.celery_app worker`` node."""
+    """One ``celery -A quantdesk.worker worker`` node."""
 
     def __init__(
         self,
@@ -87,7 +87,7 @@ class CeleryWorker:
                 "--concurrency", concurrency, "--name", self.node, *queue_flag,
             ]  # fmt: skip
         return [
-            sys.executable, "-m", "celery", "-A", "quantdesk.jobs.celery_app", "worker",
+            sys.executable, "-m", "celery", "-A", "quantdesk.worker", "worker",
             f"--hostname={self.node}", f"--concurrency={concurrency}", f"--pool={self.pool}",
             "--without-gossip", "--without-mingle", "--loglevel=WARNING", *queue_flag,
         ]  # fmt: skip

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 from celery import Celery
 
-from quantdesk.jobs import registry, schedule
-from quantdesk.jobs.celery_app import broker_url, create_celery_app
-from quantdesk.jobs.celery_worker import PERIODIC_TASK, SWEEP_TASK
+from quantdesk.jobs import registry
+from quantdesk.jobs.celery_config import PERIODIC_TASK, SWEEP_TASK, broker_url, create_celery_app
 from quantdesk.kit.config import Settings
 
 
@@ -35,15 +34,17 @@ def test_one_task_per_job_kind_named_the_kind_on_its_queue(celery_client: Celery
         assert task.max_retries == 3  # infrastructure retries: base, 2 x base, 4 x base
 
 
-def test_beat_schedule_comes_from_the_one_schedule(celery_client: Celery) -> None:
+def test_beat_schedule_comes_from_the_periodic_kinds(celery_client: Celery) -> None:
     entries = celery_client.conf.beat_schedule
-    for periodic in schedule.periodic_jobs():
-        entry = entries[periodic.name]
+    periodic = registry.periodic_specs()
+    assert {p.kind for p in periodic} >= {"cleanup_expired", "drain_validation_queue"}
+    for spec in periodic:
+        entry = entries[spec.kind]
         assert entry["task"] == PERIODIC_TASK
-        assert entry["schedule"] == periodic.every
-        assert entry["args"] == [periodic.kind, dict(periodic.params)]
+        assert entry["schedule"] == spec.every
+        assert entry["args"] == [spec.kind, dict(spec.params)]
     assert entries["sweep_operations"]["task"] == SWEEP_TASK
-    assert set(entries) == {p.name for p in schedule.periodic_jobs()} | {"sweep_operations"}
+    assert set(entries) == {p.kind for p in periodic} | {"sweep_operations"}
     assert entries["sweep_operations"]["schedule"] == timedelta(seconds=2)
 
 

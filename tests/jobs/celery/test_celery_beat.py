@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from quantdesk.jobs.executors.base import Submission
 from quantdesk.jobs.executors.celery import CeleryExecutor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
 from tests.jobs import suite
@@ -22,7 +22,7 @@ from tests.jobs.celery.harness import ROOT, CeleryWorker, worker_environment
 
 
 class _LostMessages(CeleryExecutor):
-    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
+    async def submit(self, jobs: Sequence[Submission]) -> None:
         return None
 
 
@@ -36,8 +36,7 @@ async def test_beat_process_sweeps_lost_operations_to_workers(
         pytest.skip("beat never touches the database: once is enough")
     lost = _LostMessages(celery_settings)
     operation_id = await suite.request(celery_resources, lost, "test_noop", {"echo": "swept"})
-    async with celery_resources.db.transaction() as session:
-        await set_system_context(session)
+    async with celery_resources.db.transaction(system=True) as session:
         await session.execute(
             update(Operation)
             .where(Operation.id == operation_id)

@@ -6,15 +6,16 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 from celery import Celery
 from sqlalchemy import text, update
 
-from quantdesk.jobs.celery_worker import PERIODIC_TASK, SWEEP_TASK
+from quantdesk.jobs.celery_config import PERIODIC_TASK, SWEEP_TASK
+from quantdesk.jobs.executors.base import Submission
 from quantdesk.jobs.executors.celery import CeleryExecutor, celery_worker_status
 from quantdesk.jobs.resources import JobResources
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.orm import utcnow
 from quantdesk.models import Operation
 from tests.jobs import suite
@@ -106,8 +107,7 @@ async def test_duplicate_celery_delivery_of_a_finished_job_changes_nothing(
 
 
 async def _system_operations(resources: JobResources, kind: str) -> list[Operation]:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         rows = await session.execute(
             Operation.__table__.select().where(Operation.kind == kind)  # type: ignore[attr-defined]
         )
@@ -139,13 +139,12 @@ async def test_sweep_resends_an_operation_whose_message_was_lost(
     celery_executor: CeleryExecutor,
 ) -> None:
     class Silent(CeleryExecutor):
-        async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
+        async def submit(self, jobs: Sequence[Submission]) -> None:
             return None  # the message is lost (broker restarted, request made from a CLI…)
 
     lost = Silent(celery_executor.settings, app=celery_client)
     operation_id = await suite.request(celery_resources, lost, "test_noop", {"echo": "found"})
-    async with celery_resources.db.transaction() as session:
-        await set_system_context(session)
+    async with celery_resources.db.transaction(system=True) as session:
         # Requested longer ago than a lease period: the sweep takes only rows nobody picked up.
         await session.execute(
             update(Operation)

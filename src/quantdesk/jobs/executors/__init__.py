@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quantdesk.jobs.executors.base import (
     Executor,
+    Submission,
     current_executor,
     pop_current_executor,
     push_current_executor,
@@ -13,6 +14,7 @@ from quantdesk.kit.config import Settings
 
 __all__ = [
     "Executor",
+    "Submission",
     "build_executor",
     "current_executor",
     "pop_current_executor",
@@ -24,7 +26,7 @@ def build_executor(settings: Settings, resources: JobResources) -> Executor:
     if settings.executor == "celery":
         from quantdesk.jobs.executors.celery import CeleryExecutor
 
-        return CeleryExecutor(settings, resources)
+        return CeleryExecutor(settings)
     from quantdesk.jobs.executors.local import LocalExecutor
 
     return LocalExecutor(

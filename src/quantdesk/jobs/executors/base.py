@@ -1,16 +1,27 @@
 """The one small interface every executor implements (Airflow's BaseExecutor is the model).
 
-The rest of the code only requests jobs (jobs.service.request_job); which executor carries the
-operation id to a worker is configuration.
+The rest of the code only requests jobs (``jobs.service.request_job``); which executor carries the
+operation ids to workers is configuration.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from quantdesk.jobs.schemas import WorkerInfo
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A committed operation to hand to a worker: its id and how to route it, never the row."""
+
+    operation_id: uuid.UUID
+    kind: str
+    queue: str
+    priority: int = 0
 
 
 class Executor(ABC):
@@ -25,15 +36,12 @@ class Executor(ABC):
         """Stop gracefully: no new work; running jobs finish or are handed back as pending."""
 
     @abstractmethod
-    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
-        """Hand the id of a committed operation to a worker; never the row itself."""
+    async def submit(self, jobs: Sequence[Submission]) -> None:
+        """Hand committed operations to workers (one or many, in one go)."""
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers this executor knows of, for GET /health/workers."""
         return []
-
-    def describe(self) -> dict[str, Any]:
-        return {"executor": self.name}
 
 
 _stack: list[Executor] = []

@@ -1,25 +1,24 @@
 """The Celery executor: a submitted job becomes a Celery message carrying only the operation id.
 
-Workers (``quantdesk worker``) run it; see ``quantdesk.jobs.celery_app`` for delivery and retry
-rules. ``celery_worker_status`` answers ``GET /health/workers`` in this mode.
+Workers (``quantdesk worker``) run it; see ``quantdesk.jobs.celery_config`` for delivery and
+retry rules. ``celery_worker_status`` answers ``GET /health/workers`` in this mode.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
 
-from quantdesk.jobs.executors.base import Executor
+from quantdesk.jobs.celery_config import create_celery_app
+from quantdesk.jobs.executors.base import Executor, Submission
 from quantdesk.jobs.registry import QUEUES
-from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.schemas import WorkerInfo
 from quantdesk.kit.config import Settings
 from quantdesk.kit.logging import get_logger
-from quantdesk.kit.redis import redact_url
 
 _log = get_logger("quantdesk.jobs.celery")
 STATUS_TIMEOUT_SECONDS = 1.0
@@ -30,19 +29,14 @@ class CeleryExecutor(Executor):
 
     name = "celery"
 
-    def __init__(
-        self, settings: Settings, resources: JobResources | None = None, app: Celery | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.settings = settings
-        self.resources = resources  # unused here: workers build their own
         self._app = app
         self.status_timeout = STATUS_TIMEOUT_SECONDS  # how long GET /health/workers waits
 
     @property
     def app(self) -> Celery:
         if self._app is None:
-            from quantdesk.jobs.celery_app import create_celery_app
-
             self._app = create_celery_app(self.settings)
         return self._app
 
@@ -54,9 +48,17 @@ class CeleryExecutor(Executor):
         # every app there, so closing them here would break any other sender in this process.
         return None
 
-    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
-        # Publishing is blocking network I/O (and retries while the broker is away): off the loop.
-        await asyncio.to_thread(self.app.send_task, kind, [str(operation_id)], queue=queue)
+    async def submit(self, jobs: Sequence[Submission]) -> None:
+        if jobs:
+            # Publishing is blocking network I/O (and retries while the broker is away): off the
+            # loop, every message of one transaction in one hop.
+            await asyncio.to_thread(self._send, list(jobs))
+
+    def _send(self, jobs: list[Submission]) -> None:
+        # Celery queues are first in, first out: priority orders the local executor and the
+        # operations table (sweeps), not the broker.
+        for job in jobs:
+            self.app.send_task(job.kind, [str(job.operation_id)], queue=job.queue)
 
     async def workers(self) -> list[WorkerInfo]:
         status = await self.worker_status()
@@ -71,11 +73,6 @@ class CeleryExecutor(Executor):
     async def worker_status(self) -> dict[str, Any]:
         """Workers seen, their running jobs and the broker's queue depths (see below)."""
         return await asyncio.to_thread(celery_worker_status, self.app, self.status_timeout)
-
-    def describe(self) -> dict[str, Any]:
-        from quantdesk.jobs.celery_app import broker_url
-
-        return {"executor": self.name, "broker": redact_url(broker_url(self.settings))}
 
 
 def celery_worker_status(app: Celery, timeout: float = STATUS_TIMEOUT_SECONDS) -> dict[str, Any]:

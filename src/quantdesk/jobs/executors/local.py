@@ -1,29 +1,37 @@
-"""The embedded executor: a bounded pool of asyncio workers inside ``quantdesk serve``.
+"""The embedded executor: a bounded pool of asyncio jobs inside ``quantdesk serve``.
 
-Submitted ids go to an in-memory priority queue; a sweeper also reads the database for due rows
-(on start: everything unfinished; then retries whose back-off ended, abandoned leases, and jobs
-requested by processes without an executor), so nothing depends on the in-memory queue surviving.
+The database is the queue (River's and pg-boss's design): one fetch loop claims due rows in
+batches, as many as there are free slots, highest priority first, in a single statement
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and runs each claimed row. ``submit`` only wakes the
+loop; so do finished jobs (a slot came free). Otherwise it wakes when the earliest pending row
+becomes due (a retry's back-off) or after ``poll_interval``, which also picks up what nobody
+announced: rows another process requested, abandoned leases, everything a previous run of this
+process left unfinished. Nothing depends on memory surviving a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
+from quantdesk.jobs import progress as events
 from quantdesk.jobs import repository
-from quantdesk.jobs.executors.base import Executor
+from quantdesk.jobs.executors.base import Executor, Submission
 from quantdesk.jobs.resources import JobResources
-from quantdesk.jobs.runner import default_worker_id, run_operation
-from quantdesk.jobs.schemas import WorkerInfo
-from quantdesk.kit.db import set_system_context
+from quantdesk.jobs.runner import EXHAUSTED_ERROR, default_worker_id, run_claimed
+from quantdesk.jobs.schemas import AnyRow, WorkerInfo
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
 
 _log = get_logger("quantdesk.jobs.local")
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
-MAX_SWEEP_INTERVAL_SECONDS = 5.0
+MAX_POLL_INTERVAL_SECONDS = 5.0
+# A fetch error (database away) is retried after this long.
+FETCH_RETRY_SECONDS = 1.0
 
 
 class LocalExecutor(Executor):
@@ -35,21 +43,17 @@ class LocalExecutor(Executor):
         *,
         concurrency: int = 4,
         shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
-        sweep_interval_seconds: float | None = None,
+        poll_interval_seconds: float | None = None,
     ) -> None:
         self.resources = resources
         self.concurrency = concurrency
         self.shutdown_grace_seconds = shutdown_grace_seconds
         lease = resources.settings.job_lease_seconds
-        self.sweep_interval = sweep_interval_seconds or min(MAX_SWEEP_INTERVAL_SECONDS, lease / 2)
+        self.poll_interval = poll_interval_seconds or min(MAX_POLL_INTERVAL_SECONDS, lease / 2)
         self.worker_id = default_worker_id(f"local-{uuid.uuid4().hex[:6]}")
-        self._queue: asyncio.PriorityQueue[tuple[int, int, uuid.UUID]] = asyncio.PriorityQueue()
-        self._order = itertools.count()
-        self._queued: set[uuid.UUID] = set()
-        self._running: dict[uuid.UUID, asyncio.Task[str]] = {}
-        self._workers: list[asyncio.Task[None]] = []
-        self._sweeper: asyncio.Task[None] | None = None
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._wake = asyncio.Event()
+        self._running: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        self._fetcher: asyncio.Task[None] | None = None
         self._accepting = False
         self.completed = 0
 
@@ -61,108 +65,97 @@ class LocalExecutor(Executor):
         if self._accepting:
             return
         self._accepting = True
-        self._workers = [
-            asyncio.create_task(self._work(n), name=f"job-worker-{n}")
-            for n in range(self.concurrency)
-        ]
-        await self.sweep()  # resume what a previous run of the process left unfinished
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="job-sweeper")
+        self._wake.set()  # resume what a previous run of the process left unfinished
+        self._fetcher = asyncio.create_task(self._fetch_forever(), name="job-fetcher")
         _log.info("executor_started", executor=self.name, concurrency=self.concurrency)
 
-    async def submit(self, operation_id: uuid.UUID, kind: str, queue: str) -> None:
-        self._enqueue(operation_id, priority=0)
+    async def submit(self, jobs: Sequence[Submission]) -> None:
+        if self._accepting and jobs:
+            self._wake.set()
 
-    def _enqueue(self, operation_id: uuid.UUID, *, priority: int) -> None:
-        if not self._accepting or operation_id in self._queued or operation_id in self._running:
-            return
-        self._queued.add(operation_id)
-        self._queue.put_nowait((-priority, next(self._order), operation_id))
+    async def fetch(self) -> int:
+        """Claim and start as many due rows as there are free slots; how many were started."""
+        started = 0
+        while self._accepting and (free := self.concurrency - len(self._running)) > 0:
+            now = utcnow()
+            lease_until = now + timedelta(seconds=self.resources.settings.job_lease_seconds)
+            async with self.resources.db.autocommit() as conn:
+                rows = await repository.claim_batch(
+                    conn, worker_id=self.worker_id, now=now, lease_until=lease_until, limit=free
+                )
+            for row in rows:
+                self._start(row)
+            started += len(rows)
+            if len(rows) < free:
+                break
+        return started
 
-    async def sweep(self) -> int:
-        """Queue every due row of the database this executor is not already holding."""
-        async with self.resources.db.transaction() as session:
-            await set_system_context(session)
-            due = await repository.due_for_work(session, now=utcnow(), limit=1000)
-        for operation in due:
-            self._enqueue(operation.id, priority=operation.priority)
-        return len(due)
+    def _start(self, row: AnyRow) -> None:
+        task = asyncio.create_task(
+            run_claimed(self.resources, row, worker_id=self.worker_id), name=f"job-{row.id}"
+        )
+        self._running[row.id] = task
+        task.add_done_callback(lambda done: self._finished(row.id, done))
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.sweep_interval)
-            try:
-                await self.sweep()
-            except Exception:
-                _log.warning("executor_sweep_failed", exc_info=True)
+    def _finished(self, operation_id: uuid.UUID, task: asyncio.Task[Any]) -> None:
+        self._running.pop(operation_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("job_run_crashed", operation_id=str(operation_id), exc_info=task.exception())
+        self.completed += 1
+        self._wake.set()  # a slot came free
 
-    async def _work(self, number: int) -> None:
-        worker_id = f"{self.worker_id}:{number}"
-        while True:
-            _, _, operation_id = await self._queue.get()
-            self._queued.discard(operation_id)
-            task = asyncio.create_task(
-                run_operation(self.resources, operation_id, worker_id=worker_id)
+    async def _fail_exhausted(self) -> None:
+        async with self.resources.db.autocommit() as conn:
+            failed = await repository.fail_exhausted(
+                conn, now=utcnow(), error=EXHAUSTED_ERROR, operation_id=None
             )
-            self._running[operation_id] = task
+        for row in failed:
+            await events.publish(self.resources.bus, row)
+
+    async def _idle_wait(self) -> float:
+        """Seconds until there may be work nobody announced: the next due row, or a poll."""
+        async with self.resources.db.autocommit() as conn:
+            due = await repository.next_due(conn)
+        if due is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, (due - utcnow()).total_seconds()))
+
+    async def _fetch_forever(self) -> None:
+        timeout = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            self._wake.clear()
             try:
-                outcome = await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if not task.done():  # stop(): the runner hands the row back as pending
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
-                raise
+                if await self.fetch() or self._running:
+                    timeout = self.poll_interval  # a finishing job wakes the loop sooner
+                else:  # idle: fail what ran out of attempts, sleep until the next due row
+                    await self._fail_exhausted()
+                    timeout = await self._idle_wait()
             except Exception:
-                _log.exception("job_run_crashed", operation_id=str(operation_id))
-                continue
-            finally:
-                self._running.pop(operation_id, None)
-            self.completed += 1
-            if outcome == "retry":
-                try:
-                    await self._retry_later(operation_id)
-                except Exception:
-                    _log.warning("job_retry_timer_failed", exc_info=True)
-
-    async def _retry_later(self, operation_id: uuid.UUID) -> None:
-        # The sweeper would find it too; a timer just makes the back-off exact.
-        async with self.resources.db.transaction() as session:
-            await set_system_context(session)
-            operation = await repository.get(session, operation_id)
-        if operation is None or operation.not_before is None:
-            return
-        delay = (operation.not_before - utcnow()).total_seconds()
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self._timers.discard(handle)
-            self._enqueue(operation_id, priority=operation.priority)
-
-        handle = loop.call_later(max(0.0, delay), fire)
-        self._timers.add(handle)
+                _log.warning("executor_fetch_failed", exc_info=True)
+                timeout = FETCH_RETRY_SECONDS
 
     async def stop(self) -> None:
         if not self._accepting:
             return
         self._accepting = False
-        for handle in self._timers:
-            handle.cancel()
-        self._timers.clear()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            await asyncio.gather(self._fetcher, return_exceptions=True)
         running = list(self._running.values())
         if running:
             # Let running jobs finish for a while; then they are handed back as pending.
             await asyncio.wait(running, timeout=self.shutdown_grace_seconds)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
-        while not self._queue.empty():  # queued ids stay pending rows in the database
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._queue.get_nowait()
-        self._queued.clear()
-        _log.info("executor_stopped", executor=self.name, handed_back=len(running))
+        for task in list(self._running.values()):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*running, return_exceptions=True)
+        _log.info(
+            "executor_stopped",
+            executor=self.name,
+            handed_back=sum(1 for t in running if t.cancelled()),
+        )
 
     async def workers(self) -> list[WorkerInfo]:
         return [

@@ -1,7 +1,8 @@
-"""The Celery application: the scaled-out executor's workers and beat.
+"""Celery's configuration, and the producer app API processes send with (no tasks registered).
 
-``celery -A quantdesk.jobs.celery_app worker`` (or ``quantdesk worker``) loads this module. A
-message carries only an operation id; the operations table is the truth: no result backend.
+Workers and beat build on it in ``jobs.celery_worker``; the process entry point for
+``celery -A`` is the composition root ``quantdesk.worker``. A message carries only an operation
+id; the operations table is the truth: no result backend.
 
 Delivery and retries, and how they agree with the runner (``jobs.runner.run_operation``):
 
@@ -19,9 +20,8 @@ Delivery and retries, and how they agree with the runner (``jobs.runner.run_oper
   if the holder died, the next delivery takes the job over from its last checkpoint; if it
   finished, that delivery is a no-op.
 - Infrastructure failures (database or broker unreachable before the runner could record
-  anything) are Celery retries of the same message with the same schedule: base, 2x, 4x
-  (``INFRASTRUCTURE_ERRORS``, at most ``INFRASTRUCTURE_RETRIES``). The soft time limit is
-  handled the same way: the runner hands the row back, a bounded retry continues it.
+  anything) are Celery retries of the same message with the same schedule: base, 2x, 4x. The soft
+  time limit is handled the same way: the runner hands the row back, a bounded retry continues it.
 - Beat's ``sweep_operations`` (every lease period) re-sends due rows nobody has picked up for a
   lease period and running rows whose lease expired: lost messages, requests made where no
   executor runs, nodes that died. Duplicates it causes are no-ops.
@@ -38,14 +38,12 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery
 from celery.app.defaults import DEFAULTS
-from celery.signals import worker_process_shutdown
 from kombu.entity import Queue
 
-from quantdesk.jobs import celery_worker
-from quantdesk.jobs.registry import QUEUES
-from quantdesk.kit.config import Settings, get_settings
+from quantdesk.jobs.registry import QUEUES, periodic_specs
+from quantdesk.kit.config import Settings
 
 SOFT_TIME_LIMIT_SECONDS = 25 * 60
 TIME_LIMIT_SECONDS = 30 * 60
@@ -53,6 +51,8 @@ TIME_LIMIT_SECONDS = 30 * 60
 VISIBILITY_TIMEOUT_SECONDS = 60 * 60
 CONFIG_ENV = "QUANTDESK_CELERY_CONFIG"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+PERIODIC_TASK = "quantdesk.request_periodic_job"
+SWEEP_TASK = "quantdesk.sweep_operations"
 
 
 def broker_url(settings: Settings) -> str:
@@ -80,7 +80,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
         "enable_utc": True,
-        "beat_schedule": beat_schedule(settings),
     }
     override = os.environ.get(CONFIG_ENV)
     if override:
@@ -91,52 +90,33 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         for extra in overrides.pop("imports", ()):
             importlib.import_module(extra)
         config.update(overrides)
+    config["beat_schedule"] = beat_schedule(settings)
     return config
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Celery beat entries from the ONE schedule definition (``quantdesk.jobs.schedule``).
-
-    Plus the sweep that re-sends due operations whose message was lost (every lease period).
-    """
-    from quantdesk.jobs import schedule
-
+    """Celery beat entries from the periodic job kinds (``@job(..., every=...)``), plus the sweep
+    that re-sends due operations whose message was lost (every lease period)."""
     entries: dict[str, dict[str, Any]] = {
         "sweep_operations": {
-            "task": celery_worker.SWEEP_TASK,
+            "task": SWEEP_TASK,
             "schedule": timedelta(seconds=settings.job_lease_seconds),
             "options": {"queue": "maintenance"},
         }
     }
     return entries | {
-        entry.name: {
-            "task": celery_worker.PERIODIC_TASK,
-            "schedule": timedelta(seconds=entry.seconds),
-            "args": [entry.kind, dict(entry.params)],
+        spec.kind: {
+            "task": PERIODIC_TASK,
+            "schedule": spec.every,
+            "args": [spec.kind, dict(spec.params)],
             "options": {"queue": "maintenance"},
         }
-        for entry in schedule.periodic_jobs()
+        for spec in periodic_specs()
     }
 
 
-def create_celery_app(settings: Settings | None = None) -> Celery:
-    """The Celery app with one task per registered job kind, named exactly the kind."""
-    settings = settings or get_settings()
+def create_celery_app(settings: Settings) -> Celery:
+    """An app configured for quantdesk that sends, inspects and reads the broker (no tasks)."""
     app = Celery("quantdesk", set_as_current=False)
     app.conf.update(celery_config(settings))
-    celery_worker.register_tasks(app)
     return app
-
-
-def _close_worker_runtime(**_: Any) -> None:
-    celery_worker.close_runtime()
-
-
-worker_process_shutdown.connect(_close_worker_runtime, weak=False)
-
-
-_settings = get_settings()
-celery_worker.configure(_settings)  # what this process's worker runtimes are built from
-app = create_celery_app(_settings)
-
-__all__ = ["Task", "app", "broker_url", "create_celery_app"]
