@@ -33,7 +33,6 @@ from quantdesk.jobs.executors.celery import CeleryExecutor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.runner import run_operation
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import set_system_context
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import upgrade
 from quantdesk.models import Operation
@@ -48,8 +47,7 @@ async def _request(resources: JobResources, executor: CeleryExecutor, count: int
     push_current_executor(executor)
     try:
         for _ in range(count):
-            async with resources.db.transaction() as session:
-                await set_system_context(session)
+            async with resources.db.transaction(system=True) as session:
                 await service.request_job(
                     session, kind=celery_noop.NOOP_KIND, owner_id=None, params={}
                 )
@@ -59,8 +57,7 @@ async def _request(resources: JobResources, executor: CeleryExecutor, count: int
 
 
 async def _succeeded(resources: JobResources) -> int:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         count = await session.scalar(
             select(func.count()).select_from(Operation).where(Operation.status == "succeeded")
         )
@@ -100,8 +97,7 @@ def _bare(settings: Settings) -> tuple[float, float]:
 
 
 async def _one_operation(resources: JobResources) -> uuid.UUID:
-    async with resources.db.transaction() as session:
-        await set_system_context(session)
+    async with resources.db.transaction(system=True) as session:
         operation = await service.request_job(
             session, kind=celery_noop.NOOP_KIND, owner_id=None, params={}
         )

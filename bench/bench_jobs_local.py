@@ -33,7 +33,7 @@ from quantdesk.jobs.executors.local import LocalExecutor
 from quantdesk.jobs.registry import job
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import DbSession, set_system_context
+from quantdesk.kit.db import DbSession
 from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.security import hash_password, issue_jwt
 from quantdesk.models import Operation, User
@@ -64,8 +64,7 @@ async def _throughput(settings: Settings, concurrency: int) -> float:
         started = time.perf_counter()
         ids = []
         for _ in range(THROUGHPUT_JOBS):
-            async with resources.db.transaction() as session:
-                await set_system_context(session)
+            async with resources.db.transaction(system=True) as session:
                 operation = await service.request_job(
                     session, kind="bench_noop", owner_id=None, params={}
                 )
@@ -160,8 +159,7 @@ async def _latency(settings: Settings) -> list[float]:
 async def _count_leftovers(settings: Settings) -> int:
     resources = JobResources(settings)
     try:
-        async with resources.db.transaction() as session:
-            await set_system_context(session)
+        async with resources.db.transaction(system=True) as session:
             return int(
                 await session.scalar(
                     select(func.count())

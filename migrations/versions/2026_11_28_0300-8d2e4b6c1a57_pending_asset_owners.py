@@ -42,9 +42,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("asset_id", "owner_id", name=op.f("pk_pending_asset_owners")),
     )
-    op.create_index(
-        op.f("ix_pending_asset_owners_owner_id"), "pending_asset_owners", ["owner_id"]
-    )
+    op.create_index(op.f("ix_pending_asset_owners_owner_id"), "pending_asset_owners", ["owner_id"])
     # Every holder of a pending row keeps seeing it. universe_assets binds even its owner (FORCE),
     # so the backfill lifts that for its one statement.
     postgresql = op.get_bind().dialect.name == "postgresql"
