@@ -3,6 +3,12 @@
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
 from quantdesk.models.asset import Asset, AssetClass, ValidationStatus
+from quantdesk.models.login_session import (
+    LoginSession,
+    RefreshToken,
+    RefreshTokenState,
+    SessionEndReason,
+)
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
 from quantdesk.models.operation import Operation, OperationStatus
@@ -18,9 +24,13 @@ __all__ = [
     "AssetQuote",
     "Base",
     "IndexMember",
+    "LoginSession",
     "MarketIndex",
     "Operation",
     "OperationStatus",
+    "RefreshToken",
+    "RefreshTokenState",
+    "SessionEndReason",
     "Universe",
     "UniverseAsset",
     "UniverseChange",
@@ -31,4 +41,12 @@ __all__ = [
 
 # Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.
 # operations: system jobs have owner_id NULL, visible only in the system context.
-OWNED_TABLES = ("api_tokens", "universes", "universe_assets", "universe_changes", "operations")
+OWNED_TABLES = (
+    "api_tokens",
+    "universes",
+    "universe_assets",
+    "universe_changes",
+    "operations",
+    "login_sessions",
+    "refresh_tokens",
+)
