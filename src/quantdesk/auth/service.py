@@ -225,9 +225,8 @@ async def update_me(
     working, and a caller using one gets no token pair.
     """
     sent = changes.model_fields_set
-    password_changed = "password" in sent and changes.password is not None
-    if password_changed:
-        assert changes.password is not None
+    new_password = changes.password if "password" in sent else None
+    if new_password is not None:
         if changes.current_password is None:
             raise InvalidInput(
                 "The current password is required to set a new one",
@@ -240,7 +239,7 @@ async def update_me(
                 field="current_password",
                 reason="does not match the current password",
             )
-        user.password_hash = hash_password(changes.password)
+        user.password_hash = hash_password(new_password)
         user.session_version += 1  # every access token issued so far stops working
     if "email" in sent and changes.email is not None and changes.email != user.email:
         if await repository.email_taken_by_other(session, changes.email, user.id):
@@ -253,42 +252,29 @@ async def update_me(
     except IntegrityError as exc:  # the email was taken between our check and the write
         raise EmailTaken() from exc
     tokens = None
-    if password_changed:
-        tokens = await _sign_out_other_sessions(
+    if new_password is not None:
+        keep = None if via_api_token else current_session_id
+        await repository.revoke_login_sessions(
             session,
-            settings=settings,
-            user=user,
-            current_session_id=None if via_api_token else current_session_id,
-            issue=not via_api_token,
+            owner_id=user.id,
+            keep=keep,
+            reason=SessionEndReason.PASSWORD_CHANGE,
+            now=utcnow(),
         )
+        if not via_api_token:
+            tokens = await _renew_session(session, settings=settings, user=user, session_id=keep)
     _log.info("user_updated", user_id=str(user.id), fields=sorted(sent - {"current_password"}))
     return UpdatedAccount(user=user, tokens=tokens)
 
 
-async def _sign_out_other_sessions(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    user: User,
-    current_session_id: uuid.UUID | None,
-    issue: bool,
-) -> SessionTokens | None:
-    now = utcnow()
-    await repository.revoke_login_sessions(
-        session,
-        owner_id=user.id,
-        keep=current_session_id,
-        reason=SessionEndReason.PASSWORD_CHANGE,
-        now=now,
-    )
-    if not issue:
-        return None
-    if current_session_id is None:
+async def _renew_session(
+    session: AsyncSession, *, settings: Settings, user: User, session_id: uuid.UUID | None
+) -> SessionTokens:
+    """New tokens for the caller's session, whose current refresh token is retired (not spent)."""
+    if session_id is None:
         return await start_session(session, settings=settings, user=user)
-    await repository.revoke_active_refresh_tokens(
-        session, owner_id=user.id, session_id=current_session_id
-    )
-    return await _issue_tokens(session, settings=settings, user=user, session_id=current_session_id)
+    await repository.revoke_active_refresh_tokens(session, owner_id=user.id, session_id=session_id)
+    return await _issue_tokens(session, settings=settings, user=user, session_id=session_id)
 
 
 async def create_api_token(
