@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import structlog
 
 from tests.auth.helpers import bearer
 
 PASSWORD = "Zebra-Quokka-7731-Unmistakable"
-
-
-@pytest.fixture
-def json_log_output(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
-    """Everything logged while the test runs, rendered by the app's own JSON formatter."""
-    root = logging.getLogger()
-    formatter = next(
-        h.formatter
-        for h in root.handlers
-        if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)
-    )
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    caplog.set_level(logging.DEBUG)  # the test settings log WARNING and up; show everything
-    root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
 
 
 async def test_no_password_or_token_secret_in_logs(
@@ -59,6 +36,15 @@ async def test_no_password_or_token_secret_in_logs(
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert refreshed.status_code == 200
+    replayed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert replayed.status_code == 401
+    second = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    logged_out = await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": second.json()["data"]["refresh_token"]}
+    )
+    assert logged_out.status_code == 200
     # A rejected input that carries the password must not echo it into the logs either.
     rejected = await client.post("/api/v1/auth/signup", json={"email": "x", "password": PASSWORD})
     assert rejected.status_code == 422
@@ -66,9 +52,26 @@ async def test_no_password_or_token_secret_in_logs(
     rendered = json_log_output.getvalue()
     events = [json.loads(line)["event"] for line in rendered.splitlines()]
     # The capture really saw the auth events (otherwise the checks below prove nothing).
-    for expected in ("user_signed_up", "login_failed", "login_succeeded", "api_token_created"):
+    for expected in (
+        "user_signed_up",
+        "login_failed",
+        "login_succeeded",
+        "api_token_created",
+        "session_refreshed",
+        "refresh_token_reuse_detected",
+        "logged_out",
+    ):
         assert expected in events
-    assert events.count("request") >= 7
+    assert events.count("request") >= 10
+    # The replay is logged as a security event: a warning naming the user and the session.
+    reuse = next(
+        line
+        for line in map(json.loads, rendered.splitlines())
+        if line["event"] == "refresh_token_reuse_detected"
+    )
+    assert reuse["level"] == "warning"
+    assert reuse["user_id"] == signup.json()["data"]["id"]
+    assert reuse["session_id"]
 
     everything = rendered + caplog.text
     for secret_value in (
@@ -77,5 +80,7 @@ async def test_no_password_or_token_secret_in_logs(
         tokens["access_token"],
         tokens["refresh_token"],
         refreshed.json()["data"]["access_token"],
+        refreshed.json()["data"]["refresh_token"],
+        second.json()["data"]["refresh_token"],
     ):
         assert secret_value not in everything

@@ -54,7 +54,7 @@ async def test_csv_import_of_ten_thousand_rows_is_a_job_with_progress_and_per_ro
 ) -> None:
     symbols = await ensure_bulk_assets(db, 9_998)
     universe = await create_universe(client, alice, "Big import job")
-    lines = ["symbol,weight", *(f"{s},{i}" for i, s in enumerate(symbols)), "ZZZZZZ,1", "!!,2"]
+    lines = ["symbol,meta.weight", *(f"{s},{i}" for i, s in enumerate(symbols)), "ZZZZZZ,1", "!!,2"]
     content = ("\n".join(lines) + "\n").encode()
     operation_id = await _request_import(app, alice, universe["id"], content)
 
@@ -136,7 +136,7 @@ async def test_import_and_export_endpoints_answer_202_with_location_for_the_owne
     universe = await create_universe(client, alice, "Via API")
     imported = await client.post(
         f"{API}/{universe['id']}/import",
-        files={"file": ("m.csv", b"symbol,note\nNVDA,x\nNOPE99,y\n", "text/csv")},
+        files={"file": ("m.csv", b"symbol,meta.note\nNVDA,x\nNOPE99,y\n", "text/csv")},
         headers=alice.headers,
     )
     assert imported.status_code == 202, imported.text

@@ -156,7 +156,7 @@ async def test_errors_are_clear_and_exit_non_zero(
     assert "universe_name_taken" in duplicate.output
 
     bad_file = tmp_path / "bad.csv"
-    bad_file.write_text("ticker\nAAPL\n")
+    bad_file.write_text("symbol,weight\nAAPL,1\n")
     rejected = cli(api_url, token, "import", "Dup", str(bad_file))
     assert rejected.exit_code == 1
     assert "file:" in rejected.output

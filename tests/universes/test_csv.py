@@ -5,9 +5,19 @@ import io
 from typing import Any
 
 import httpx
+import pytest
 
 from quantdesk.kit.db import Database
-from quantdesk.universes.csv_io import escape_cell, unescape_cell
+from quantdesk.kit.errors import InvalidInput
+from quantdesk.kit.orm import utcnow
+from quantdesk.universes.csv_io import (
+    CsvRow,
+    escape_cell,
+    parse_members,
+    render_members,
+    unescape_cell,
+)
+from quantdesk.universes.schemas import UniverseMember
 from tests.factories import Account, ensure_assets
 from tests.jobs.tasks_support import wait_finished
 from tests.universes.helpers import API, create_universe, ensure_bulk_assets, snapshot
@@ -51,7 +61,7 @@ async def test_export_then_import_round_trips_members_order_and_metadata(
     await ensure_assets(db)
     source = await create_universe(client, alice, "Source")
     upload = (
-        b"Symbol,Weight,Note,name\n"
+        b"Symbol,meta.Weight,META.Note,name\n"
         b"MSFT,0.4,core,ignored catalog column\n"
         b"VOD.L,0.1,=HYPERLINK(1),\n"
         b"AAPL,,-5,\n"
@@ -63,8 +73,16 @@ async def test_export_then_import_round_trips_members_order_and_metadata(
     assert export.headers["content-type"].startswith("text/csv")
     assert 'filename="Source.csv"' in export.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(export.text)))
-    # Metadata columns follow the catalog ones in alphabetical order.
-    assert rows[0] == ["symbol", "name", "asset_class", "exchange", "sector", "Note", "Weight"]
+    # Metadata columns follow the catalog ones in alphabetical order, named meta.<key>.
+    assert rows[0] == [
+        "symbol",
+        "name",
+        "asset_class",
+        "exchange",
+        "sector",
+        "meta.Note",
+        "meta.Weight",
+    ]
     assert rows[1] == ["MSFT", "Microsoft Corporation", "equity", "", "Technology", "core", "0.4"]
     # A formula-looking cell is defused for spreadsheets; a plain negative number is not.
     assert rows[2][0] == "VOD.L"
@@ -90,7 +108,7 @@ async def test_import_reports_a_result_per_row_and_adds_the_valid_ones(
     await ensure_assets(db)
     universe = await create_universe(client, alice, "Rows", symbols=["AAPL"])
     content = (
-        b"symbol;sector_view\n"  # semicolon-delimited, as some spreadsheets write
+        b"symbol;meta.sector_view\n"  # semicolon-delimited, as some spreadsheets write
         b"nvda;growth\n"
         b"AAPL;value\n"
         b"\n"
@@ -143,15 +161,22 @@ async def test_bad_files_are_422_on_file_and_change_nothing(
     before = await snapshot(db, alice.user.id)
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
     bad = {
-        "no symbol column": b"ticker,weight\nAAPL,1\n",
-        "latin-1": "symbol,note\nMSFT,caf\xe9\n".encode("latin-1"),
+        "no symbol column": b"name,meta.weight\nApple,1\n",
+        "an unknown column": b"symbol,weight\nAAPL,1\n",
+        "both symbol and ticker": b"symbol,ticker\nAAPL,AAPL\n",
+        "a value without a column": b"symbol\nAAPL,0.5\n",
+        "several columns without a header": b"AAPL,0.5\nMSFT,0.5\n",
+        "a one-column header that is not a symbol": b"Company name\nApple\n",
+        "meta. without a key": b"symbol,meta.\nAAPL,x\n",
+        "latin-1": "symbol,meta.note\nMSFT,caf\xe9\n".encode("latin-1"),
         "binary": png,
         "nul bytes": b"symbol\nMSFT\x00\n",
         "empty": b"",
         "blank": b"  \n\n",
         "header only": b"symbol\n",
-        "repeated column": b"symbol,note,NOTE\nMSFT,a,b\n",
-        "unterminated quote": b'symbol,note\nMSFT,"open\n',
+        "repeated column": b"symbol,meta.note,META.NOTE\nMSFT,a,b\n",
+        "repeated metadata key": b"symbol,meta.note,meta. note\nMSFT,a,b\n",
+        "unterminated quote": b'symbol,meta.note\nMSFT,"open\n',
         "too large": b"symbol\n" + b"MSFT\n" * (5 * 1024 * 1024 // 5 + 1),
     }
     for label, content in bad.items():
@@ -184,3 +209,105 @@ def test_formula_escaping_round_trips() -> None:
     assert escape_cell("=1+1") == "'=1+1"
     assert escape_cell("-5") == "-5"
     assert escape_cell("-x") == "'-x"
+
+
+def _reason(content: bytes) -> str:
+    with pytest.raises(InvalidInput) as refused:
+        parse_members(content)
+    assert refused.value.details[0]["field"] == "file"
+    reason: str = refused.value.details[0]["reason"]
+    return reason
+
+
+def test_a_headerless_one_column_file_is_a_list_of_symbols() -> None:
+    assert parse_members(b"nvda\nBRK.B\n\n  ^GSPC \n") == [
+        CsvRow(row=1, symbol="nvda", metadata={}),
+        CsvRow(row=2, symbol="BRK.B", metadata={}),
+        CsvRow(row=4, symbol="^GSPC", metadata={}),
+    ]
+    # Trailing delimiters, as a spreadsheet writes them, leave it one column.
+    assert [r.symbol for r in parse_members(b"AAPL;\r\nMSFT;\r\n")] == ["AAPL", "MSFT"]
+    # A lone column name is a header, not a symbol.
+    assert [r.symbol for r in parse_members(b"Symbol\nAAPL\n")] == ["AAPL"]
+    assert [r.row for r in parse_members(b"TICKER\nAAPL\n")] == [2]
+
+
+def test_a_ticker_header_works_like_symbol() -> None:
+    rows = parse_members(b"name,Ticker,meta.note\nApple,AAPL,core\nMicrosoft,MSFT,\n")
+    assert rows == [
+        CsvRow(row=2, symbol="AAPL", metadata={"note": "core"}),
+        CsvRow(row=3, symbol="MSFT", metadata={}),
+    ]
+
+
+def test_an_extra_column_is_refused_by_name_with_the_allowed_ones() -> None:
+    reason = _reason(b"symbol,weight,sector\nAAPL,0.5,Tech\n")
+    assert "'weight'" in reason
+    assert "'sector'" not in reason  # the catalog's columns are known, and ignored
+    assert "symbol (or ticker), name, asset_class, exchange, sector" in reason
+    assert "meta.<name>" in reason
+    with pytest.raises(InvalidInput) as refused:
+        parse_members(b"symbol,Weight,Note\nAAPL,0.5,x\n")
+    assert refused.value.message == "Unknown columns 'Weight', 'Note'"
+
+
+def test_a_value_under_no_column_name_is_refused_not_dropped() -> None:
+    assert "row 3 has a value in column 2" in _reason(b"symbol\nAAPL\nMSFT,0.5\n")
+    assert "row 2 has a value in column 2" in _reason(b"AAPL\nMSFT,0.5\n")
+    assert "row 2 has a value in column 2" in _reason(b"symbol,,meta.x\nAAPL,1,y\n")
+    # An unnamed column left empty is harmless.
+    assert parse_members(b"symbol,,meta.x\nAAPL,,y\n")[0].metadata == {"x": "y"}
+
+
+def test_export_round_trips_any_metadata_key_through_import() -> None:
+    # Keys that look like catalog columns or carry the prefix themselves survive too.
+    metadata = [{"name": "mine", "Weight": "0.5", "meta.x": "=1+1"}, {"note": "-5"}]
+    members = [
+        UniverseMember(
+            symbol=symbol,
+            name=f"{symbol} Inc.",
+            asset_class="equity",
+            exchange=None,
+            sector="Technology",
+            position=position,
+            added_at=utcnow(),
+            metadata=meta,
+        )
+        for position, (symbol, meta) in enumerate(zip(["AAPL", "MSFT"], metadata, strict=True))
+    ]
+    rendered = render_members(members)
+    assert rendered.splitlines()[0] == (
+        "symbol,name,asset_class,exchange,sector,meta.meta.x,meta.name,meta.note,meta.Weight"
+    )
+    rows = parse_members(rendered.encode())
+    assert [(r.symbol, r.metadata) for r in rows] == [
+        ("AAPL", metadata[0]),
+        ("MSFT", metadata[1]),
+    ]
+
+
+async def test_a_headerless_file_imports_over_http(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    universe = await create_universe(client, alice, "Bare list")
+    data = await _import_done(client, alice, universe["id"], b"nvda\nJPM\nZZZZZZ\n")
+    assert [(r["row"], r["symbol"], r["status"]) for r in data["results"]] == [
+        (1, "NVDA", "added"),
+        (2, "JPM", "added"),
+        (3, "ZZZZZZ", "unknown_symbol"),
+    ]
+
+
+async def test_an_unknown_column_is_a_422_at_once_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    await ensure_assets(db)
+    universe = await create_universe(client, alice, "Weights", symbols=["AAPL"])
+    before = await snapshot(db, alice.user.id)
+    response = await _import(client, alice, universe["id"], b"ticker,weight\nMSFT,0.4\n")
+    assert response.status_code == 422
+    error = response.json()
+    assert error["message"] == "Unknown column 'weight'"
+    assert error["error"]["details"][0]["field"] == "file"
+    assert await snapshot(db, alice.user.id) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -30,32 +31,60 @@ def get_app_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: the user, and the login session or API token it came through."""
+
+    user: User
+    # The access token's login session (None for an API token or an access token without one).
+    session_id: uuid.UUID | None
+    via_api_token: bool
+
+
 async def authenticate(session: DbSession, settings: Settings, credential: str) -> User:
     """Resolve a bearer credential to an active user and bind the transaction to them."""
+    return (await authenticate_principal(session, settings, credential)).user
+
+
+async def authenticate_principal(
+    session: DbSession, settings: Settings, credential: str
+) -> Principal:
+    """Like ``authenticate``, also saying which login session (or API token) the call came from."""
     user: User | None = None
-    if is_api_token(credential):
+    session_id: uuid.UUID | None = None
+    via_api_token = is_api_token(credential)
+    if via_api_token:
         now = datetime.now(UTC)
         token = await repository.get_active_token_by_digest(
             session, hash_api_token(credential), now=now
         )
         if token is not None:
+            await set_tenant(session, token.owner_id)
             user = await repository.get_user(session, token.owner_id)
-            if user is not None:
-                await set_tenant(session, user.id)
-                # Recorded at most once a minute, after the request's own transaction, so that
-                # authenticated reads stay reads.
-                if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
-                    _touch_later(session, token.id, user.id, now)
+            # Recorded at most once a minute, after the request's own transaction, so that
+            # authenticated reads stay reads.
+            if user is not None and (
+                token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY
+            ):
+                _touch_later(session, token.id, user.id, now)
     else:
         claims = decode_jwt(settings, credential, "access")
         if claims is not None:
-            user = await repository.get_user(session, claims.user_id)
+            # The signature vouches for the user id, so RLS may be bound to it before the lookup.
+            await set_tenant(session, claims.user_id)
+            session_id = claims.session_id
+            if session_id is None:
+                user = await repository.get_user(session, claims.user_id)
+            else:
+                # One query: the user, and that the token's login session was not revoked.
+                user = await repository.get_user_in_live_session(
+                    session, claims.user_id, session_id
+                )
             if user is not None and user.session_version != claims.session_version:
                 user = None
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired credentials", code="invalid_credentials")
-    await set_tenant(session, user.id)
-    return user
+    return Principal(user=user, session_id=session_id, via_api_token=via_api_token)
 
 
 def _touch_later(
@@ -71,14 +100,21 @@ def _touch_later(
     after_commit(session, touch)
 
 
-async def get_current_user(
+async def get_current_principal(
     session: DbSession,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send `Authorization: Bearer <token>`", next_actions=["login"])
-    return await authenticate(session, settings, credentials.credentials)
+    return await authenticate_principal(session, settings, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+async def get_current_user(principal: CurrentPrincipal) -> User:
+    return principal.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

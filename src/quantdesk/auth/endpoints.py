@@ -1,4 +1,4 @@
-"""HTTP surface of auth: signup, login, refresh, the current user, personal API tokens."""
+"""HTTP surface of auth: signup, login, refresh, logout, the current user, personal API tokens."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from quantdesk.auth import service
-from quantdesk.auth.dependencies import AppSettings, CurrentUser
+from quantdesk.auth.dependencies import AppSettings, CurrentPrincipal, CurrentUser
 from quantdesk.auth.schemas import (
     ApiTokenCreated,
     ApiTokenOut,
     CreateApiTokenRequest,
     LoginRequest,
+    MeUpdated,
     RefreshRequest,
     SignupRequest,
     TokenPair,
@@ -21,7 +22,7 @@ from quantdesk.auth.schemas import (
     UserOut,
 )
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import DbSession
+from quantdesk.kit.db import DbSession, get_database
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.ratelimit import RateLimiter
 
@@ -105,15 +106,46 @@ async def login(
 
 
 @router.post(
-    "/refresh", response_model=Envelope[TokenPair], summary="Trade a refresh token for new tokens"
+    "/refresh",
+    response_model=Envelope[TokenPair],
+    summary="Trade a refresh token for new tokens",
+    description=(
+        "Refresh tokens rotate: the answer has a new access token and a new refresh token of the "
+        "same session, and the one sent is spent. Sending a spent refresh token again (a replay, "
+        "or two refreshes racing with one token) is a 401 `invalid_refresh_token` and signs the "
+        "whole session out, so whoever else held the token loses it too: refresh one at a time."
+    ),
 )
 async def refresh_token(
-    body: RefreshRequest, session: DbSession, settings: AppSettings
+    body: RefreshRequest, request: Request, settings: AppSettings
 ) -> Envelope[TokenPair]:
-    tokens = await service.refresh_session(
-        session, settings=settings, refresh_token=body.refresh_token
-    )
+    refused: service.RefreshTokenReused | None = None
+    # Not the request-scoped DbSession: a replay's revocation must commit although we answer 401.
+    async with get_database(request).transaction() as session:
+        try:
+            tokens = await service.refresh_session(
+                session, settings=settings, refresh_token=body.refresh_token
+            )
+        except service.RefreshTokenReused as exc:
+            refused = exc
+    if refused is not None:
+        raise refused
     return ok(_token_pair(tokens, settings), "Tokens refreshed", next_actions=["get_me"])
+
+
+@router.post(
+    "/logout",
+    response_model=Envelope[None],
+    summary="Log out: end the session of a refresh token",
+    description=(
+        "Revokes the login session the refresh token belongs to: its refresh tokens and the "
+        "access tokens issued for it stop working at once. Other sessions and API tokens are "
+        "untouched. Logging out of an already ended session is fine (200)."
+    ),
+)
+async def logout(body: RefreshRequest, session: DbSession) -> Envelope[None]:
+    await service.logout(session, refresh_token=body.refresh_token)
+    return ok(None, "Logged out", next_actions=["login"])
 
 
 @router.get("/me", response_model=Envelope[UserOut], summary="The authenticated user")
@@ -127,22 +159,25 @@ async def get_me(user: CurrentUser) -> Envelope[UserOut]:
 
 @router.patch(
     "/me",
-    response_model=Envelope[UserOut],
+    response_model=Envelope[MeUpdated],
     summary="Change your email, display name or password",
     description=(
         "Only the fields sent change. A new `password` needs `current_password`: missing or "
         "wrong, it is a 422 on `current_password` (not a 401: the bearer token is fine). "
         "Password checks count against the account's login rate limit. Changing the password "
-        "signs out every session (access and refresh tokens); API tokens keep working."
+        "signs out every other session and every access token issued so far; the session that "
+        "changed it gets a fresh pair in `data.tokens` (use it from now on). API tokens keep "
+        "working; a change made with one returns no pair."
     ),
 )
 async def update_me(
     body: UpdateMeRequest,
     request: Request,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
-) -> Envelope[UserOut]:
+) -> Envelope[MeUpdated]:
+    user = principal.user
     if body.password is not None and body.current_password is not None:
         # Checking the current password is a guess like a login: same per-account budget.
         await _limiter(request).hit(
@@ -151,14 +186,25 @@ async def update_me(
             user.email,
             message=_LOGIN_LIMIT_MESSAGE,
         )
-    updated = await service.update_me(session, user=user, changes=body)
+    updated = await service.update_me(
+        session,
+        settings=settings,
+        user=user,
+        changes=body,
+        current_session_id=principal.session_id,
+        via_api_token=principal.via_api_token,
+    )
+    tokens = _token_pair(updated.tokens, settings) if updated.tokens is not None else None
+    data = MeUpdated.model_validate(
+        {**UserOut.model_validate(updated.user).model_dump(), "tokens": tokens}
+    )
+    if body.password is not None and tokens is not None:
+        message = "Password changed: every other session was signed out; use the new tokens"
+        return ok(data, message, next_actions=["get_me"])
     if body.password is not None:
-        return ok(
-            UserOut.model_validate(updated),
-            "Password changed: every session was signed out, log in again",
-            next_actions=["login"],
-        )
-    return ok(UserOut.model_validate(updated), "Account updated", next_actions=["get_me"])
+        message = "Password changed: every session was signed out (API tokens keep working)"
+        return ok(data, message, next_actions=["login"])
+    return ok(data, "Account updated", next_actions=["get_me"])
 
 
 @router.post(

@@ -5,16 +5,33 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.kit.db import allow_token_lookup
-from quantdesk.models import ApiToken, User
+from quantdesk.kit.db import allow_token_lookup, dialect_name
+from quantdesk.models import ApiToken, LoginSession, RefreshToken, RefreshTokenState, User
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_user_in_live_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> User | None:
+    """The user, only if ``session_id`` is one of their login sessions and is not revoked."""
+    result = await session.execute(
+        select(User)
+        .join(LoginSession, LoginSession.owner_id == User.id)
+        .where(
+            User.id == user_id,
+            LoginSession.id == session_id,
+            LoginSession.revoked_at.is_(None),
+        )
+    )
+    return result.scalar_one_or_none()
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -108,3 +125,118 @@ async def list_active_tokens(
         .order_by(ApiToken.created_at, ApiToken.id)
     )
     return result.scalars().all()
+
+
+async def add_login_session(session: AsyncSession, *, owner_id: uuid.UUID) -> LoginSession:
+    login_session = LoginSession(owner_id=owner_id)
+    session.add(login_session)
+    await session.flush()
+    return login_session
+
+
+async def add_refresh_token(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    session_id: uuid.UUID,
+    token_hash: str,
+    expires_at: datetime,
+) -> RefreshToken:
+    token = RefreshToken(
+        owner_id=owner_id, session_id=session_id, token_hash=token_hash, expires_at=expires_at
+    )
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def get_refresh_token_by_digest(session: AsyncSession, digest: str) -> RefreshToken | None:
+    """The refresh token with this digest, whatever its state; its owner is not known yet."""
+    if dialect_name(session) == "postgresql":
+        # RLS shows this one row to the transaction that holds its digest (see the migration).
+        await session.execute(
+            text("SELECT set_config('app.refresh_token_hash', :digest, true)"), {"digest": digest}
+        )
+    result = await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
+    return result.scalar_one_or_none()
+
+
+async def spend_refresh_token(session: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> bool:
+    """Mark an active token spent; False if another request spent (or revoked) it first."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.state == RefreshTokenState.ACTIVE)
+        .values(state=RefreshTokenState.SPENT, spent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def revoke_login_sessions(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    only: uuid.UUID | None = None,
+    keep: uuid.UUID | None = None,
+) -> None:
+    """Revoke the owner's live sessions (just ``only``, or all but ``keep``) and their tokens."""
+    sessions = update(LoginSession).where(
+        LoginSession.owner_id == owner_id, LoginSession.revoked_at.is_(None)
+    )
+    tokens = update(RefreshToken).where(
+        RefreshToken.owner_id == owner_id, RefreshToken.state != RefreshTokenState.REVOKED
+    )
+    if only is not None:
+        sessions = sessions.where(LoginSession.id == only)
+        tokens = tokens.where(RefreshToken.session_id == only)
+    if keep is not None:
+        sessions = sessions.where(LoginSession.id != keep)
+        tokens = tokens.where(RefreshToken.session_id != keep)
+    await session.execute(
+        sessions.values(revoked_at=now, revoked_reason=reason).execution_options(
+            synchronize_session=False
+        )
+    )
+    await session.execute(
+        tokens.values(state=RefreshTokenState.REVOKED).execution_options(synchronize_session=False)
+    )
+
+
+async def revoke_active_refresh_tokens(
+    session: AsyncSession, *, owner_id: uuid.UUID, session_id: uuid.UUID
+) -> None:
+    """Retire a session's current token without ending the session (spent ones stay spent)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.owner_id == owner_id,
+            RefreshToken.session_id == session_id,
+            RefreshToken.state == RefreshTokenState.ACTIVE,
+        )
+        .values(state=RefreshTokenState.REVOKED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_expired_refresh_tokens(
+    session: AsyncSession, *, owner_id: uuid.UUID, now: datetime
+) -> None:
+    """Forget the owner's expired refresh tokens, then the sessions left without any."""
+    await session.execute(
+        delete(RefreshToken)
+        .where(RefreshToken.owner_id == owner_id, RefreshToken.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(LoginSession)
+        .where(
+            LoginSession.owner_id == owner_id,
+            ~select(RefreshToken.id)
+            .where(RefreshToken.session_id == LoginSession.id)
+            .correlate(LoginSession)
+            .exists(),
+        )
+        .execution_options(synchronize_session=False)
+    )

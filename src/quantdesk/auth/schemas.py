@@ -69,7 +69,9 @@ class LoginRequest(_Request):
 
 
 class RefreshRequest(_Request):
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: str = Field(
+        min_length=1, max_length=4096, description="The latest refresh token of the session"
+    )
 
 
 class UpdateMeRequest(_Request):
@@ -104,11 +106,23 @@ class UserOut(BaseModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str = Field(
+        description="Single use: trade it once at `refresh_token` for the next pair; presenting "
+        "it a second time signs the whole session out"
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
     expires_in: int = Field(description="Seconds until the access token expires")
     expires_at: datetime = Field(description="When the access token expires (UTC)")
     refresh_expires_at: datetime = Field(description="When the refresh token expires (UTC)")
+
+
+class MeUpdated(UserOut):
+    tokens: TokenPair | None = Field(
+        default=None,
+        description="Only after a password change made with an access token: the new token pair "
+        "of this session, which replaces the old one (every other session is signed out). "
+        "Null otherwise, and for a change made with an API token.",
+    )
 
 
 class CreateApiTokenRequest(_Request):

@@ -65,8 +65,36 @@ async def _quantdesk_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _json_syntax_error(exc: RequestValidationError) -> str | None:
+    """ "<reason> at line L column C" when the body is not JSON at all; None for other errors."""
+    errors = exc.errors()
+    if len(errors) != 1 or errors[0].get("type") != "json_invalid":
+        return None
+    loc = tuple(errors[0].get("loc", ()))
+    document = exc.body
+    # FastAPI puts the decoder's character offset in the location and the decoded text in body.
+    if len(loc) != 2 or not isinstance(loc[1], int) or not isinstance(document, str):
+        return None
+    position = min(max(loc[1], 0), len(document))
+    line = document.count("\n", 0, position) + 1
+    column = position - document.rfind("\n", 0, position)
+    reason = str((errors[0].get("ctx") or {}).get("error") or "invalid JSON")
+    return f"{reason} at line {line} column {column}"
+
+
 async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    syntax_error = _json_syntax_error(exc)
+    if syntax_error is not None:
+        detail = {"field": "body", "reason": syntax_error, "type": "json_invalid"}
+        return JSONResponse(
+            error_body(
+                code="validation_error",
+                message=f"Request body is not valid JSON: {syntax_error}",
+                details=[{**detail, "location": "body"}],
+            ),
+            status_code=422,
+        )
     details = _validation_details(exc)
     fields = ", ".join(dict.fromkeys(d["field"] for d in details))
     return JSONResponse(

@@ -1,4 +1,4 @@
-"""Passwords (Argon2), JWT access/refresh tokens, and personal API tokens."""
+"""Passwords (Argon2), JWT access tokens, opaque refresh tokens and personal API tokens."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from quantdesk.kit.config import Settings
 
 API_TOKEN_PREFIX = "qd_"  # noqa: S105 - a marker, not a secret
+REFRESH_TOKEN_PREFIX = "qdr_"  # noqa: S105 - a marker, not a secret
 JWT_ALGORITHM = "HS256"
-TokenType = Literal["access", "refresh"]
+# Refresh tokens are opaque secrets checked against the database, so only access tokens are JWTs.
+TokenType = Literal["access"]
 
 _hasher = PasswordHasher()
 
@@ -52,19 +54,21 @@ class JwtClaims:
     user_id: uuid.UUID
     # Bumped on the user row when the password changes: older tokens stop working.
     session_version: int
+    # The login session (refresh-token family) the token was issued for; revoking it ends the token.
+    session_id: uuid.UUID | None
 
 
 def issue_jwt(
-    settings: Settings, user_id: uuid.UUID, token_type: TokenType, *, session_version: int = 0
+    settings: Settings,
+    user_id: uuid.UUID,
+    token_type: TokenType = "access",  # noqa: S107 - a token kind, not a secret
+    *,
+    session_version: int = 0,
+    session_id: uuid.UUID | None = None,
 ) -> IssuedToken:
-    ttl = (
-        settings.jwt_access_ttl_seconds
-        if token_type == "access"  # noqa: S105
-        else settings.jwt_refresh_ttl_seconds
-    )
     now = datetime.now(UTC)
-    expires_at = now + timedelta(seconds=ttl)
-    payload = {
+    expires_at = now + timedelta(seconds=settings.jwt_access_ttl_seconds)
+    payload: dict[str, object] = {
         "sub": str(user_id),
         "typ": token_type,
         "iat": int(now.timestamp()),
@@ -72,6 +76,8 @@ def issue_jwt(
         "jti": secrets.token_hex(8),
         "sv": session_version,
     }
+    if session_id is not None:
+        payload["sid"] = str(session_id)
     token = jwt.encode(payload, settings.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
     return IssuedToken(token=token, expires_at=expires_at)
 
@@ -87,8 +93,11 @@ def decode_jwt(settings: Settings, token: str, expected_type: TokenType) -> JwtC
         )
         if payload.get("typ") != expected_type:
             return None
+        sid = payload.get("sid")
         return JwtClaims(
-            user_id=uuid.UUID(str(payload["sub"])), session_version=int(payload.get("sv", 0))
+            user_id=uuid.UUID(str(payload["sub"])),
+            session_version=int(payload.get("sv", 0)),
+            session_id=uuid.UUID(str(sid)) if sid is not None else None,
         )
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
@@ -108,6 +117,24 @@ def new_api_token() -> NewApiToken:
 
 def hash_api_token(secret: str) -> str:
     # A fast digest is right here: the secret has 256 bits of entropy, unlike a password.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewRefreshToken:
+    secret: str
+    digest: str
+    expires_at: datetime
+
+
+def new_refresh_token(settings: Settings) -> NewRefreshToken:
+    """An opaque refresh token; only its digest is stored, so a database leak hands out none."""
+    secret = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.jwt_refresh_ttl_seconds)
+    return NewRefreshToken(secret=secret, digest=hash_refresh_token(secret), expires_at=expires_at)
+
+
+def hash_refresh_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

@@ -3,6 +3,12 @@
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
 from quantdesk.models.asset import Asset, AssetClass, PendingAssetOwner, ValidationStatus
+from quantdesk.models.login_session import (
+    LoginSession,
+    RefreshToken,
+    RefreshTokenState,
+    SessionEndReason,
+)
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
 from quantdesk.models.operation import (
@@ -23,12 +29,16 @@ __all__ = [
     "AssetQuote",
     "Base",
     "IndexMember",
+    "LoginSession",
     "MarketIndex",
     "Operation",
     "OperationFile",
     "OperationResult",
     "OperationStatus",
     "PendingAssetOwner",
+    "RefreshToken",
+    "RefreshTokenState",
+    "SessionEndReason",
     "Universe",
     "UniverseAsset",
     "UniverseChange",
@@ -49,4 +59,6 @@ OWNED_TABLES = (
     "operation_files",
     "operation_results",
     "pending_asset_owners",
+    "login_sessions",
+    "refresh_tokens",
 )

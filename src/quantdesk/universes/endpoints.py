@@ -263,19 +263,29 @@ async def import_universe_csv(
     response: Response,
     session: DbSession,
     user: CurrentUser,
-    file: Annotated[UploadFile, File(description="UTF-8 CSV with a header and a symbol column")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="UTF-8 CSV: a header with a symbol (or ticker) column, "
+            "or one column of symbols"
+        ),
+    ],
 ) -> Envelope[OperationOut]:
     """Add the rows of a CSV file (at most 5 MB and 10,000 rows) to the universe, as a background
     job: 202 with the operation (`Location: /api/v1/operations/{id}`); follow it there or on
     `/ws/operations/{id}`.
 
-    The file is checked at once (an unusable file is a 422 on field `file`). The header needs a
-    `symbol` column (any case); `name`, `asset_class`, `exchange` and `sector` are the catalog's
-    and ignored; every other column is kept as membership metadata (text). The finished
-    operation's result has the counts, a result per row like `add_assets_to_universe` (`row` counts
-    the header as row 1; the first 1,000 inline, all of them at `results_url`). Valid rows are
-    added, the others reported. Members already present keep their metadata. Comma, semicolon and
-    tab delimiters are recognised.
+    The file is checked at once (an unusable file is a 422 on field `file`). It has a header row,
+    or is a single column of symbols without one (when the first cell reads as a symbol rather
+    than a column name). The header's columns are a closed set: `symbol` or `ticker` (any case;
+    exactly one is required); `name`, `asset_class`, `exchange` and `sector`, which are the
+    catalog's (written by export) and ignored; and `meta.<key>` columns, kept as the member's
+    metadata under `<key>` (text). Any other column, or a value in a column without a name, is a
+    422 naming it and the allowed columns. The finished operation's result has the counts and a
+    result per row like `add_assets_to_universe` (`row` counts the header, if any, as row 1; the
+    first 1,000 inline, all of them at `results_url`). Valid rows are added, the others reported.
+    Members already present keep their metadata. Comma, semicolon and tab delimiters are
+    recognised.
     """
     content = await file.read(csv_io.MAX_IMPORT_BYTES + 1)
     operation = await service.request_import(
