@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from quantdesk.cli.common import console, load_settings
+from quantdesk.cli.common import configure_cli_logging, err, load_settings
 from quantdesk.jobs.registry import QUEUES
-from quantdesk.kit.logging import configure_logging
 
 
 def _queues(value: str) -> list[str]:
@@ -32,7 +31,7 @@ def worker(
 ) -> None:
     """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_cli_logging(long_running=True)
     from quantdesk.jobs.celery_app import app as celery_app
 
     argv = [
@@ -43,7 +42,7 @@ def worker(
     ]
     if name:
         argv.append(f"--hostname={name}")
-    console.print(f"worker consuming {queues} with {concurrency} process(es)")
+    err().print(f"worker consuming {queues} with {concurrency} process(es)")
     celery_app.worker_main(argv)
 
 
@@ -54,7 +53,7 @@ def beat(
 ) -> None:
     """Run Celery beat: requests the periodic jobs of quantdesk.jobs.schedule (run exactly one)."""
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_cli_logging(long_running=True)
     from quantdesk.jobs.celery_app import app as celery_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
