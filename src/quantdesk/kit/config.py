@@ -13,14 +13,14 @@ DEFAULT_JWT_SECRET = "dev-insecure-change-me"  # noqa: S105 - the value producti
 MIN_PRODUCTION_SECRET_LENGTH = 32
 
 
-def default_data_dir() -> Path:
+def default_data_dir(module_file: str | Path = __file__) -> Path:
     """Where the data lives when QUANTDESK_DATA_DIR is unset, whatever the working directory.
 
     Installed from a source checkout (``make install``, editable): the checkout's ``data/``, the
     folder ``make run`` uses. Installed as a package: the platform's user data directory
     (``~/.local/share/quantdesk`` on Linux, ``~/Library/Application Support/quantdesk`` on macOS).
     """
-    src = Path(__file__).resolve().parents[2]  # <checkout>/src in a source checkout
+    src = Path(module_file).resolve().parents[2]  # <checkout>/src when run from a checkout
     if src.name == "src" and (src.parent / "pyproject.toml").is_file():
         return src.parent / "data"
     import platformdirs  # only needed outside a checkout
