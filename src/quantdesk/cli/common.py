@@ -115,11 +115,12 @@ def load_settings() -> Settings:
         fail(f"configuration: {validation_message(exc)}", code=2)
 
 
-def configure_cli_logging(*, long_running: bool = False) -> None:
+def configure_cli_logging(*, verbose: bool = False) -> None:
     """Send every log line to stderr before a command runs (structlog's default is stdout).
 
-    A one-off command logs warnings and errors only, unless QUANTDESK_LOG_LEVEL is set: its
-    result is what it prints. Invalid settings are reported by the command that needs them.
+    A one-off command's result is what it prints, so it logs only warnings and errors unless
+    ``verbose`` (then at QUANTDESK_LOG_LEVEL, as the long-running serve, worker and beat do).
+    Invalid settings are reported by the command that needs them, not here.
     """
     from pydantic import ValidationError
 
@@ -129,14 +130,11 @@ def configure_cli_logging(*, long_running: bool = False) -> None:
     level, as_json = "INFO", True
     try:
         settings = get_settings()
+        level, as_json = settings.log_level, settings.log_json
     except ValidationError:
-        settings = None
-    if settings is not None:
-        as_json = settings.log_json
-        if long_running or "log_level" in settings.model_fields_set:
-            level = settings.log_level
-        else:
-            level = "WARNING"
+        pass
+    if not verbose:
+        level = "WARNING"
     try:
         configure_logging(level, json=as_json)
     except ValueError:  # an unknown QUANTDESK_LOG_LEVEL: log at INFO rather than not at all

@@ -35,9 +35,16 @@ app.command()(worker_commands.beat)
 
 
 @app.callback()
-def root() -> None:
+def root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also log at QUANTDESK_LOG_LEVEL (on stderr), not only warnings"
+        ),
+    ] = False,
+) -> None:
     """Runs before every sub-command: logs go to stderr, whatever the command."""
-    configure_cli_logging()
+    configure_cli_logging(verbose=verbose)
 
 
 @app.command()
@@ -50,7 +57,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
-    configure_cli_logging(long_running=True)
+    configure_cli_logging(verbose=True)
     check_database(settings)  # a missing or unmigrated database: one line, before uvicorn
     uvicorn.run(
         "quantdesk.app:create_app",

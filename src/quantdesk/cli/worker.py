@@ -31,7 +31,7 @@ def worker(
 ) -> None:
     """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
     settings = load_settings()
-    configure_cli_logging(long_running=True)
+    configure_cli_logging(verbose=True)
     from quantdesk.jobs.celery_app import app as celery_app
 
     argv = [
@@ -53,7 +53,7 @@ def beat(
 ) -> None:
     """Run Celery beat: requests the periodic jobs of quantdesk.jobs.schedule (run exactly one)."""
     settings = load_settings()
-    configure_cli_logging(long_running=True)
+    configure_cli_logging(verbose=True)
     from quantdesk.jobs.celery_app import app as celery_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
