@@ -36,3 +36,17 @@ def quantdesk(
         timeout=timeout,
         check=False,
     )
+
+
+def bash(script: str, *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` run by bash, with ``$QUANTDESK`` naming the command under test."""
+    return subprocess.run(
+        ["bash", "-c", script],
+        env={**env, "QUANTDESK": str(QUANTDESK)},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

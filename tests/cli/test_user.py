@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
-from tests.cli.support import QUANTDESK, cli_env, quantdesk
+from tests.cli.support import bash, cli_env, quantdesk
 
 PASSWORD = "a sturdy passphrase"
 
@@ -31,19 +30,12 @@ async def test_create_user_then_capture_a_token_that_authenticates(
     assert created.stdout.startswith("created operator@example.com (")
 
     # The issue's own line, in a real shell, with every log line asked for.
-    shell = subprocess.run(
-        [
-            "bash",
-            "-c",
-            f'TOKEN=$("{QUANTDESK}" -v user token operator@example.com --name ci); '
-            'printf %s "$TOKEN"',
-        ],
+    shell = bash(
+        'TOKEN=$("$QUANTDESK" -v user token operator@example.com --name ci); printf %s "$TOKEN"',
         env={**env, "QUANTDESK_LOG_LEVEL": "DEBUG"},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
     )
+    assert shell.returncode == 0, shell.stderr
     token = shell.stdout
     assert token.startswith("qd_")
     assert len(token.split()) == 1
