@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -139,6 +140,19 @@ def configure_cli_logging(*, verbose: bool = False) -> None:
         configure_logging(level, json=as_json)
     except ValueError:  # an unknown QUANTDESK_LOG_LEVEL: log at INFO rather than not at all
         configure_logging("INFO", json=as_json)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(_CurrentStderr())
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written: a test runner swaps it per invocation."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------------------------------
