@@ -21,6 +21,7 @@ DB_COMMANDS = (
     ("user", "token", "someone@example.com"),
     ("assets", "validate", "AAPL"),
     ("demo", "seed"),
+    ("serve", "--port", "0"),  # checked before uvicorn starts (else this would hang)
 )
 
 

@@ -117,6 +117,10 @@ async def test_providers_status_local(settings: Settings, clear_settings: None) 
     assert "simulated" in line
     assert "unlimited" in line
     assert "cache: in process" in result.output
+    as_csv = await _invoke(["providers", "status", "--local", "-o", "csv"], _env(settings))
+    assert as_csv.exit_code == 0, as_csv.output
+    [row] = csv.DictReader(io.StringIO(as_csv.stdout))
+    assert (row["provider"], row["breaker"], row["simulated"]) == ("sim", "closed", "true")
 
 
 async def test_providers_status_asks_the_server(

@@ -57,8 +57,8 @@ def serve(
     import uvicorn
 
     settings = load_settings()
-    configure_cli_logging(verbose=True)
     check_database(settings)  # a missing or unmigrated database: one line, before uvicorn
+    configure_cli_logging(verbose=True)
     uvicorn.run(
         "quantdesk.app:create_app",
         factory=True,
