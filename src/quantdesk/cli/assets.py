@@ -21,21 +21,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from quantdesk.cli.api import ApiClient, ApiUrl, Token
-from quantdesk.cli.common import (
+from quantdesk.cli.common import fail, load_settings, out, run, split_symbols, with_database
+from quantdesk.cli.output import (
     Column,
     Output,
     OutputFormat,
     emit,
     emit_csv,
     emit_json,
-    fail,
-    load_settings,
     make_table,
-    out,
     print_table,
-    run,
-    split_symbols,
-    with_database,
 )
 
 if TYPE_CHECKING:

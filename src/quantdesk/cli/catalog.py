@@ -7,19 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from quantdesk.cli.common import (
+from quantdesk.cli.common import err, load_settings, out, run, with_database
+from quantdesk.cli.output import (
     Column,
     Output,
     OutputFormat,
     emit_csv,
     emit_json,
-    err,
-    load_settings,
     make_table,
-    out,
     print_table,
-    run,
-    with_database,
 )
 
 if TYPE_CHECKING:

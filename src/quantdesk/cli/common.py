@@ -1,4 +1,4 @@
-"""What every CLI command shares: settings, one-line errors, the database check, output formats.
+"""What every CLI command shares: settings, logging, one-line errors, the database check.
 
 Only the standard library, Typer and Rich are imported here at module level: SQLAlchemy,
 pydantic, httpx and the app are imported inside the functions that use them, so that
@@ -7,21 +7,15 @@ pydantic, httpx and the app are imported inside the functions that use them, so 
 
 from __future__ import annotations
 
-import csv
-import enum
-import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -32,39 +26,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 UPGRADE_HINT = "run: quantdesk db upgrade"
-
-
-class OutputFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    CSV = "csv"
-
-
-Output = Annotated[
-    OutputFormat,
-    typer.Option(
-        "--output",
-        "-o",
-        case_sensitive=False,
-        help="table for people; json or csv (on stdout, nothing else) for scripts",
-    ),
-]
-
-
-class ResultFormat(enum.StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-ResultOutput = Annotated[
-    ResultFormat,
-    typer.Option(
-        "--output",
-        "-o",
-        case_sensitive=False,
-        help="text: a summary for people; json: the result (on stdout, nothing else)",
-    ),
-]
 
 
 def out() -> Console:
@@ -252,84 +213,6 @@ async def with_database(settings: Settings, work: Callable[[Database], Awaitable
         return await work(db)
     finally:
         await db.dispose()
-
-
-# ---------------------------------------------------------------------------------------------
-# Output: a table for people, JSON or CSV for scripts; ids and symbols are never cut.
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str  # the field of each item, and the CSV header
-    label: str  # the table header
-    whole: bool = False  # an id or symbol someone pastes back: never wrapped nor cut
-    justify: Literal["left", "right"] = "left"
-    show: Callable[[Any], str] | None = None  # how the table shows the value (CSV keeps it raw)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def emit_json(data: Any) -> None:
-    """Plain JSON on stdout: no colours, no wrapping, whatever the terminal."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def emit_csv(columns: Sequence[Column], items: Sequence[Mapping[str, Any]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([c.key for c in columns])
-    writer.writerows([_cell(item.get(c.key)) for c in columns] for item in items)
-
-
-def make_table(
-    columns: Sequence[Column], items: Sequence[Mapping[str, Any]], *, title: str | None = None
-) -> Table:
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c.label, no_wrap=c.whole, justify=c.justify)
-    for item in items:
-        cells = ((c.show or _cell)(item.get(c.key)) for c in columns)
-        table.add_row(*(escape(cell) for cell in cells))
-    return table
-
-
-def print_table(table: Table, console: Console | None = None) -> None:
-    """Print ``table``, widening the output past the terminal rather than cutting a column that
-    must stay whole (Rich would otherwise shorten an id to fit)."""
-    console = console or out()
-    needed = Measurement.get(console, console.options.update_width(10_000), table).minimum
-    if needed > console.width:
-        console = Console(width=needed, stderr=console.stderr)
-    console.print(table)
-
-
-def emit(
-    output: OutputFormat,
-    columns: Sequence[Column],
-    items: Sequence[Mapping[str, Any]],
-    *,
-    data: Any = None,
-    csv_columns: Sequence[Column] | None = None,
-    title: str | None = None,
-    empty: str | None = None,
-) -> None:
-    """Items as a table, CSV (``csv_columns``, by default the table's) or JSON (``data``, by
-    default the items in full)."""
-    if output is OutputFormat.JSON:
-        emit_json(items if data is None else data)
-    elif output is OutputFormat.CSV:
-        emit_csv(csv_columns or columns, items)
-    elif not items and empty:
-        out().print(empty, highlight=False, soft_wrap=True)
-    else:
-        print_table(make_table(columns, items, title=title))
 
 
 def split_symbols(values: Sequence[str]) -> list[str]:

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.api import ApiClient, ApiUrl, Token
-from quantdesk.cli.common import Column, Output, OutputFormat, emit, make_table, out, print_table
+from quantdesk.cli.common import out
+from quantdesk.cli.output import Column, Output, OutputFormat, emit, make_table, print_table
 
 app = typer.Typer(help="Market indices of the catalog (needs an API token).", no_args_is_help=True)
 

@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.api import ApiClient, ApiUrl, Token
-from quantdesk.cli.common import (
+from quantdesk.cli.common import err, fail, out
+from quantdesk.cli.output import (
     Column,
     Output,
     OutputFormat,
@@ -20,9 +21,6 @@ from quantdesk.cli.common import (
     ResultOutput,
     emit,
     emit_json,
-    err,
-    fail,
-    out,
 )
 
 app = typer.Typer(help="Background jobs (operations) through the API.", no_args_is_help=True)

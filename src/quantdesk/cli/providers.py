@@ -13,18 +13,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from quantdesk.cli.common import (
-    Column,
-    Output,
-    OutputFormat,
-    emit_csv,
-    emit_json,
-    fail,
-    load_settings,
-    out,
-    print_table,
-    run,
-)
+from quantdesk.cli.common import fail, load_settings, out, run
+from quantdesk.cli.output import Column, Output, OutputFormat, emit_csv, emit_json, print_table
 
 if TYPE_CHECKING:
     from quantdesk.kit.config import Settings

@@ -10,19 +10,8 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.api import ApiClient, ApiUrl, Token
-from quantdesk.cli.common import (
-    Column,
-    Output,
-    OutputFormat,
-    confirm,
-    emit,
-    err,
-    fail,
-    make_table,
-    out,
-    print_table,
-    split_symbols,
-)
+from quantdesk.cli.common import confirm, err, fail, out, split_symbols
+from quantdesk.cli.output import Column, Output, OutputFormat, emit, make_table, print_table
 
 app = typer.Typer(
     help="Manage universes through the API (needs an API token).", no_args_is_help=True
