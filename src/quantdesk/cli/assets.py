@@ -122,10 +122,11 @@ _RESULT_COLUMNS = (
 def _read_symbols(text: str) -> list[str]:
     """Symbols from a file or stdin: a CSV with a 'symbol' column (as `universe export` writes),
     or symbols separated by commas, spaces or newlines ('#' starts a comment)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write
     lines = text.splitlines()
     header = [cell.strip().lower() for cell in lines[0].split(",")] if lines else []
     if "symbol" in header:
-        rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        rows = csv.DictReader(io.StringIO(text))
         key = next(name for name in rows.fieldnames or [] if name.strip().lower() == "symbol")
         return [row[key].strip() for row in rows if (row.get(key) or "").strip()]
     return split_symbols([line.split("#", 1)[0] for line in lines])
@@ -138,7 +139,7 @@ def _bulk_inputs(values: list[str]) -> list[str]:
             symbols.extend(_read_symbols(sys.stdin.read()))
         elif Path(value).is_file():
             try:
-                symbols.extend(_read_symbols(Path(value).read_text(encoding="utf-8-sig")))
+                symbols.extend(_read_symbols(Path(value).read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 fail(f"cannot read {value}: {exc}")
         else:
