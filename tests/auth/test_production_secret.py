@@ -57,7 +57,7 @@ def test_serve_refuses_to_start_in_production_with_the_default_secret() -> None:
     result = CliRunner().invoke(cli, ["serve"], env={"QUANTDESK_ENVIRONMENT": "production"})
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())  # Rich wraps long lines
-    assert "Configuration error" in output
+    assert "error: configuration" in output
     assert EXPECTED in output
 
 

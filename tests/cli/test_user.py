@@ -1,74 +1,74 @@
-"""`quantdesk user create|token` go through the auth service; the minted token works."""
+"""`quantdesk user create|token` as a shell runs them: the token alone on stdout, and it works."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
 
-from quantdesk.cli.main import app as cli
-from quantdesk.kit.config import Settings, get_settings
+from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
+from tests.cli.support import bash, cli_env, quantdesk
+
+PASSWORD = "a sturdy passphrase"
 
 
 @pytest.fixture
-def cli_env(settings: Settings) -> Iterator[dict[str, str]]:
-    get_settings.cache_clear()
-    yield {
-        "QUANTDESK_DATABASE_URL": settings.resolved_database_url,
-        "QUANTDESK_JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "QUANTDESK_LOG_LEVEL": "WARNING",
-    }
-    get_settings.cache_clear()
+def env(settings: Settings) -> dict[str, str]:
+    return cli_env(
+        QUANTDESK_DATABASE_URL=settings.resolved_database_url,
+        QUANTDESK_NEW_USER_PASSWORD=PASSWORD,
+    )
 
 
-async def _invoke(args: list[str], env: dict[str, str]) -> Result:
-    # In a thread: the command runs its own event loop, as it does from a shell.
-    return await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
-
-
-async def test_create_user_then_mint_a_token_that_authenticates(
-    db: Database, client: httpx.AsyncClient, cli_env: dict[str, str]
+async def test_create_user_then_capture_a_token_that_authenticates(
+    db: Database, client: httpx.AsyncClient, env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**cli_env, "QUANTDESK_NEW_USER_PASSWORD": "a sturdy passphrase"}
-    created = await _invoke(["user", "create", "Operator@Example.com"], env)
-    assert created.exit_code == 0, created.output
-    assert "created operator@example.com" in created.output
+    created = quantdesk("user", "create", "Operator@Example.com", env=env, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("created operator@example.com (")
 
-    minted = await _invoke(["user", "token", "operator@example.com", "--name", "laptop"], env)
-    assert minted.exit_code == 0, minted.output
-    secret = minted.stdout.strip().splitlines()[-1]
-    assert secret.startswith("qd_")
+    # The issue's own line, in a real shell, with every log line asked for.
+    shell = bash(
+        'TOKEN=$("$QUANTDESK" -v user token operator@example.com --name ci); printf %s "$TOKEN"',
+        env={**env, "QUANTDESK_LOG_LEVEL": "DEBUG"},
+        cwd=tmp_path,
+    )
+    assert shell.returncode == 0, shell.stderr
+    token = shell.stdout
+    assert token.startswith("qd_")
+    assert len(token.split()) == 1
+    assert "api_token_created" in shell.stderr  # the log line exists, on stderr
 
-    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
     assert me.json()["data"]["email"] == "operator@example.com"
 
-    login = await client.post(
-        "/api/v1/auth/login",
-        json={"email": "operator@example.com", "password": "a sturdy passphrase"},
-    )
-    assert login.status_code == 200
 
-
-async def test_cli_rejects_bad_input_and_duplicates_clearly(
-    db: Database, cli_env: dict[str, str]
+async def test_bad_input_duplicates_and_unknown_accounts_are_clear(
+    db: Database, env: dict[str, str], tmp_path: Path
 ) -> None:
-    short = await _invoke(
-        ["user", "create", "x@example.com"], {**cli_env, "QUANTDESK_NEW_USER_PASSWORD": "short"}
+    short = quantdesk(
+        "user",
+        "create",
+        "x@example.com",
+        env={**env, "QUANTDESK_NEW_USER_PASSWORD": "short"},
+        cwd=tmp_path,
     )
-    assert short.exit_code == 2
-    assert "password" in short.output
+    assert short.returncode == 2
+    assert short.stdout == ""
+    assert "password" in short.stderr
 
-    env = {**cli_env, "QUANTDESK_NEW_USER_PASSWORD": "a sturdy passphrase"}
-    assert (await _invoke(["user", "create", "dup@example.com"], env)).exit_code == 0
-    again = await _invoke(["user", "create", "dup@example.com"], env)
-    assert again.exit_code == 1
-    assert "already exists" in again.output
+    assert quantdesk("user", "create", "dup@example.com", env=env, cwd=tmp_path).returncode == 0
+    again = quantdesk("user", "create", "dup@example.com", env=env, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
 
-    unknown = await _invoke(["user", "token", "nobody@example.com"], env)
-    assert unknown.exit_code == 1
-    assert "No account" in unknown.output
+    unknown = quantdesk("user", "token", "nobody@example.com", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert unknown.stdout == ""
+    assert unknown.stderr.splitlines() == [
+        "error: no account with email nobody@example.com",
+        "  create one with: quantdesk user create EMAIL",
+    ]

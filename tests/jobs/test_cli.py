@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -34,10 +37,13 @@ async def test_list_show_watch_and_cancel(server: LiveServer, resources: JobReso
     )
     idle = await suite.request_held(resources, "test_noop", owner_id=owner.user.id)
 
-    listed = runner.invoke(jobs_cli, ["list", *auth])
+    listed = runner.invoke(jobs_cli, ["list", *auth], env={"COLUMNS": "200"})
     assert listed.exit_code == 0, listed.output
     assert str(watched) in listed.output
     assert "pending" in listed.output
+    as_csv = runner.invoke(jobs_cli, ["list", "--output", "csv", *auth])
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert (rows[str(watched)]["kind"], rows[str(watched)]["status"]) == ("test_steps", "pending")
 
     cancelled = runner.invoke(jobs_cli, ["cancel", str(idle), *auth])
     assert cancelled.exit_code == 0, cancelled.output
@@ -48,8 +54,11 @@ async def test_list_show_watch_and_cancel(server: LiveServer, resources: JobReso
     await server.call(executor.submit([Submission(watched, "test_steps", "maintenance")]))
     watching = runner.invoke(jobs_cli, ["watch", str(watched), *auth])
     assert watching.exit_code == 0, watching.output
-    assert "succeeded" in watching.output
-    assert '"steps": 3' in watching.output
+    [summary] = watching.stdout.splitlines()  # a summary line, not the result JSON
+    assert re.fullmatch(rf"test_steps {watched} succeeded in \d+\.\d s", summary), summary
+    as_json = runner.invoke(jobs_cli, ["watch", str(watched), "--output", "json", *auth])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == {"steps": 3, "resumed_from": 0}
 
     shown = runner.invoke(jobs_cli, ["show", str(watched), *auth])
     assert shown.exit_code == 0, shown.output
@@ -57,7 +66,7 @@ async def test_list_show_watch_and_cancel(server: LiveServer, resources: JobReso
 
     failed_watch = runner.invoke(jobs_cli, ["watch", str(idle), *auth])
     assert failed_watch.exit_code == 1
-    assert "cancelled" in failed_watch.output
+    assert failed_watch.stdout.startswith(f"test_noop {idle} cancelled")
 
     other = await create_user(resources.db, resources.settings)
     _, other_secret = await create_api_token(resources.db, other.user)

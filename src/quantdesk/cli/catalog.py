@@ -1,29 +1,29 @@
-"""`quantdesk catalog ...`: the offline asset catalog."""
+"""`quantdesk catalog ...`: the offline asset catalog, straight against the database."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantdesk.assets import service as asset_service
-from quantdesk.assets.catalog import CatalogLoadReport, CatalogSources, load_catalog
-from quantdesk.cli.common import load_settings
-from quantdesk.kit.config import Settings
-from quantdesk.kit.db import Database
+from quantdesk.cli.common import err, load_settings, out, run, with_database
+from quantdesk.cli.output import (
+    Column,
+    Output,
+    OutputFormat,
+    emit_csv,
+    emit_json,
+    make_table,
+    print_table,
+)
+
+if TYPE_CHECKING:
+    from quantdesk.assets.catalog import CatalogLoadReport, CatalogSources
+    from quantdesk.kit.config import Settings
+    from quantdesk.kit.db import Database
 
 app = typer.Typer(help="Load and inspect the offline asset catalog.", no_args_is_help=True)
-console = Console()
-
-
-async def _asset_count(db: Database) -> int:
-    async with db.transaction() as session:
-        return await asset_service.count_assets(session)
-
 
 SOURCE_NAMES = ("stocks", "etfs", "index-quotes", "currencies", "crypto", "indices")
 
@@ -35,6 +35,8 @@ def _csv_option(value: str | None) -> list[str] | None:
 
 
 def _sources(sources: str | None, countries: str | None) -> CatalogSources:
+    from quantdesk.assets.catalog import CatalogSources
+
     chosen = _csv_option(sources)
     if chosen is None:
         chosen = list(SOURCE_NAMES)
@@ -58,16 +60,22 @@ def _sources(sources: str | None, countries: str | None) -> CatalogSources:
 async def _load(
     settings: Settings, *, if_empty: bool, sources: CatalogSources
 ) -> CatalogLoadReport | None:
-    db = Database(settings)
-    try:
-        if if_empty and await _asset_count(db) > 0:
-            return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from quantdesk.assets import service as asset_service
+    from quantdesk.assets.catalog import load_catalog
+
+    async def work(db: Database) -> CatalogLoadReport | None:
+        if if_empty:
+            async with db.transaction() as session:
+                if await asset_service.count_assets(session) > 0:
+                    return None
         with Progress(
             TextColumn("[bold]Loading catalog"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=err(),
             transient=True,
         ) as bar:
             task = bar.add_task("catalog", total=None)
@@ -76,8 +84,8 @@ async def _load(
                 bar.update(task, completed=done, total=total)
 
             return await load_catalog(db, progress=advance, sources=sources)
-    finally:
-        await db.dispose()
+
+    return await with_database(settings, work)
 
 
 def _print_report(report: CatalogLoadReport) -> None:
@@ -100,7 +108,7 @@ def _print_report(report: CatalogLoadReport) -> None:
         ("index members unresolved", report.members_unresolved),
     ):
         table.add_row(label, str(value))
-    console.print(table)
+    out().print(table)
 
 
 @app.command("load")
@@ -121,30 +129,43 @@ def load(
 ) -> None:
     """Load (or refresh) the catalog from the shipped data; safe to run again."""
     chosen = _sources(sources, countries)
-    report = asyncio.run(_load(load_settings(), if_empty=if_empty, sources=chosen))
+    report = run(_load(load_settings(), if_empty=if_empty, sources=chosen))
     if report is None:
-        console.print("catalog already loaded; skipped (--if-empty)")
+        out().print("catalog already loaded; skipped (--if-empty)")
         return
     _print_report(report)
 
 
 async def _stats(settings: Settings) -> dict[str, int]:
-    db = Database(settings)
-    try:
+    from quantdesk.assets import service as asset_service
+
+    async def work(db: Database) -> dict[str, int]:
         async with db.transaction() as session:
             return await asset_service.count_assets_by_class(session)
-    finally:
-        await db.dispose()
+
+    return await with_database(settings, work)
+
+
+_STATS_COLUMNS = (
+    Column("asset_class", "Asset class"),
+    Column("assets", "Assets", justify="right"),
+)
 
 
 @app.command("stats")
-def stats() -> None:
+def stats(output: Output = OutputFormat.TABLE) -> None:
     """How many assets the catalog holds, per asset class."""
-    counts = asyncio.run(_stats(load_settings()))
-    table = Table(title="Catalog")
-    table.add_column("asset class")
-    table.add_column("assets", justify="right")
-    for asset_class, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(asset_class, str(count))
-    table.add_row("[bold]total", f"[bold]{sum(counts.values())}")
-    console.print(table)
+    counts = run(_stats(load_settings()))
+    rows = [
+        {"asset_class": asset_class, "assets": count}
+        for asset_class, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    if output is OutputFormat.JSON:
+        by_class = {row["asset_class"]: row["assets"] for row in rows}
+        emit_json({"by_class": by_class, "total": sum(counts.values())})
+    elif output is OutputFormat.CSV:
+        emit_csv(_STATS_COLUMNS, rows)
+    else:
+        table = make_table(_STATS_COLUMNS, rows, title="Catalog")
+        table.add_row("[bold]total", f"[bold]{sum(counts.values())}")
+        print_table(table)

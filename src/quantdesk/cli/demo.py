@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
+from rich.markup import escape
 
-from quantdesk.cli.common import console, load_settings, with_database
-from quantdesk.system.demo import seed_demo
+from quantdesk.cli.common import err, load_settings, out, run, with_database
 
 app = typer.Typer(help="Demo data for a first look.", no_args_is_help=True)
 
@@ -15,9 +13,13 @@ app = typer.Typer(help="Demo data for a first look.", no_args_is_help=True)
 @app.command("seed")
 def seed() -> None:
     """Create the demo account and its two universes (idempotent)."""
-    report = asyncio.run(with_database(load_settings(), seed_demo))
+    from quantdesk.system.demo import seed_demo
+
+    report = run(with_database(load_settings(), seed_demo))
     if report.universes_created:
-        console.print(f"demo universes created: {', '.join(report.universes_created)}")
+        names = ", ".join(report.universes_created)
+        err().print(f"demo universes created: {escape(names)}", highlight=False)
     if report.missing_symbols:
-        console.print(f"[yellow]not in the catalog, left out:[/yellow] {report.missing_symbols}")
-    typer.echo(f"demo login: {report.email} / {report.password}")
+        missing = escape(str(report.missing_symbols))
+        err().print(f"[yellow]not in the catalog, left out:[/yellow] {missing}", highlight=False)
+    out().print(f"demo login: {report.email} / {report.password}", highlight=False)

@@ -1,29 +1,50 @@
-"""The `quantdesk` command: the server, the database, and every domain's sub-commands."""
+"""The `quantdesk` command: the server, the database, and every domain's sub-commands.
+
+The sub-command modules import only Typer, Rich and the standard library at module level (the
+rest inside their commands), so `quantdesk --help` answers without loading the application.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from quantdesk.cli import assets, catalog, demo, jobs, providers, universe, user, worker
-from quantdesk.cli.common import console, load_settings
-from quantdesk.kit.logging import configure_logging
-from quantdesk.kit.migrations import downgrade, upgrade
+from quantdesk.cli import assets, catalog, db, demo, indices, jobs, providers, universe, user
+from quantdesk.cli import worker as worker_commands
+from quantdesk.cli.common import check_database, configure_cli_logging, load_settings
 
-app = typer.Typer(help="quantdesk: a self-hosted investment desk.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app = typer.Typer(
+    help="quantdesk: a self-hosted investment desk.\n\n"
+    "Data lives in QUANTDESK_DATA_DIR, by default the checkout's data/ (installed from a "
+    "checkout) or the user data directory; `quantdesk db status` shows where.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets (tokens, the JWT key)
+)
+app.add_typer(db.app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(universe.app, name="universe")
+app.add_typer(indices.app, name="indices")
+app.add_typer(assets.app, name="assets")
+app.add_typer(jobs.app, name="jobs")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
-app.add_typer(assets.app, name="assets")
 app.add_typer(providers.app, name="providers")
-app.add_typer(jobs.app, name="jobs")
-app.command()(worker.worker)
-app.command()(worker.beat)
+app.command()(worker_commands.worker)
+app.command()(worker_commands.beat)
+
+
+@app.callback()
+def root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also log at QUANTDESK_LOG_LEVEL (on stderr), not only warnings"
+        ),
+    ] = False,
+) -> None:
+    """Runs before every sub-command: logs go to stderr, whatever the command."""
+    configure_cli_logging(verbose=verbose)
 
 
 @app.command()
@@ -33,8 +54,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve the API (and, embedded, the background work) with uvicorn."""
+    import uvicorn
+
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    check_database(settings)  # a missing or unmigrated database: one line, before uvicorn
+    configure_cli_logging(verbose=True)
     uvicorn.run(
         "quantdesk.app:create_app",
         factory=True,
@@ -45,22 +69,6 @@ def serve(
         proxy_headers=True,
         access_log=False,  # our middleware logs each request once, with its request id
     )
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Migrate the database up to a revision (default: the latest)."""
-    settings = load_settings()
-    upgrade(settings.resolved_database_url, revision)
-    console.print(f"database ({settings.database_kind}) at {revision}")
-
-
-@db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
-    """Migrate the database down to a revision."""
-    settings = load_settings()
-    downgrade(settings.resolved_database_url, revision)
-    console.print(f"database ({settings.database_kind}) at {revision}")
 
 
 def main() -> None:

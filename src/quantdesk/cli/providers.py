@@ -7,27 +7,25 @@ a fresh process would start it (breakers closed; bucket levels are shared only t
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from quantdesk.cli.common import load_settings
-from quantdesk.kit.config import Settings
-from quantdesk.market import service as market_service
-from quantdesk.market.runtime import MarketRuntime
+from quantdesk.cli.common import fail, load_settings, out, run
+from quantdesk.cli.output import Column, Output, OutputFormat, emit_csv, emit_json, print_table
+
+if TYPE_CHECKING:
+    from quantdesk.kit.config import Settings
 
 app = typer.Typer(help="Market-data providers: health of the chain.", no_args_is_help=True)
 
-_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
 
 async def _local(settings: Settings) -> dict[str, Any]:
+    from quantdesk.market import service as market_service
+    from quantdesk.market.runtime import MarketRuntime
+
     runtime = MarketRuntime(settings)
     try:
         return (await market_service.providers_health(runtime)).model_dump(mode="json")
@@ -36,19 +34,18 @@ async def _local(settings: Settings) -> dict[str, Any]:
 
 
 def _remote(api_url: str) -> dict[str, Any]:
+    import httpx
+
     url = f"{api_url.rstrip('/')}/health/providers"
     try:
-        response = httpx.get(url, timeout=_TIMEOUT)
+        response = httpx.get(url, timeout=httpx.Timeout(10.0, connect=5.0))
     except httpx.HTTPError as exc:
-        Console(stderr=True).print(
-            f"[red]Error:[/red] cannot reach {escape(url)} ({escape(type(exc).__name__)}); "
-            "is the server running? Use --local for this configuration without it.",
-            soft_wrap=True,
+        fail(
+            f"cannot reach {url} ({type(exc).__name__}); is the server running? "
+            "Use --local for this configuration without it."
         )
-        raise typer.Exit(1) from exc
     if response.status_code != 200:
-        Console(stderr=True).print(f"[red]Error:[/red] {url} answered {response.status_code}")
-        raise typer.Exit(1)
+        fail(f"{url} answered {response.status_code}")
     data: dict[str, Any] = response.json()["data"]
     return data
 
@@ -87,6 +84,23 @@ def _table(health: dict[str, Any]) -> Table:
     return table
 
 
+_CSV_COLUMNS = tuple(
+    Column(key, key)
+    for key in ("provider", "breaker", "failures", "rate_limit", "capabilities", "simulated")
+)
+
+
+def _csv_row(provider: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "provider": provider["name"],
+        "breaker": provider["breaker"].get("state"),
+        "failures": provider["breaker"].get("failures", 0),
+        "rate_limit": _bucket(provider.get("rate_limiter")),
+        "capabilities": " ".join(provider.get("capabilities", [])),
+        "simulated": bool(provider.get("simulated")),
+    }
+
+
 @app.command("status")
 def status(
     local: Annotated[
@@ -98,18 +112,21 @@ def status(
             "--api-url", help="Server URL [default: QUANTDESK_API_URL]", show_default=False
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+    output: Output = OutputFormat.TABLE,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True)] = False,
 ) -> None:
     """Each provider's circuit breaker, rate-limit bucket and capabilities, and the cache."""
     settings = load_settings()
-    health = asyncio.run(_local(settings)) if local else _remote(api_url or settings.api_url)
-    out = Console()
-    if as_json:
-        out.print_json(json.dumps(health))
+    health = run(_local(settings)) if local else _remote(api_url or settings.api_url)
+    if as_json or output is OutputFormat.JSON:  # --json: the option this command had first
+        emit_json(health)
         return
-    out.print(_table(health))
+    if output is OutputFormat.CSV:
+        emit_csv(_CSV_COLUMNS, [_csv_row(p) for p in health.get("providers", [])])
+        return
+    print_table(_table(health))
     redis = health.get("cache", {}).get("redis", {})
     if redis.get("enabled"):
-        out.print(f"cache: Redis {'up' if redis.get('available') else 'DOWN (local only)'}")
+        out().print(f"cache: Redis {'up' if redis.get('available') else 'DOWN (local only)'}")
     else:
-        out.print("cache: in process (no Redis configured)")
+        out().print("cache: in process (no Redis configured)")

@@ -2,164 +2,77 @@
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import httpx
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from quantdesk.kit.config import Settings, get_settings
+from quantdesk.cli.api import ApiClient, ApiUrl, Token
+from quantdesk.cli.common import confirm, err, fail, out, split_symbols
+from quantdesk.cli.output import Column, Output, OutputFormat, emit, make_table, print_table
 
 app = typer.Typer(
     help="Manage universes through the API (needs an API token).", no_args_is_help=True
 )
 
-ApiUrl = Annotated[
-    str | None,
-    typer.Option("--api-url", help="API base URL [default: QUANTDESK_API_URL]", show_default=False),
-]
-Token = Annotated[
-    str | None,
-    typer.Option("--token", help="API token [default: QUANTDESK_API_TOKEN]", show_default=False),
-]
 UniverseRef = Annotated[str, typer.Argument(help="Universe id or exact name")]
 Symbols = Annotated[list[str], typer.Argument(help="Symbols, space or comma separated")]
 
-_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+# Said in the help of every command that takes symbols; `assets validate` keeps the same rule.
+EXIT_CODES = (
+    "Exit code: 0 when every symbol was recognised, 1 when any is unknown or not a symbol "
+    "(the others are still applied) or the call failed, 2 on a usage or configuration error."
+)
 _FINISHED = ("succeeded", "failed", "cancelled")
 _POLL_SECONDS = 0.2
 _PROBLEMS = ("already_present", "not_present", "unknown_symbol", "invalid_format")
+_UNRECOGNISED = ("unknown_symbol", "invalid_format")
 
 
-def _out() -> Console:
-    return Console()  # made per call, so it writes to whatever stdout is current
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else ""
 
 
-def _fail(message: str, *lines: str, code: int = 1) -> NoReturn:
-    err = Console(stderr=True)
-    err.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    for line in lines:
-        err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        reasons = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
-        _fail("configuration error", *reasons, code=2)
-
-
-class ApiClient:
-    """A thin synchronous client: unwraps envelopes and turns every failure into a message."""
-
-    def __init__(self, api_url: str | None, token: str | None) -> None:
-        settings = _settings() if api_url is None or token is None else None
-        secret = settings.api_token.get_secret_value() if settings and settings.api_token else None
-        token = token or secret
-        if not token:
-            _fail(
-                "no API token",
-                "pass --token or set QUANTDESK_API_TOKEN (create one with create_api_token)",
-                code=2,
-            )
-        self.base_url = (api_url or (settings.api_url if settings else "")).rstrip("/")
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/api/v1",
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "quantdesk-cli"},
-            timeout=_TIMEOUT,
-        )
-
-    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            _fail(f"cannot reach the API at {self.base_url}: {exc}")
-        if response.is_success:
-            return response
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            _fail(f"HTTP {response.status_code} from {self.base_url}: {response.text[:200]}")
-        error = body.get("error") or {}
-        details = [
-            f"{d.get('field', '?')}: {d.get('reason', '')}" for d in error.get("details") or []
-        ]
-        code = f" ({error['code']})" if error.get("code") else ""
-        _fail(f"{body.get('message') or f'HTTP {response.status_code}'}{code}", *details)
-
-    def data(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.send(method, path, **kwargs).json()["data"]
-
-    def universe_id(self, ref: str) -> str:
-        """An id as given, or the id of the one universe with exactly this name."""
-        try:
-            return str(uuid.UUID(ref))
-        except ValueError:
-            pass
-        for universe in self.all_universes():
-            if universe["name"] == ref:
-                return str(universe["id"])
-        _fail(f"you have no universe named {ref!r}", "see `quantdesk universe list`")
-
-    def all_universes(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-            page = self.data("GET", "/universes", params=params)
-            items.extend(page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
-
-
-def _split(symbols: list[str]) -> list[str]:
-    return [s for raw in symbols for s in re.split(r"[,\s]+", raw) if s]
-
-
-def _print_outcome(result: dict[str, Any], row_key: str | None = None) -> None:
-    out = _out()
+def _report_outcome(result: dict[str, Any], row_key: str | None = None) -> None:
+    """Print the counts and each problem; exit 1 when a symbol was not recognised."""
     counts = result["counts"]
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items() if n)
-    out.print(
+    out().print(
         f"{summary or 'nothing to do'}; the universe now has {result['asset_count']} assets",
+        highlight=False,
         soft_wrap=True,
     )
     problems = [r for r in result["results"] if r["status"] in _PROBLEMS]
-    if not problems:
-        return
-    table = Table("Row" if row_key else "Input", "Symbol", "Status", "Reason")
-    for r in problems:
-        first = str(r[row_key]) if row_key else r["input"]
-        cells = (first, r["symbol"] or "", r["status"], r.get("reason") or "")
-        table.add_row(*(escape(cell) for cell in cells))
-    out.print(table)
+    if problems:
+        columns = (
+            Column(row_key or "input", "Row" if row_key else "Input", whole=True),
+            Column("symbol", "Symbol", whole=True),
+            Column("status", "Status"),
+            Column("reason", "Reason"),
+        )
+        print_table(make_table(columns, problems))
+    if any(counts.get(status) for status in _UNRECOGNISED):
+        raise typer.Exit(1)
+
+
+_LIST_COLUMNS = (
+    Column("id", "Id", whole=True),
+    Column("name", "Name"),
+    Column("asset_count", "Assets", justify="right"),
+    Column("created_at", "Created", show=_when),
+)
 
 
 @app.command("list")
-def list_universes(api_url: ApiUrl = None, token: Token = None) -> None:
+def list_universes(
+    output: Output = OutputFormat.TABLE, api_url: ApiUrl = None, token: Token = None
+) -> None:
     """List your universes."""
     universes = ApiClient(api_url, token).all_universes()
-    if not universes:
-        _out().print(
-            "No universes yet: create one with `quantdesk universe create NAME`.", soft_wrap=True
-        )
-        return
-    table = Table("Name", "Assets", "Id", "Created")
-    for u in universes:
-        table.add_row(escape(u["name"]), str(u["asset_count"]), u["id"], u["created_at"][:19])
-    _out().print(table)
+    empty = "No universes yet: create one with `quantdesk universe create NAME`."
+    emit(output, _LIST_COLUMNS, universes, empty=empty)
 
 
 @app.command()
@@ -173,12 +86,15 @@ def create(
     api_url: ApiUrl = None,
     token: Token = None,
 ) -> None:
-    """Create a universe, optionally with symbols and/or an index's members."""
+    """Create a universe, optionally with symbols and/or an index's members.
+
+    Every symbol must be known, or nothing is created (exit code 1).
+    """
     body: dict[str, Any] = {"name": name, "description": description, "from_index": from_index}
     if symbols:
-        body["symbols"] = _split(symbols)
+        body["symbols"] = split_symbols(symbols)
     data = ApiClient(api_url, token).data("POST", "/universes", json=body)
-    _out().print(
+    out().print(
         f"Created universe {escape(repr(data['name']))} ({data['id']}) "
         f"with {data['asset_count']} assets",
         highlight=False,
@@ -186,45 +102,150 @@ def create(
     )
 
 
-@app.command()
+@app.command(help=f"Add assets to a universe.\n\n{EXIT_CODES}")
 def add(
     universe: UniverseRef, symbols: Symbols, api_url: ApiUrl = None, token: Token = None
 ) -> None:
-    """Add assets to a universe."""
     client = ApiClient(api_url, token)
     path = f"/universes/{client.universe_id(universe)}/assets"
-    _print_outcome(client.data("POST", path, json={"add": _split(symbols)}))
+    _report_outcome(client.data("POST", path, json={"add": split_symbols(symbols)}))
 
 
-@app.command()
+@app.command(help=f"Remove assets from a universe.\n\n{EXIT_CODES}")
 def remove(
     universe: UniverseRef, symbols: Symbols, api_url: ApiUrl = None, token: Token = None
 ) -> None:
-    """Remove assets from a universe."""
     client = ApiClient(api_url, token)
     path = f"/universes/{client.universe_id(universe)}/assets"
-    _print_outcome(client.data("POST", path, json={"remove": _split(symbols)}))
+    _report_outcome(client.data("POST", path, json={"remove": split_symbols(symbols)}))
+
+
+_MEMBER_COLUMNS = (
+    Column("position", "#", justify="right", show=lambda p: str(p + 1)),
+    Column("symbol", "Symbol", whole=True),
+    Column("name", "Name"),
+    Column("asset_class", "Class"),
+    Column("exchange", "Exchange"),
+    Column("sector", "Sector"),
+)
 
 
 @app.command()
-def show(universe: UniverseRef, api_url: ApiUrl = None, token: Token = None) -> None:
-    """Show a universe and its assets in order."""
+def show(
+    universe: UniverseRef,
+    output: Output = OutputFormat.TABLE,
+    api_url: ApiUrl = None,
+    token: Token = None,
+) -> None:
+    """Show a universe and its assets in order (csv: the assets; json: everything)."""
     client = ApiClient(api_url, token)
     data = client.data("GET", f"/universes/{client.universe_id(universe)}")
-    out = _out()
-    out.print(
+    if output is not OutputFormat.TABLE:
+        emit(output, _MEMBER_COLUMNS, data["assets"], data=data)
+        return
+    console = out()
+    console.print(
         f"[bold]{escape(data['name'])}[/bold] ({data['id']}): {data['asset_count']} assets",
         soft_wrap=True,
     )
     if data["description"]:
-        out.print(data["description"], highlight=False, markup=False, soft_wrap=True)
-    if not data["assets"]:
+        console.print(data["description"], highlight=False, markup=False, soft_wrap=True)
+    if data["assets"]:
+        print_table(make_table(_MEMBER_COLUMNS, data["assets"]))
+
+
+@app.command()
+def delete(
+    universe: UniverseRef,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    api_url: ApiUrl = None,
+    token: Token = None,
+) -> None:
+    """Delete a universe with its memberships and change log (the catalog assets stay).
+
+    Asks first (on stderr, reading the answer from stdin), unless --yes.
+    """
+    client = ApiClient(api_url, token)
+    universe_id = client.universe_id(universe)
+    if not yes:
+        data = client.data("GET", f"/universes/{universe_id}")
+        question = (
+            f"Delete universe {data['name']!r} ({universe_id}, {data['asset_count']} assets)?"
+        )
+        if not confirm(question, unanswered="pass --yes to delete without asking"):
+            fail("not deleted")
+    deleted = client.data("DELETE", f"/universes/{universe_id}")
+    out().print(
+        f"Deleted universe {escape(repr(deleted['name']))} ({deleted['id']}) "
+        f"and its {deleted['asset_count']} memberships",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def reorder(
+    universe: UniverseRef,
+    symbols: Annotated[
+        list[str], typer.Argument(help="Every current member exactly once, in the new order")
+    ],
+    api_url: ApiUrl = None,
+    token: Token = None,
+) -> None:
+    """Set the order of a universe's members (list every member once)."""
+    client = ApiClient(api_url, token)
+    path = f"/universes/{client.universe_id(universe)}/assets/order"
+    data = client.data("PUT", path, json={"symbols": split_symbols(symbols)})
+    first = ", ".join(a["symbol"] for a in data["assets"][:5])
+    more = ", …" if data["asset_count"] > 5 else ""
+    out().print(
+        f"Order saved for {escape(repr(data['name']))}: {escape(first)}{more}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+_CHANGE_COLUMNS = (
+    Column("change", "Change"),
+    Column("symbol", "Symbol", whole=True),
+    Column("occurred_at", "When (UTC)", show=_when),
+)
+
+
+@app.command()
+def turnover(
+    universe: UniverseRef,
+    start: Annotated[
+        str | None,
+        typer.Option(help="ISO 8601 date or time, e.g. 2026-01-01 [default: end - 30 days]"),
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="ISO 8601 date or time [default: now]")] = None,
+    output: Output = OutputFormat.TABLE,
+    api_url: ApiUrl = None,
+    token: Token = None,
+) -> None:
+    """Additions, removals and the turnover rate of a universe over a window (csv: the changes)."""
+    client = ApiClient(api_url, token)
+    params = {key: value for key, value in (("start", start), ("end", end)) if value}
+    data = client.data("GET", f"/universes/{client.universe_id(universe)}/turnover", params=params)
+    changes = sorted(
+        [{"change": "added", **event} for event in data["additions"]]
+        + [{"change": "removed", **event} for event in data["removals"]],
+        key=lambda event: str(event["occurred_at"]),
+    )
+    if output is not OutputFormat.TABLE:
+        emit(output, _CHANGE_COLUMNS, changes, data=data)
         return
-    table = Table("#", "Symbol", "Name", "Class", "Exchange", "Sector")
-    for a in data["assets"]:
-        cells = (a["symbol"], a["name"], a["asset_class"], a["exchange"], a["sector"])
-        table.add_row(str(a["position"] + 1), *(escape(cell or "") for cell in cells))
-    out.print(table)
+    console = out()
+    console.print(
+        f"{_when(data['start'])} → {_when(data['end'])} UTC: {data['addition_count']} added, "
+        f"{data['removal_count']} removed, size {data['size_at_start']} → {data['size_at_end']}, "
+        f"turnover {data['turnover_rate']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if changes:
+        print_table(make_table(_CHANGE_COLUMNS, changes))
 
 
 @app.command()
@@ -245,32 +266,33 @@ def export(
     try:
         output.write_bytes(response.content)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror}")
+        fail(f"cannot write {output}: {exc.strerror}")
     rows = max(response.text.count("\n") - 1, 0)
-    Console(stderr=True).print(f"Wrote {rows} assets to {escape(str(output))}", highlight=False)
+    err().print(f"Wrote {rows} assets to {escape(str(output))}", highlight=False)
 
 
-@app.command("import")
+@app.command("import", help=f"Add the rows of a CSV file to a universe.\n\n{EXIT_CODES}")
 def import_csv(
     universe: UniverseRef,
-    file: Annotated[Path, typer.Argument(help="CSV file with a 'symbol' column")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV file with a 'symbol' column (other columns are kept)")
+    ],
     api_url: ApiUrl = None,
     token: Token = None,
 ) -> None:
-    """Add the rows of a CSV file to a universe (other columns become membership metadata)."""
     try:
         content = file.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror}")
+        fail(f"cannot read {file}: {exc.strerror}")
     client = ApiClient(api_url, token)
     path = f"/universes/{client.universe_id(universe)}/import"
     operation = client.data("POST", path, files={"file": (file.name, content, "text/csv")})
     # The import runs as a background job: follow its operation until it finishes.
-    with Console(stderr=True).status("Importing…"):
+    with err().status("Importing…"):
         while operation["status"] not in _FINISHED:
             time.sleep(_POLL_SECONDS)
             operation = client.data("GET", f"/operations/{operation['id']}")
     if operation["status"] != "succeeded":
         error = operation.get("error") or {}
-        _fail(f"the import {operation['status']}: {error.get('message') or 'no details'}")
-    _print_outcome(operation["result"], row_key="row")
+        fail(f"the import {operation['status']}: {error.get('message') or 'no details'}")
+    _report_outcome(operation["result"], row_key="row")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from quantdesk.auth import service as auth_service
-from quantdesk.auth.schemas import CreateApiTokenRequest, SignupRequest
-from quantdesk.cli.common import console, load_settings, validation_message, with_database
-from quantdesk.kit.db import Database, set_tenant
-from quantdesk.kit.errors import QuantdeskError
+from quantdesk.cli.common import fail, load_settings, out, run, validation_message, with_database
+
+if TYPE_CHECKING:
+    from quantdesk.kit.db import Database
 
 app = typer.Typer(
     help="Create accounts and mint API tokens (local operator access).", no_args_is_help=True
@@ -35,11 +32,16 @@ def create_user(
     display_name: Annotated[str | None, typer.Option(help="Name shown in the UI")] = None,
 ) -> None:
     """Create an account."""
+    from pydantic import ValidationError
+
+    from quantdesk.auth import service as auth_service
+    from quantdesk.auth.schemas import SignupRequest
+    from quantdesk.kit.errors import QuantdeskError
+
     try:
         request = SignupRequest(email=email, password=password, display_name=display_name)
     except ValidationError as exc:
-        console.print(f"[red]Invalid input[/red]: {validation_message(exc)}")
-        raise typer.Exit(2) from exc
+        fail(f"invalid input: {validation_message(exc)}", code=2)
 
     async def work(db: Database) -> str:
         async with db.transaction() as session:
@@ -52,11 +54,10 @@ def create_user(
             return str(user.id)
 
     try:
-        user_id = asyncio.run(with_database(load_settings(), work))
+        user_id = run(with_database(load_settings(), work))
     except QuantdeskError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from exc
-    typer.echo(f"created {request.email} ({user_id})")
+        fail(exc.message)
+    out().print(f"created {request.email} ({user_id})", highlight=False, soft_wrap=True)
 
 
 @app.command("token")
@@ -65,12 +66,20 @@ def create_token(
     name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
     expires_in_days: Annotated[int | None, typer.Option(help="Lifetime; none = no expiry")] = None,
 ) -> None:
-    """Mint a personal API token for an account; the secret is printed once, on stdout."""
+    """Mint a personal API token for an account: the secret alone on stdout, shown once.
+
+    For scripts: export QUANTDESK_API_TOKEN=$(quantdesk user token EMAIL)
+    """
+    from pydantic import ValidationError
+
+    from quantdesk.auth import service as auth_service
+    from quantdesk.auth.schemas import CreateApiTokenRequest
+    from quantdesk.kit.db import set_tenant
+
     try:
         request = CreateApiTokenRequest(name=name, expires_in_days=expires_in_days)
     except ValidationError as exc:
-        console.print(f"[red]Invalid input[/red]: {validation_message(exc)}")
-        raise typer.Exit(2) from exc
+        fail(f"invalid input: {validation_message(exc)}", code=2)
 
     async def work(db: Database) -> str | None:
         async with db.transaction() as session:
@@ -83,8 +92,7 @@ def create_token(
             )
             return created.secret
 
-    secret = asyncio.run(with_database(load_settings(), work))
+    secret = run(with_database(load_settings(), work))
     if secret is None:
-        console.print(f"[red]No account with email {email}[/red]")
-        raise typer.Exit(1)
+        fail(f"no account with email {email}", "create one with: quantdesk user create EMAIL")
     typer.echo(secret)

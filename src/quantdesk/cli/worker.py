@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from quantdesk.cli.common import console, load_settings
+from quantdesk.cli.common import configure_cli_logging, err, load_settings
 from quantdesk.jobs.registry import QUEUES
-from quantdesk.kit.logging import configure_logging
 
 
 def _queues(value: str) -> list[str]:
@@ -35,7 +34,7 @@ def worker(
 ) -> None:
     """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_cli_logging(verbose=True)
     from quantdesk.jobs.celery_worker import default_node_name
     from quantdesk.worker import app as celery_app
 
@@ -47,7 +46,7 @@ def worker(
         # Celery's default node name is celery@<host>: two workers on one host would share it.
         f"--hostname={name or default_node_name()}",
     ]
-    console.print(f"worker consuming {queues} with {concurrency} process(es)")
+    err().print(f"worker consuming {queues} with {concurrency} process(es)")
     celery_app.worker_main(argv)
 
 
@@ -58,7 +57,7 @@ def beat(
 ) -> None:
     """Run Celery beat: requests the periodic jobs (``@job(every=...)``); run exactly one."""
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_cli_logging(verbose=True)
     from quantdesk.worker import app as celery_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

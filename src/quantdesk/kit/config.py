@@ -13,13 +13,32 @@ DEFAULT_JWT_SECRET = "dev-insecure-change-me"  # noqa: S105 - the value producti
 MIN_PRODUCTION_SECRET_LENGTH = 32
 
 
+def default_data_dir(module_file: str | Path = __file__) -> Path:
+    """Where the data lives when QUANTDESK_DATA_DIR is unset, whatever the working directory.
+
+    Installed from a source checkout (``make install``, editable): the checkout's ``data/``, the
+    folder ``make run`` uses. Installed as a package: the platform's user data directory
+    (``~/.local/share/quantdesk`` on Linux, ``~/Library/Application Support/quantdesk`` on macOS).
+    """
+    src = Path(module_file).resolve().parents[2]  # <checkout>/src when run from a checkout
+    if src.name == "src" and (src.parent / "pyproject.toml").is_file():
+        return src.parent / "data"
+    import platformdirs  # only needed outside a checkout
+
+    return Path(platformdirs.user_data_dir("quantdesk", appauthor=False))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="QUANTDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     environment: Literal["development", "production", "test"] = "development"
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Empty means the checkout's data/ or the user data directory; "
+        "a relative path is taken from the current directory",
+    )
     database_url: str = Field(
         default="",
         description="SQLAlchemy async URL; empty means SQLite at <data_dir>/quantdesk.db",
@@ -89,6 +108,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip().lower() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand_data_dir(cls, value: Any) -> Any:
+        if value == "":
+            return default_data_dir()
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
 
     @field_validator("celery_broker_url", "export_dir", "scheduler_enabled", mode="before")
     @classmethod
