@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.auth import repository
 from quantdesk.auth.schemas import UpdateMeRequest
+from quantdesk.kit import activity, metrics
 from quantdesk.kit.config import Settings
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from quantdesk.kit.logging import get_logger
@@ -98,8 +99,11 @@ async def login(
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         _log.info("login_failed", user_id=str(user.id) if user else None)
+        metrics.login_attempt("failed")
         raise InvalidCredentials()
     _log.info("login_succeeded", user_id=str(user.id))
+    metrics.login_attempt("ok")
+    activity.record("login")
     return issue_session(settings, user)
 
 

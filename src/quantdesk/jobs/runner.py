@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from quantdesk.jobs.context import JobCancelled, JobContext, LeaseLost
 from quantdesk.jobs.registry import UnknownJobKind, get_spec
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.schemas import EventType
+from quantdesk.kit import metrics
 from quantdesk.kit.db import set_system_context
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
@@ -139,6 +141,7 @@ async def run_operation(
     claimed = await _claim(resources, operation_id, worker_id)
     if claimed == "failed":
         await _publish_current(resources, operation_id)
+        metrics.job_finished("unknown", "failed", None)  # the kind is not read on this path
         return "failed"
     if claimed is None:
         return "skipped"
@@ -148,6 +151,7 @@ async def run_operation(
 
     if operation.cancel_requested:
         await _finish(resources, operation_id, worker_id, _cancelled_values())
+        metrics.job_finished(operation.kind, "cancelled", None)
         return "cancelled"
     try:
         spec = get_spec(operation.kind)
@@ -155,6 +159,7 @@ async def run_operation(
         error = {"type": "UnknownJobKind", "message": f"no handler for kind {exc.args[0]!r}"}
         await _finish(resources, operation_id, worker_id, _failed_values(error))
         log.error("job_unknown_kind")
+        metrics.job_finished(operation.kind, "failed", None)
         return "failed"
 
     context = JobContext(
@@ -167,7 +172,10 @@ async def run_operation(
         resources=resources,
         worker_id=worker_id,
     )
-    return await _run_handler(resources, context, operation, spec.handler, log)
+    started = time.perf_counter()
+    outcome = await _run_handler(resources, context, operation, spec.handler, log)
+    metrics.job_finished(operation.kind, outcome, time.perf_counter() - started)
+    return outcome
 
 
 def _cancelled_values() -> dict[str, Any]:
