@@ -38,6 +38,7 @@ class ActivityMonitor:
         self._clock = clock
         self._lock = threading.Lock()  # to_thread code may record too
         self._buckets: deque[tuple[int, Counter[str]]] = deque()
+        self._totals: Counter[str] = Counter()  # the sum of the buckets, kept as they come and go
         self._state: ActivityState = "idle"
         self.window_seconds = 0.0
         self.configure(
@@ -56,7 +57,7 @@ class ActivityMonitor:
             raise ValueError("thresholds must satisfy 1 <= idle_threshold <= active_threshold")
         with self._lock:
             if self.window_seconds != float(window_seconds):
-                self._buckets.clear()  # bucket numbers depend on the bucket width
+                self._clear()  # bucket numbers depend on the bucket width
             self.window_seconds = float(window_seconds)
             self.active_threshold = active_threshold
             self.idle_threshold = idle_threshold
@@ -69,6 +70,7 @@ class ActivityMonitor:
             if not self._buckets or self._buckets[-1][0] != now:
                 self._buckets.append((now, Counter()))
             self._buckets[-1][1][kind] += count
+            self._totals[kind] += count
             self._evaluate(now)
 
     def counts(self) -> dict[str, int]:
@@ -100,22 +102,28 @@ class ActivityMonitor:
 
     def reset(self) -> None:
         with self._lock:
-            self._buckets.clear()
+            self._clear()
             self._state = "idle"
+
+    def _clear(self) -> None:
+        self._buckets.clear()
+        self._totals.clear()
 
     def _bucket_number(self) -> int:
         return math.floor(self._clock() / self._width)
 
     def _counts(self, now: int) -> dict[str, int]:
+        self._expire(now)
+        return {kind: self._totals[kind] for kind in KINDS}
+
+    def _expire(self, now: int) -> None:
         while self._buckets and self._buckets[0][0] <= now - BUCKETS:
-            self._buckets.popleft()
-        totals: Counter[str] = Counter({kind: 0 for kind in KINDS})
-        for _, bucket in self._buckets:
-            totals.update(bucket)
-        return dict(totals)
+            _, bucket = self._buckets.popleft()
+            self._totals.subtract(bucket)
 
     def _evaluate(self, now: int) -> None:
-        total = sum(self._counts(now).values())
+        self._expire(now)
+        total = sum(self._totals.values())
         if self._state == "idle" and total >= self.active_threshold:
             self._state = "active"
         elif self._state == "active" and total < self.idle_threshold:
