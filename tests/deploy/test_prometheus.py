@@ -76,6 +76,19 @@ class Live:
         assert body["status"] == "success", (expr, body)
         return [float(item["value"][1]) for item in body["data"]["result"]]
 
+    def wait_for_target_up(self, job: str) -> None:
+        """Until /api/v1/targets says the job's one target was scraped successfully."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        health: list[str] = []
+        while time.monotonic() < deadline:
+            response = httpx.get(f"{self.prometheus}/api/v1/targets", timeout=10)
+            targets = response.json()["data"]["activeTargets"]
+            health = [t["health"] for t in targets if t["labels"]["job"] == job]
+            if health == ["up"]:
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"{job} targets are {health} after {WAIT_SECONDS} s")
+
     def wait_for(self, expr: str, what: str) -> list[float]:
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
@@ -109,7 +122,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         target = api.removeprefix("http://")
         with running_prometheus(workdir, live_config(target)) as prometheus:
             live = Live(quantdesk=api, prometheus=prometheus)
-            live.wait_for('up{job="quantdesk-api"} == 1', "the quantdesk target is up")
+            live.wait_for_target_up("quantdesk-api")
             _traffic(api)
             time.sleep(1.5)  # a scrape between the two rounds, so rate() sees an increase
             _traffic(api)
