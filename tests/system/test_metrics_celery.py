@@ -29,6 +29,8 @@ from tests.jobs.conftest import make_settings
 from tests.redis_server import RedisServer, running_redis_server
 
 NOOP_JOBS = 6
+STALE_FILE = "counter_999999.db"
+UNRELATED_FILE = "notes.txt"
 SCRAPE_DEADLINE_SECONDS = 15.0
 
 
@@ -87,6 +89,11 @@ def node(
         via_cli=True,
         metrics_port=free_port(),
     )
+    # What a previous run of the node left behind, and a file that is not the metrics'.
+    directory = metrics_directory(node_settings, worker.metrics_port)
+    directory.mkdir(parents=True)
+    (directory / STALE_FILE).write_bytes(b"a previous run's samples")
+    (directory / UNRELATED_FILE).write_text("kept")
     worker.start()
     try:
         worker.wait_ready(celery_client)
@@ -164,6 +171,9 @@ async def test_the_node_serves_the_job_metrics_of_all_its_children(
     writers = {int(path.stem.rsplit("_", 1)[1]) for path in directory.glob("counter_*.db")}
     assert writers
     assert node.process.pid not in writers
+    # The node's start removed the old run's metrics files, and only those.
+    assert 999999 not in writers
+    assert (directory / UNRELATED_FILE).read_text() == "kept"
 
 
 def test_a_taken_metrics_port_stops_the_worker_at_start(

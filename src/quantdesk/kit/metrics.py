@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path
@@ -50,6 +49,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# prometheus-client's file names: counter_1234.db, histogram_1234.db, gauge_livesum_1234.db...
+_MULTIPROC_FILE = re.compile(r"^(counter|gauge|histogram|summary)(_[a-z]+)?_\d+\.db$")
 _ROUTE = re.compile(r"^/[A-Za-z0-9_./{}:-]{0,200}$")
 JOB_OUTCOMES = frozenset({"succeeded", "failed", "cancelled", "retry", "skipped"})
 PROVIDER_OUTCOMES = frozenset(
@@ -295,14 +296,16 @@ def render(accept: str | None) -> tuple[bytes, str]:
 
 
 def enable_multiprocess(directory: Path) -> None:
-    """Record to per-process files in ``directory`` (emptied first) from now on.
+    """Record to per-process files in ``directory`` (its old metrics files removed) from now on.
 
     Call it in a node's main process before any labelled sample is recorded (before the pool
     forks); children inherit the setting.
     """
-    if directory.exists():
-        shutil.rmtree(directory)  # a previous run's files would be merged into this one's figures
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    # A previous run's files would be merged into this one's figures; only they are removed.
+    for stale in directory.glob("*.db"):
+        if _MULTIPROC_FILE.match(stale.name):
+            stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
     # prometheus-client picks its value class when imported; samples created later use this one.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
