@@ -26,10 +26,12 @@ from quantdesk.jobs.endpoints import router as operations_router
 from quantdesk.jobs.lifecycle import start_jobs
 from quantdesk.jobs.live import router as live_router
 from quantdesk.jobs.resources import JobResources
+from quantdesk.kit import activity, metrics
 from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.events import build_event_bus
 from quantdesk.kit.exception_handlers import register_exception_handlers
+from quantdesk.kit.http_metrics import MetricsMiddleware
 from quantdesk.kit.logging import configure_logging, get_logger
 from quantdesk.kit.middleware import (
     BodySizeLimitMiddleware,
@@ -117,9 +119,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.bus.aclose()
             await app.state.market.aclose()
             await app.state.db.dispose()
+            metrics.mark_process_dead()  # serve --workers N in multiprocess mode: drop live gauges
             _log.info("shutdown")
 
     configure_logging(settings.log_level, json=settings.log_json)
+    activity.configure(
+        window_seconds=settings.activity_window_seconds,
+        active_threshold=settings.activity_active_threshold,
+        idle_threshold=settings.activity_idle_threshold,
+    )
     app = FastAPI(
         title="quantdesk",
         version=__version__,
@@ -147,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: its time and status cover all the above
 
     app.include_router(system_router)
     app.include_router(market_health_router)

@@ -21,6 +21,7 @@ from quantdesk.auth.schemas import (
     UpdateMeRequest,
     UserOut,
 )
+from quantdesk.kit import metrics
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import DbSession, get_database
 from quantdesk.kit.envelope import Envelope, ok
@@ -94,7 +95,7 @@ async def signup(
 async def login(
     body: LoginRequest, request: Request, session: DbSession, settings: AppSettings
 ) -> Envelope[TokenPair]:
-    await _count_login_attempt(request, settings, body.email)
+    await metrics.count_lockout(_count_login_attempt(request, settings, body.email))
     tokens = await service.login(
         session, settings=settings, email=body.email, password=body.password
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.auth import repository
 from quantdesk.auth.schemas import UpdateMeRequest
+from quantdesk.kit import activity, metrics
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import set_tenant
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -135,9 +136,12 @@ async def login(
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         _log.info("login_failed", user_id=str(user.id) if user else None)
+        metrics.login_attempt("failed")
         raise InvalidCredentials()
     tokens = await start_session(session, settings=settings, user=user)
     _log.info("login_succeeded", user_id=str(user.id), session_id=str(tokens.session_id))
+    metrics.login_attempt("ok")
+    activity.record("login")
     return tokens
 
 

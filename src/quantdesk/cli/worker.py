@@ -31,10 +31,32 @@ def worker(
         str | None,
         typer.Option("--name", "-n", help="Node name (default: unique per process and host)"),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve the node's Prometheus metrics (all its processes) on this port "
+            "[default: QUANTDESK_WORKER_METRICS_PORT; unset: no metrics]",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Interface for --metrics-port [default: QUANTDESK_WORKER_METRICS_HOST]"),
+    ] = None,
 ) -> None:
     """Run a Celery worker for background jobs (QUANTDESK_EXECUTOR=celery)."""
     settings = load_settings()
     configure_cli_logging(verbose=True)
+    port = metrics_port or settings.worker_metrics_port
+    if port is not None:
+        # Before the Celery app is loaded and its pool forks: the children record to files.
+        from quantdesk.jobs import celery_metrics
+
+        directory = celery_metrics.metrics_directory(settings, port)
+        host = metrics_host or settings.worker_metrics_host
+        celery_metrics.install(host=host, port=port, directory=directory)
+        err().print(f"metrics on http://{host}:{port}/metrics (multiprocess dir {directory})")
     from quantdesk.jobs.celery_worker import default_node_name
     from quantdesk.worker import app as celery_app
 

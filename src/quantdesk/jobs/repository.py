@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -336,6 +337,12 @@ async def request_cancel(
         .returning(*EVENT_COLUMNS)
     )
     return found.first()
+
+
+async def limit_statement_time(session: AsyncSession, *, seconds: float) -> None:
+    """PostgreSQL: statements of this transaction give up after ``seconds`` (no-op on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
 
 
 async def pending_by_queue(session: AsyncSession) -> dict[str, int]:

@@ -24,6 +24,7 @@ from quantdesk.jobs.context import JobCancelled, JobContext, LeaseLost
 from quantdesk.jobs.registry import Handler, UnknownJobKind, get_spec
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.schemas import AnyRow
+from quantdesk.kit import metrics
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
 from quantdesk.models import OperationStatus
@@ -71,12 +72,20 @@ async def run_operation(
     if row is None:
         for failed in exhausted:
             await events.publish(resources.bus, failed)
+            metrics.job_finished(failed.kind, "failed", None)
         return "failed" if exhausted else "skipped"
     return await run_claimed(resources, row, worker_id=worker_id)
 
 
 async def run_claimed(resources: JobResources, row: AnyRow, *, worker_id: str) -> Outcome:
     """Run a row this worker has just claimed (``repository.claim`` or ``claim_batch``)."""
+    started = time.perf_counter()
+    outcome = await _run_claimed(resources, row, worker_id)
+    metrics.job_finished(row.kind, outcome, time.perf_counter() - started)
+    return outcome
+
+
+async def _run_claimed(resources: JobResources, row: AnyRow, worker_id: str) -> Outcome:
     log = _log.bind(operation_id=str(row.id), kind=row.kind, attempt=row.attempts)
     await events.publish(resources.bus, row, "status")
     run = _Run(resources, row, worker_id)

@@ -206,9 +206,7 @@ async def cancel_operation(
 
 
 async def workers_health(db: Database, executor: Executor | None) -> WorkersHealth:
-    async with db.transaction(system=True, readonly=True) as session:
-        depths = await repository.pending_by_queue(session)
-        active = await repository.running_count(session, now=utcnow())
+    depths, active = await backlog(db)
     workers = await executor.workers() if executor is not None else []
     return WorkersHealth(
         executor=executor.name if executor is not None else "none",
@@ -216,6 +214,19 @@ async def workers_health(db: Database, executor: Executor | None) -> WorkersHeal
         active_jobs=active,
         queue_depths={queue: depths.get(queue, 0) for queue in sorted({*depths, *QUEUES})},
     )
+
+
+async def backlog(
+    db: Database, *, statement_seconds: float | None = None
+) -> tuple[dict[str, int], int]:
+    """(pending operations per queue, operations running now); on PostgreSQL the server gives up
+    after ``statement_seconds`` too, so a slow count never outlives a metrics scrape."""
+    async with db.transaction(system=True, readonly=True) as session:
+        if statement_seconds is not None:
+            await repository.limit_statement_time(session, seconds=statement_seconds)
+        pending = await repository.pending_by_queue(session)
+        running = await repository.running_count(session, now=utcnow())
+    return pending, running
 
 
 async def last_requested(session: AsyncSession, *, kind: str) -> datetime | None:

@@ -97,6 +97,20 @@ class Settings(BaseSettings):
         default=None, description="In-process periodic jobs; empty means on, except in tests"
     )
 
+    # Metrics (GET /metrics, Prometheus) and the activity monitor (GET /api/v1/status).
+    metrics_enabled: bool = True
+    metrics_probe_timeout_seconds: float = Field(default=2.0, gt=0)
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="`quantdesk worker` serves its metrics here"
+    )
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_dir: Path | None = Field(
+        default=None, description="Empty means <data_dir>/prometheus/worker-<port>"
+    )
+    activity_window_seconds: float = Field(default=300.0, gt=0)
+    activity_active_threshold: int = Field(default=5, ge=1)
+    activity_idle_threshold: int = Field(default=1, ge=1)
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_url: str = "http://127.0.0.1:8000"
@@ -116,7 +130,14 @@ class Settings(BaseSettings):
             return default_data_dir()
         return Path(value).expanduser() if isinstance(value, str | Path) else value
 
-    @field_validator("celery_broker_url", "export_dir", "scheduler_enabled", mode="before")
+    @field_validator(
+        "celery_broker_url",
+        "export_dir",
+        "scheduler_enabled",
+        "worker_metrics_port",
+        "worker_metrics_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -125,6 +146,15 @@ class Settings(BaseSettings):
     def _default_export_dir(self) -> Settings:
         if self.export_dir is None:
             self.export_dir = self.data_dir / "exports"
+        return self
+
+    @model_validator(mode="after")
+    def _idle_below_active(self) -> Settings:
+        if self.activity_idle_threshold > self.activity_active_threshold:
+            raise ValueError(
+                "QUANTDESK_ACTIVITY_IDLE_THRESHOLD must not exceed "
+                "QUANTDESK_ACTIVITY_ACTIVE_THRESHOLD"
+            )
         return self
 
     @property

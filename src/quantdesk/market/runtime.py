@@ -18,6 +18,7 @@ import httpx
 from fastapi import Depends, Request
 
 from quantdesk.jobs.resources import ResourceKey
+from quantdesk.kit import metrics
 from quantdesk.kit.breaker import CircuitBreaker
 from quantdesk.kit.cache import TwoLayerCache
 from quantdesk.kit.config import Settings
@@ -142,6 +143,7 @@ class MarketRuntime:
             return self._failed(provider, "error", type(exc).__name__, None, elapsed)
         breaker.record_success()
         self.stats.provider_call(name, (time.perf_counter() - started) * 1000, error_kind=None)
+        metrics.provider_call(name, "ok", time.perf_counter() - started, breaker.state)
         return CallOutcome(provider=name, answered=True, value=value)
 
     def _breaker_open(self, name: str, breaker: CircuitBreaker) -> CallOutcome:
@@ -150,6 +152,7 @@ class MarketRuntime:
 
     def _skip(self, name: str, kind: str, message: str, retry_after: float | None) -> CallOutcome:
         self.stats.provider_skipped(name, kind)
+        metrics.provider_skipped(name, kind, self.breakers[name].state)
         info = ProviderErrorInfo(
             provider=name,
             kind=kind,
@@ -172,6 +175,7 @@ class MarketRuntime:
         else:
             breaker.record_failure()
         self.stats.provider_call(provider.name, elapsed_ms, error_kind=kind)
+        metrics.provider_call(provider.name, kind, elapsed_ms / 1000, breaker.state)
         info = ProviderErrorInfo(
             provider=provider.name, kind=kind, message=message, retry_after=retry_after
         )

@@ -1,0 +1,82 @@
+"""Gauges read at scrape time, just before ``GET /metrics`` renders: the jobs backlog (from the
+database), the providers' breakers and rate-limit buckets, the database pool and the activity
+monitor.
+
+Each probe is bounded by ``metrics_probe_timeout_seconds`` and never fails the scrape: a probe
+that times out or errors sets ``quantdesk_metrics_probe_success{probe}`` to 0 and leaves its
+gauges as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quantdesk.jobs import service as jobs_service
+from quantdesk.jobs.registry import QUEUES
+from quantdesk.kit import activity, metrics
+from quantdesk.kit.db import Database
+from quantdesk.kit.logging import get_logger
+
+_log = get_logger("quantdesk.metrics")
+# Beyond the probe's own bound, the time we wait for a cancelled probe to let go.
+_CANCEL_MARGIN_SECONDS = 1.0
+
+
+class _ProviderHealth(Protocol):
+    name: str
+    breaker: dict[str, Any]
+    rate_limiter: dict[str, Any] | None
+
+
+class _Market(Protocol):
+    async def health(self) -> list[Any]: ...
+
+
+async def refresh(state: Any) -> None:
+    """Refresh the scrape-time gauges from ``app.state`` (db, market, settings)."""
+    timeout = float(state.settings.metrics_probe_timeout_seconds)
+    database: Database = state.db
+    pool_usage(database.engine)
+    snapshot = activity.snapshot()
+    metrics.set_activity(snapshot["state"] == "active", snapshot["events"])
+    market: _Market | None = getattr(state, "market", None)
+    probes = [_probe("jobs", jobs_backlog(database, statement_seconds=timeout), timeout)]
+    if market is not None:
+        probes.append(_probe("providers", providers_state(market), timeout))
+    await asyncio.gather(*probes)
+
+
+def pool_usage(engine: AsyncEngine) -> None:
+    pool = engine.sync_engine.pool
+    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+    # Pools without a fixed size (SQLite in memory, NullPool) have nothing to report.
+    if callable(checkedout) and callable(size):
+        metrics.set_db_pool(int(checkedout()), int(size()))
+
+
+async def jobs_backlog(database: Database, *, statement_seconds: float) -> None:
+    pending, running = await jobs_service.backlog(database, statement_seconds=statement_seconds)
+    metrics.set_jobs_backlog(pending, QUEUES, running)
+
+
+async def providers_state(market: _Market) -> None:
+    health: list[_ProviderHealth] = await market.health()
+    for provider in health:
+        bucket = provider.rate_limiter
+        tokens = float(bucket["tokens"]) if bucket and "tokens" in bucket else None
+        metrics.provider_state(provider.name, str(provider.breaker.get("state")), tokens)
+
+
+async def _probe(name: str, work: Awaitable[None], bound_seconds: float) -> None:
+    try:
+        async with asyncio.timeout(bound_seconds + _CANCEL_MARGIN_SECONDS):
+            await work
+    except Exception as exc:
+        _log.warning("metrics_probe_failed", probe=name, error=type(exc).__name__)
+        metrics.probe_result(name, False)
+        return
+    metrics.probe_result(name, True)
