@@ -15,12 +15,15 @@ RUNS: defaultdict[str, int] = defaultdict(int)
 GATES: dict[str, asyncio.Event] = {}
 # Handlers running now, and the most seen at once (bounded concurrency).
 CONCURRENCY = {"now": 0, "peak": 0}
+# The ``label`` params of test_ordered jobs, in the order they started.
+STARTED: list[str] = []
 
 
 def reset() -> None:
     RUNS.clear()
     GATES.clear()
     CONCURRENCY.update(now=0, peak=0)
+    STARTED.clear()
 
 
 @job("test_noop")
@@ -62,4 +65,14 @@ async def slow(ctx: JobContext) -> dict[str, Any] | None:
         await asyncio.sleep(float(ctx.params.get("seconds", 0.2)))
     finally:
         CONCURRENCY["now"] -= 1
+    return None
+
+
+@job("test_ordered")
+async def ordered(ctx: JobContext) -> dict[str, Any] | None:
+    """Records the order jobs start in; waits for the gate ``gate`` (if named) first."""
+    STARTED.append(str(ctx.params.get("label")))
+    gate = ctx.params.get("gate")
+    if gate:
+        await GATES.setdefault(gate, asyncio.Event()).wait()
     return None

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from quantdesk.jobs import repository, service
+from quantdesk.jobs.executors.base import pop_current_executor, push_current_executor
 from quantdesk.jobs.executors.local import LocalExecutor
 from quantdesk.jobs.resources import JobResources
+from quantdesk.kit.orm import utcnow
 from tests.jobs import kinds, suite
 
 
@@ -71,3 +77,67 @@ async def test_shutdown_waits_for_running_jobs_then_hands_back_the_rest(
         assert finished.attempts == 1
     finally:
         await resumed.stop()
+
+
+async def _request_with_priority(
+    resources: JobResources, executor: LocalExecutor, label: str, priority: int, **params: Any
+) -> uuid.UUID:
+    push_current_executor(executor)
+    try:
+        async with resources.db.transaction(system=True) as session:
+            operation = await service.request_job(
+                session,
+                kind="test_ordered",
+                owner_id=None,
+                params={"label": label, **params},
+                priority=priority,
+            )
+            return operation.id
+    finally:
+        pop_current_executor(executor)
+
+
+async def test_higher_priority_jobs_start_first(resources: JobResources) -> None:
+    local = LocalExecutor(resources, concurrency=1)
+    await local.start()
+    try:
+        # The one slot is busy, so the next three wait; they start by priority, then age.
+        blocker = await _request_with_priority(resources, local, "blocker", 0, gate="open")
+        await suite.wait_for(resources, blocker, ("running",))
+        waiting = [
+            await _request_with_priority(resources, local, label, priority)
+            for label, priority in (("low", 0), ("high", 10), ("middle", 5))
+        ]
+        kinds.GATES.setdefault("open", asyncio.Event()).set()
+        for operation_id in waiting:
+            assert (await suite.wait_for(resources, operation_id)).status == "succeeded"
+    finally:
+        await local.stop()
+    assert kinds.STARTED == ["blocker", "high", "middle", "low"]
+
+
+async def test_claims_take_due_rows_in_batches_and_never_the_same_row_twice(
+    resources: JobResources,
+) -> None:
+    ids = [await suite.request_held(resources, "test_noop") for _ in range(7)]
+    for operation_id in ids:
+        await suite.release(resources, operation_id)
+    now = utcnow()
+
+    async def claim(worker: str, limit: int) -> list[uuid.UUID]:
+        async with resources.db.autocommit() as conn:
+            rows = await repository.claim_batch(
+                conn, worker_id=worker, now=now, lease_until=now + timedelta(minutes=1), limit=limit
+            )
+        return [row.id for row in rows]
+
+    first, second = await asyncio.gather(claim("a", 3), claim("b", 3))
+    third = await claim("c", 10)
+    assert len(first) == len(second) == 3
+    assert len(third) == 1
+    assert sorted(first + second + third) == sorted(ids)  # each row claimed exactly once
+    assert await claim("d", 10) == []  # leased rows are not due again
+    for operation_id in ids:
+        row = await suite.read(resources, operation_id)
+        assert row.status == "running"
+        assert row.attempts == 1
