@@ -9,7 +9,7 @@ QD := $(BIN)/quantdesk
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck format bench install clean demo
+.PHONY: run test lint typecheck format bench bench-smoke install clean demo
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy src
+	$(BIN)/lint-imports  # the layering contracts of pyproject.toml
 
 typecheck: install
 	$(BIN)/mypy src
@@ -43,9 +44,15 @@ format: install
 
 test: install lint
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory bench-smoke
 
+# Every benchmark, each figure beside a same-run baseline and the ratio (minutes).
 bench: install
 	$(BIN)/python -m bench
+
+# Each benchmark once at tiny sizes, so a broken one fails `make test` (seconds).
+bench-smoke: install
+	BENCH_SMOKE=1 $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

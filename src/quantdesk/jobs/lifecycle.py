@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from quantdesk.jobs.executors import build_executor, pop_current_executor, push_current_executor
 from quantdesk.jobs.executors.base import Executor
-from quantdesk.jobs.live import install_query_token_redaction
 from quantdesk.jobs.resources import JobResources
 from quantdesk.jobs.scheduler import PeriodicScheduler
 
@@ -30,7 +29,6 @@ class JobsRuntime:
 
 async def start_jobs(resources: JobResources) -> JobsRuntime:
     """The executor (resuming unfinished work) and, embedded, the in-process scheduler."""
-    install_query_token_redaction()
     settings = resources.settings
     executor = build_executor(settings, resources)
     push_current_executor(executor)

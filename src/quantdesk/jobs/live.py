@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -39,28 +37,6 @@ QUIET_RECHECK_SECONDS = 15.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 _FINAL = frozenset(events.FINAL_EVENTS.values())
-_TOKEN_IN_QUERY = re.compile(r"(?i)(token=)[^&\s\"']*")
-
-
-class QueryTokenRedactor(logging.Filter):
-    """Blanks ``token=`` values in uvicorn's WebSocket handshake lines, which log the full path."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        if isinstance(record.msg, str) and "token=" in record.msg.lower():
-            record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
-        return True
-
-
-def install_query_token_redaction() -> None:
-    for name in ("uvicorn.error", "uvicorn.access"):
-        target = logging.getLogger(name)
-        if not any(isinstance(f, QueryTokenRedactor) for f in target.filters):
-            target.addFilter(QueryTokenRedactor())
 
 
 def _credential(websocket: WebSocket) -> str | None:

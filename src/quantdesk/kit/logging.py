@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from typing import Any
@@ -13,6 +14,30 @@ _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Keys whose values never reach a log line, whatever logs them.
 _SECRET_KEYS = ("password", "secret", "token", "authorization", "cookie", "api_key", "apikey")
+
+
+_TOKEN_IN_QUERY = re.compile(r"(?i)(token=)[^&\s\"']*")
+
+
+class QueryTokenRedactor(logging.Filter):
+    """Blanks ``token=`` values in uvicorn's WebSocket handshake lines, which log the full path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str) and "token=" in record.msg.lower():
+            record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def install_query_token_redaction() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, QueryTokenRedactor) for f in target.filters):
+            target.addFilter(QueryTokenRedactor())
 
 
 def current_request_id() -> str | None:
@@ -68,6 +93,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
         uvicorn_logger.propagate = True
+    install_query_token_redaction()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -1,14 +1,12 @@
-"""The hook for symbols no provider could validate now: they are queued for background validation.
+"""The validation queue: symbols no provider could validate yet, waiting to be asked again.
 
-Issue 4's ``validate_asset`` job fulfils this hook: it claims rows of ``validation_queue`` whose
-``next_attempt_at`` has passed, runs the same strategy (``market.service.validate_symbols``) for
-each, and on a definite answer removes the row (the strategy does that itself: a valid answer
-marks the pending asset valid, a "not found" marks it invalid). On another "unknown" it bumps
-``attempts`` and pushes ``next_attempt_at`` back (with backoff). Until that job exists the rows
-simply wait; every later validation of the same symbol (a user asking again) also drains them.
+The strategy (``market.validation``) enqueues a symbol when every provider was down, throttled or
+out of quota, and discards it once any layer gives a definite answer. The drain job
+(``market.tasks.drain_validation_queue``, every 5 minutes) turns due rows into ``validate_asset``
+jobs, pushing each row back with exponential backoff first (``market.service.queue_backoff``), so
+a symbol providers keep failing on costs little quota.
 
-The queue is a protocol so the jobs issue may swap the storage (e.g. enqueue a Celery task as
-well) without touching the strategy.
+A protocol, so the storage can change (a Redis list, say) without touching the strategy.
 """
 
 from __future__ import annotations

@@ -132,6 +132,12 @@ async def _initial_assets(
     return unique
 
 
+async def member_count(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> int:
+    return await repository.count_members(session, owner_id=owner_id, universe_id=universe_id)
+
+
 async def universe_name_exists(session: AsyncSession, *, owner_id: uuid.UUID, name: str) -> bool:
     found = await repository.get_universe_by_name(session, owner_id=owner_id, name=name)
     return found is not None

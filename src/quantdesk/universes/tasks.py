@@ -23,7 +23,7 @@ from quantdesk.jobs.batches import BatchJob, each_result
 from quantdesk.jobs.context import JobContext
 from quantdesk.jobs.registry import job
 from quantdesk.market.runtime import MARKET
-from quantdesk.universes import csv_io, membership, repository, service
+from quantdesk.universes import csv_io, membership, service
 
 IMPORT_CHUNK = 1000
 INLINE_RESULTS = 1000
@@ -80,7 +80,7 @@ class _Import(BatchJob[csv_io.CsvRow, membership.Additions]):
 
         await each_result(self.ctx, visit)
         async with self.ctx.transaction(readonly=True) as session:
-            asset_count = await repository.count_members(
+            asset_count = await service.member_count(
                 session, owner_id=self.owner_id, universe_id=self.universe_id
             )
         return {
