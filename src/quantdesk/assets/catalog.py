@@ -20,6 +20,8 @@ Decisions:
 
 from __future__ import annotations
 
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +29,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import catalog_repository as repo
-from quantdesk.assets import reference
+from quantdesk.assets import reference, venues
 from quantdesk.assets.catalog_repository import AssetState
+from quantdesk.assets.names import company_key, search_words
+from quantdesk.assets.ranking import Listing, search_orders
 from quantdesk.assets.sources import (
     CatalogEntry,
     CatalogReader,
@@ -36,7 +40,6 @@ from quantdesk.assets.sources import (
     IndexMemberSource,
     is_home_listing,
     is_primary_listing,
-    listing_suffix,
     read_index_compositions,
 )
 from quantdesk.assets.symbols import lookup_key
@@ -45,8 +48,13 @@ from quantdesk.kit.orm import utcnow
 from quantdesk.models.asset import AssetClass
 
 Progress = Callable[[int, int], None]
-_CATALOG_FIELDS = ("name", "asset_class", "exchange", "country", "sector", "industry")
+_CATALOG_FIELDS = (
+    "name", "asset_class", "exchange", "country", "sector", "industry", "mic", "currency"
+)  # fmt: skip
+_SEARCH_FIELDS = ("search_text", "search_order")  # the catalog's own, whoever owns the row
 _VALIDATION_FIELDS = ("is_validated", "last_validated_at", "validation_source")
+_CURRENCY_PAIR = re.compile(r"(?:[A-Z]{3})?([A-Z]{3})=X")
+SearchFields = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -114,18 +122,40 @@ def _pick_listing(member: IndexMemberSource, known: Callable[[str], bool]) -> st
     return next((c for c in member.candidates[:1] if is_primary_listing(c)), None)
 
 
-def _member_entry(member: IndexMemberSource, symbol: str, index_country: str) -> CatalogEntry:
-    exchange, country = reference.SUFFIX_LISTINGS.get(listing_suffix(symbol), (None, None))
-    if country is None and not member.home:
-        country = reference.US
+def _fuller_listing(
+    member: IndexMemberSource, entries: dict[str, CatalogEntry]
+) -> CatalogEntry | None:
+    """Another listing of the member's company under a fuller name: the index data calls
+    7203.T "Toyota", its NYSE listing TM says "Toyota Motor Corporation"."""
+    short = company_key(member.name)
+    for symbol in (*member.related, *member.candidates):
+        other = entries.get(symbol)
+        if (
+            other is not None
+            and other.asset_class == AssetClass.EQUITY
+            and len(other.name) > len(member.name)
+            and company_key(other.name).startswith(short)
+        ):
+            return other
+    return None
+
+
+def _member_entry(
+    member: IndexMemberSource,
+    symbol: str,
+    index_country: str,
+    entries: dict[str, CatalogEntry],
+) -> CatalogEntry:
+    fuller = _fuller_listing(member, entries)
+    home_us = not member.home
     return CatalogEntry(
         symbol=symbol,
-        name=member.name,
+        name=fuller.name if fuller else member.name,
         asset_class=AssetClass.EQUITY,
-        exchange=exchange,
-        country=country or index_country or None,
-        sector=member.sector,
-        industry=member.industry,
+        exchange=member.us_venues.get(symbol),
+        country=(reference.US if home_us else index_country) or None,
+        sector=member.sector or (fuller.sector if fuller else None),
+        industry=member.industry or (fuller.industry if fuller else None),
         metadata={"source": "pytickersymbols"},
     )
 
@@ -156,7 +186,9 @@ def _resolve_members(
             if entry is None and symbol in states:
                 entry = entries[symbol] = _entry_from_state(states[symbol])
             if entry is None:
-                entry = entries[symbol] = _member_entry(member, symbol, composition.country)
+                entry = entries[symbol] = _member_entry(
+                    member, symbol, composition.country, entries
+                )
                 report.members_created += 1
             elif entry.asset_class == AssetClass.EQUITY:
                 # Index data is curated and recent: its sector wins, its industry fills gaps.
@@ -168,13 +200,89 @@ def _resolve_members(
     return members
 
 
-def merge_row(entry: CatalogEntry, state: AssetState | None, now: Any) -> dict[str, Any] | None:
+def place_listing(entry: CatalogEntry) -> None:
+    """Exchange, country, MIC and currency from the listing's venue: its symbol's suffix (MSF.DE
+    trades on XETRA whatever exchange code the source gives), else the source's exchange code.
+    Crypto and currency pairs trade in their quote currency; an index quote in its country's."""
+    if entry.asset_class in (AssetClass.EQUITY, AssetClass.ETF):
+        by_suffix = venues.suffix_venue(entry.symbol)
+        by_code = venues.venue(entry.exchange)
+        same = by_code is not None and by_suffix is not None and by_code.mic == by_suffix.mic
+        venue = by_code if same else by_suffix or by_code
+        if venue is None:
+            return
+        entry.exchange, entry.country, entry.mic = venue.name, venue.country, venue.mic
+        # LSE's "0..." lines are foreign shares traded in their own currency.
+        foreign_line = venue.name == "LSE" and entry.symbol[:1] == "0"
+        entry.currency = None if foreign_line else venue.currency
+    elif entry.asset_class == AssetClass.CRYPTO:
+        entry.currency = entry.metadata.get("quote_currency") or entry.symbol.rpartition("-")[2]
+    elif entry.asset_class == AssetClass.CURRENCY:
+        match = _CURRENCY_PAIR.fullmatch(entry.symbol)
+        entry.currency = match.group(1) if match else None
+    elif entry.asset_class == AssetClass.INDEX:
+        entry.currency = venues.country_currency().get(entry.country or "")
+
+
+def _fill_sectors(entries: dict[str, CatalogEntry]) -> None:
+    """A listing without a sector takes the one its company's other listings agree on."""
+    groups: dict[str, list[CatalogEntry]] = defaultdict(list)
+    for entry in entries.values():
+        if entry.asset_class == AssetClass.EQUITY:
+            groups[company_key(entry.name)].append(entry)
+    for members in groups.values():
+        sectors = Counter(m.sector for m in members if m.sector)
+        if not sectors or len(sectors) == len(members):
+            continue
+        sector = sectors.most_common(1)[0][0]
+        for member in members:
+            member.sector = member.sector or sector
+
+
+def search_text(symbol: str, name: str) -> str:
+    """What search matches a listing by: its symbol without separators, then its name's words
+    and the company's aliases (see ``names.search_words``)."""
+    symbol_key = re.sub(r"[^a-z0-9]", "", lookup_key(symbol).lower())
+    aliases = reference.COMPANY_ALIASES.get(company_key(name), ())
+    return f"{symbol_key} {search_words(name, aliases)}".strip()[:512]
+
+
+def _search_fields(
+    entries: dict[str, CatalogEntry],
+    states: dict[str, AssetState],
+    memberships: dict[str, set[str]],
+) -> dict[str, SearchFields]:
+    """Search text and order of every asset: this load's entries and the stored rest."""
+    listings = [
+        Listing(e.symbol, e.name, e.asset_class, e.exchange, e.country, e.sector, 0)
+        for e in entries.values()
+    ]
+    listings += [
+        Listing(s.symbol, s.name, s.asset_class, s.exchange, s.country, s.sector, 0)
+        for s in states.values()
+        if s.symbol not in entries
+    ]
+    listings = [
+        Listing(**{**vars(item), "indices": len(memberships.get(item.symbol, ()))})
+        for item in listings
+    ]
+    orders = search_orders(listings)
+    return {
+        item.symbol: (search_text(item.symbol, item.name), orders[item.symbol]) for item in listings
+    }
+
+
+def merge_row(
+    entry: CatalogEntry, state: AssetState | None, now: Any, search: SearchFields
+) -> dict[str, Any] | None:
     """The row to write for an entry, or None when the stored asset already says the same."""
     values: dict[str, Any] = {f: getattr(entry, f) for f in _CATALOG_FIELDS}
     # Every row carries every key: one executemany needs uniform rows (created_at only inserts).
     row: dict[str, Any] = {
         "symbol": entry.symbol,
         "lookup_key": lookup_key(entry.symbol),
+        "search_text": search[0],
+        "search_order": search[1],
         "created_at": now,
         "updated_at": now,
     }
@@ -208,7 +316,7 @@ def merge_row(entry: CatalogEntry, state: AssetState | None, now: Any) -> dict[s
         row["is_validated"] = state.is_validated
         row["last_validated_at"] = state.last_validated_at
         row["validation_source"] = state.validation_source
-    compared = ("lookup_key", *_CATALOG_FIELDS, "metadata", *_VALIDATION_FIELDS)
+    compared = ("lookup_key", *_CATALOG_FIELDS, *_SEARCH_FIELDS, "metadata", *_VALIDATION_FIELDS)
     if all(row[name] == getattr(state, name) for name in compared):
         return None
     return row
@@ -218,15 +326,18 @@ async def _write_assets(
     session: AsyncSession,
     entries: dict[str, CatalogEntry],
     states: dict[str, AssetState],
+    search: dict[str, SearchFields],
     report: CatalogLoadReport,
     progress: Progress | None,
-) -> None:
+) -> int:
+    """Write new and changed rows; how many rows were written."""
     now = utcnow()
     pending: list[dict[str, Any]] = []
+    written = 0
     total = len(entries)
     for done, entry in enumerate(entries.values(), start=1):
         state = states.get(entry.symbol)
-        row = merge_row(entry, state, now)
+        row = merge_row(entry, state, now, search[entry.symbol])
         if row is None:
             report.unchanged += 1
         else:
@@ -237,10 +348,20 @@ async def _write_assets(
                 report.updated += 1
         if len(pending) >= repo.UPSERT_CHUNK:
             await repo.upsert_assets(session, pending)
+            written += len(pending)
             pending = []
         if progress is not None and (done % 1000 == 0 or done == total):
             progress(done, total)
     await repo.upsert_assets(session, pending)
+    written += len(pending)
+    # Rows outside this load's slice keep their data; only their place in the ranking moves.
+    moved = [
+        {"row_id": state.id, "new_text": search[symbol][0], "new_order": search[symbol][1]}
+        for symbol, state in states.items()
+        if symbol not in entries and (state.search_text, state.search_order) != search[symbol]
+    ]
+    await repo.update_search_fields(session, moved)
+    return written + len(moved)
 
 
 async def _write_indices(
@@ -264,6 +385,20 @@ async def _write_indices(
         report.memberships_removed += removed
 
 
+def _memberships(
+    compositions: list[IndexComposition],
+    members: dict[str, list[str]],
+    stored: dict[str, set[str]],
+) -> dict[str, set[str]]:
+    """Index names by symbol after this load: its compositions replace what they name."""
+    loaded = {c.name for c in compositions}
+    result = {symbol: names - loaded for symbol, names in stored.items()}
+    for index_name, symbols in members.items():
+        for symbol in symbols:
+            result.setdefault(symbol, set()).add(index_name)
+    return result
+
+
 async def load_catalog_in_session(
     session: AsyncSession,
     *,
@@ -282,9 +417,16 @@ async def load_catalog_in_session(
     compositions = [] if sources.indices == () else read_index_compositions(sources.indices)
     states = await repo.fetch_asset_states(session)
     members = _resolve_members(compositions, reader.entries, states, report)
+    for entry in reader.entries.values():
+        place_listing(entry)
+    _fill_sectors(reader.entries)
+    memberships = _memberships(compositions, members, await repo.fetch_memberships(session))
+    search = _search_fields(reader.entries, states, memberships)
     report.entries = len(reader.entries)
-    await _write_assets(session, reader.entries, states, report, progress)
+    written = await _write_assets(session, reader.entries, states, search, report, progress)
     await _write_indices(session, compositions, members, report)
+    if written:
+        await repo.rebuild_search_index(session)
     await session.flush()
     return report
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, insert, or_, select
+from sqlalchemy import Table, bindparam, case, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,10 @@ class AssetState:
     country: str | None
     sector: str | None
     industry: str | None
+    mic: str | None
+    currency: str | None
+    search_text: str | None
+    search_order: int | None
     is_validated: bool
     last_validated_at: datetime | None
     validation_source: str | None
@@ -82,6 +86,10 @@ def _asset_upsert(session: AsyncSession) -> Any:
             "country": new.country,
             "sector": new.sector,
             "industry": new.industry,
+            "mic": new.mic,
+            "currency": new.currency,
+            "search_text": new.search_text,
+            "search_order": new.search_order,
             "metadata": new["metadata"],
             "is_validated": guarded("is_validated"),
             "last_validated_at": guarded("last_validated_at"),
@@ -95,6 +103,49 @@ async def upsert_assets(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Insert or update assets by symbol; market data columns are never part of the update."""
     if rows:
         await session.execute(_asset_upsert(session), list(rows))
+
+
+async def update_search_fields(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Set ``search_text``/``search_order`` of assets by id (rows outside the load's slice)."""
+    if not rows:
+        return
+    stmt = (
+        update(_assets)
+        .where(_assets.c.id == bindparam("row_id"))
+        .values(search_text=bindparam("new_text"), search_order=bindparam("new_order"))
+    )
+    connection = await session.connection()
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        await connection.execute(stmt, list(rows[start : start + UPSERT_CHUNK]))
+
+
+async def rebuild_search_index(session: AsyncSession) -> None:
+    """After a load re-ranked the catalog: SQLite's FTS rows are keyed by the search order, so
+    they are written afresh; PostgreSQL's tsvector follows its column, the planner gets stats."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(text("ANALYZE assets"))
+        return
+    await session.execute(text("INSERT INTO assets_fts(assets_fts) VALUES ('delete-all')"))
+    await session.execute(
+        text(
+            "INSERT INTO assets_fts(rowid, terms) SELECT search_order, coalesce(search_text, "
+            "lower(replace(replace(replace(replace(lookup_key, '-', ''), '^', ''), '=', ''), "
+            "'/', '')) || ' ' || name) FROM assets"
+        )
+    )
+
+
+async def fetch_memberships(session: AsyncSession) -> dict[str, set[str]]:
+    """Index names by member symbol, as stored."""
+    result = await session.execute(
+        select(Asset.symbol, MarketIndex.name)
+        .join(IndexMember, IndexMember.asset_id == Asset.id)
+        .join(MarketIndex, MarketIndex.id == IndexMember.index_id)
+    )
+    memberships: dict[str, set[str]] = {}
+    for symbol, index_name in result.all():
+        memberships.setdefault(symbol, set()).add(index_name)
+    return memberships
 
 
 async def asset_ids(session: AsyncSession, symbols: Sequence[str]) -> dict[str, int]:
