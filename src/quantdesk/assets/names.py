@@ -7,7 +7,8 @@
   (Wal-Mart -> wal mart walmart, Coca-Cola -> coca cola cocacola, AT&T -> at t att), so a name
   is found however its compound is typed.
 - ``company_key``: the folded name without spaces, legal forms ("Inc.", "S.A.",
-  "Aktiengesellschaft"...) or a leading "The"; "APPLE INC." and "Apple Inc." share "apple".
+  "Aktiengesellschaft"...), a trailing "Holdings" or a leading "The"; "APPLE INC." and
+  "Apple Inc." share "apple", "TENCENT" and "Tencent Holdings Limited" share "tencent".
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _LEGAL_FORMS: tuple[tuple[str, ...], ...] = tuple(
                 "sa de cv", "kgaa", "co kgaa", "gmbh", "hf", "tbk", "pt", "bhd", "berhad",
                 "pcl", "public company limited", "holdings inc", "co ltd", "reit inc", "adr",
                 "class a", "class b", "cl a", "cl b", "the", "societe anonyme",
-                "societe en commandite par actions", "sca", "scpa", "group sa",
+                "societe en commandite par actions", "sca", "scpa", "holding", "holdings",
             )
         ),
         key=len,

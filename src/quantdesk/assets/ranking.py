@@ -25,7 +25,7 @@ _BRAZILIAN_RECEIPT = re.compile(r"\d*(3[1-59])F?\.SA$|F\.SA$")  # BDRs and odd-l
 _INDEX_POINTS = 100  # one index membership outweighs any number of venues
 _MAX_INDICES = 3
 _MAX_VENUES = 40
-_CLASS_BONUS = {AssetClass.CRYPTO: 150, AssetClass.INDEX: 120}
+_CLASS_BONUS: dict[str, int] = {AssetClass.CRYPTO: 150, AssetClass.INDEX: 120}
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,9 @@ def _home_country(members: list[Listing]) -> str | None:
     return votes.most_common(1)[0][0] if votes else None
 
 
-def _venue_rank(listing: Listing, us_symbols: set[str], abroad_main: bool) -> int:
-    """4 home market, 3 main US, 2 a hub's own listing, 1 secondary or foreign line."""
+def _venue_rank(listing: Listing, us_symbols: set[str], abroad_main: bool, home: str | None) -> int:
+    """4 home market, 3 main US or a home market's second venue (BSE beside NSE), 2 a hub's
+    own listing, 1 secondary or foreign line."""
     name = listing.exchange or ""
     symbol = listing.symbol
     if listing.asset_class in (AssetClass.CRYPTO, AssetClass.INDEX, AssetClass.CURRENCY):
@@ -60,9 +61,12 @@ def _venue_rank(listing: Listing, us_symbols: set[str], abroad_main: bool) -> in
         return 1
     if name == "B3" and _BRAZILIAN_RECEIPT.search(symbol):
         return 1
-    if name in venues.US_MAIN:
+    if name in venues.US_MAIN or name in venues.SECOND_HOME_VENUES:
         return 3
-    if symbol.rpartition(".")[0] in us_symbols:  # AAPL.MX, MSFT.SW beside AAPL, MSFT
+    # A foreign line under the US ticker (AAPL.MX, INFY.PA beside AAPL, INFY); INFY.NS is home.
+    if symbol.rpartition(".")[0] in us_symbols and (
+        name in venues.CROSS_LISTING_HUBS or listing.country != home
+    ):
         return 1
     if name in venues.CROSS_LISTING_HUBS:
         return 1 if abroad_main else 2
@@ -91,13 +95,13 @@ def search_orders(listings: Iterable[Listing]) -> dict[str, int]:
         prominence = (
             _INDEX_POINTS * min(indices, _MAX_INDICES)
             + min(len(members), _MAX_VENUES)
-            + _CLASS_BONUS.get(AssetClass(asset_class), 0)
+            + _CLASS_BONUS.get(asset_class, 0)
         )
         ranked = sorted(
             members,
             key=lambda m: (
-                m.indices > 0,
-                _venue_rank(m, us_symbols, abroad_main),
+                m.indices,
+                _venue_rank(m, us_symbols, abroad_main, home),
                 m.country == home,
                 m.sector is not None,
                 -len(m.symbol),
@@ -105,8 +109,9 @@ def search_orders(listings: Iterable[Listing]) -> dict[str, int]:
             reverse=True,
         )
         for position, member in enumerate(ranked):
-            venue_rank = _venue_rank(member, us_symbols, abroad_main)
-            tier = 2 if position == 0 else (1 if venue_rank >= 3 or member.indices else 0)
+            venue_rank = _venue_rank(member, us_symbols, abroad_main, home)
+            # Index members stay beside the primary listing: GOOG beside GOOGL.
+            tier = 2 if position == 0 or member.indices else (1 if venue_rank >= 3 else 0)
             keyed.append(
                 ((-tier, -prominence, position), len(member.name), member.symbol, member.symbol)
             )

@@ -87,6 +87,7 @@ class AssetRow:
     country: str | None
     sector: str | None
     currency: str | None
+    search_text: str | None  # the symbol key and the folded name words (see catalog.search_text)
 
 
 Shape = tuple[bool, bool, bool]
@@ -100,6 +101,7 @@ _COLUMNS = (
     Asset.country,
     Asset.sector,
     Asset.currency,
+    Asset.__table__.c.search_text,
 )
 _ZERO: ColumnElement[int] = literal_column("0")
 _ONE: ColumnElement[int] = literal_column("1")
@@ -202,7 +204,7 @@ def match_expression(dialect: str, terms: SearchTerms) -> str:
 
 
 def _row(values: Any) -> AssetRow:
-    return AssetRow(*values[:8])
+    return AssetRow(*values[:9])
 
 
 def _key_params(terms: SearchTerms) -> dict[str, Any]:

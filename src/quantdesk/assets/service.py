@@ -137,8 +137,8 @@ async def count_assets(session: AsyncSession) -> int:
 
 # --- Search -------------------------------------------------------------------------------
 
-# Ranking tiers, in order; the match tier leaves out what the exact tier found.
-_QUERY_TIERS = (search_repo.exact_matches, search_repo.ranked_matches)
+# The first rows of the match tier are re-ordered by how fully they match (see _ranked_slice).
+RERANKED_HEAD = 40
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,38 @@ def _match_kind(row: AssetRow, tier: int, terms: SearchTerms, typo: bool) -> Mat
     if terms.symbol_key and _NOT_KEY.sub("", row.symbol.lower()).startswith(terms.symbol_key):
         return MatchKind.PREFIX
     return MatchKind.FUZZY if typo else MatchKind.NAME
+
+
+def _match_quality(row: AssetRow, terms: SearchTerms) -> int:
+    """0 when the symbol starts with the query or every word is a whole word of the name
+    ("bayer" in "Bayer AG"), 1 when a word only begins one ("bayer" in "Bayerische...")."""
+    if terms.symbol_key and _NOT_KEY.sub("", row.symbol.lower()).startswith(terms.symbol_key):
+        return 0
+    words = set((row.search_text or fold(row.name)).split())
+    whole = all(word in words for word in terms.words) or "".join(terms.words) in words
+    return 0 if whole else 1
+
+
+async def _ranked_slice(
+    session: AsyncSession, terms: SearchTerms, filters: SearchFilters, *, offset: int, limit: int
+) -> list[AssetRow]:
+    """The match tier's rows ``offset`` to ``offset + limit``. The catalog order decides, except
+    in its first ``RERANKED_HEAD`` rows, where whole-word matches go first: a stable re-ordering
+    of a fixed window, so pages still neither overlap nor skip."""
+    if offset >= RERANKED_HEAD:
+        return await search_repo.ranked_matches(session, terms, filters, offset=offset, limit=limit)
+    head = await search_repo.ranked_matches(session, terms, filters, offset=0, limit=RERANKED_HEAD)
+    head.sort(key=lambda row: _match_quality(row, terms))
+    rows = head[offset : offset + limit]
+    if len(head) == RERANKED_HEAD and offset + limit > RERANKED_HEAD:
+        rows += await search_repo.ranked_matches(
+            session, terms, filters, offset=RERANKED_HEAD, limit=offset + limit - RERANKED_HEAD
+        )
+    return rows
+
+
+# Ranking tiers, in order; the match tier leaves out what the exact tier found.
+_QUERY_TIERS = (search_repo.exact_matches, _ranked_slice)
 
 
 async def _query_pages(

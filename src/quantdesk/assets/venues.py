@@ -167,6 +167,8 @@ SECONDARY_VENUES: frozenset[str] = frozenset(
      "EuroTLX", "LSE IOB", "Euronext", "Cboe BZX"}
 )  # fmt: skip
 US_MAIN: frozenset[str] = frozenset({"NASDAQ", "NYSE", "NYSE Arca", "NYSE American"})
+# A country's second main venue: a company on both trades mostly on the first (NSE).
+SECOND_HOME_VENUES: frozenset[str] = frozenset({"BSE"})
 
 
 @cache
