@@ -5,11 +5,12 @@ Revises: 52abf63be419
 Create Date: 2026-11-28 10:00:00+00:00
 
 - ``currency`` and ``mic``: derived from the listing's venue at catalog load.
-- ``search_text``: the symbol without separators and the folded name words (the loader
-  writes it); ``search_order``: the listing's position in the catalog's ranking (1 = first).
+- ``search_text``: the folded name words and aliases (the loader writes it);
+  ``search_order``: the listing's position in the catalog's ranking (1 = first).
 - Search reads matches in ``search_order`` and stops after a page, on both databases:
   SQLite: a contentless FTS5 table whose rowid *is* the search order, so a MATCH returns rows
-  already ranked; PostgreSQL: a stored tsvector with a GIN index beside a btree on the order.
+  already ranked; PostgreSQL: a stored tsvector with a GIN index (rare words), and the order
+  index carrying the tsvector (common words: walked in order without touching the table).
 - Rows inserted outside the loader (a provider's new symbol) go last in the order and are
   indexed at once with their raw name; the next catalog load ranks and folds them.
 """
@@ -24,14 +25,22 @@ down_revision: str | None = "52abf63be419"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# What the index holds for a row the loader has not folded yet: its symbol key and raw name.
-_SQLITE_TERMS = (
-    "coalesce({row}.search_text, lower(replace(replace(replace(replace({row}.lookup_key, "
-    "'-', ''), '^', ''), '=', ''), '/', '')) || ' ' || {row}.name)"
+# What the index holds: the symbol without separators ("brkb", "gspc"), kept apart from the
+# words so a ticker query is a symbol prefix, not every name with a word that starts like it;
+# and the words (the loader's folded ones, else the raw name of a row it has not seen yet).
+_SQLITE_KEY = (
+    "lower(replace(replace(replace(replace(replace({row}.lookup_key, '-', ''), '^', ''), '=', ''),"
+    " '/', ''), '.', ''))"
 )
-_PG_TERMS = (
-    "coalesce(search_text, lower(translate(lookup_key, '-^=/', '')) || ' ' || name::text)"
+_SQLITE_WORDS = "coalesce({row}.search_text, {row}.name)"
+_PG_TSV = (
+    "setweight(to_tsvector('simple', lower(translate(lookup_key, '-^=/.', ''))), 'A') || "
+    "to_tsvector('simple', coalesce(search_text, name::text))"
 )
+
+
+def _sqlite_values(row: str) -> str:
+    return f"{_SQLITE_KEY.format(row=row)}, {_SQLITE_WORDS.format(row=row)}"
 
 
 def upgrade() -> None:
@@ -51,8 +60,7 @@ def upgrade() -> None:
 def _postgresql_upgrade() -> None:
     op.execute("DROP INDEX IF EXISTS ix_assets_name_fts")
     op.execute(
-        "ALTER TABLE assets ADD COLUMN search_tsv tsvector "
-        f"GENERATED ALWAYS AS (to_tsvector('simple', {_PG_TERMS})) STORED"
+        f"ALTER TABLE assets ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS ({_PG_TSV}) STORED"
     )
     # fastupdate off: a catalog load's 100k rows would otherwise wait in the GIN pending list,
     # which every search then scans until the next vacuum.
@@ -60,7 +68,11 @@ def _postgresql_upgrade() -> None:
         "CREATE INDEX ix_assets_name_fts_search ON assets USING gin (search_tsv) "
         "WITH (fastupdate = off)"
     )
-    op.create_index("ix_assets_search_order", "assets", ["search_order", "id"])
+    # The tsvector rides along in the order index: walking it in order, a search tests each
+    # row's words without visiting the table (an index-only scan once the table is vacuumed).
+    op.execute(
+        "CREATE INDEX ix_assets_search_order ON assets (search_order, id) INCLUDE (search_tsv)"
+    )
 
 
 def _sqlite_upgrade() -> None:
@@ -70,34 +82,34 @@ def _sqlite_upgrade() -> None:
     op.create_index("ix_assets_search_order", "assets", ["search_order", "id"])
     # prefix='1 2': one- and two-letter prefixes ("a", "ms") read a ready-made list.
     op.execute(
-        "CREATE VIRTUAL TABLE assets_fts USING fts5(terms, content='', "
+        "CREATE VIRTUAL TABLE assets_fts USING fts5(key, words, content='', "
         "tokenize='unicode61 remove_diacritics 2', prefix='1 2')"
     )
-    new, old = _SQLITE_TERMS.format(row="new"), _SQLITE_TERMS.format(row="old")
     # The loader inserts ranked rows and rebuilds the index itself; anyone else's row goes last.
     op.execute(
         "CREATE TRIGGER assets_fts_insert AFTER INSERT ON assets WHEN new.search_order IS NULL "
         "BEGIN "
         "UPDATE assets SET search_order = (SELECT coalesce(max(search_order), 0) + 1 FROM assets)"
         " WHERE id = new.id; "
-        f"INSERT INTO assets_fts(rowid, terms) SELECT search_order, {_SQLITE_TERMS.format(row='a')}"
+        f"INSERT INTO assets_fts(rowid, key, words) SELECT search_order, {_sqlite_values('a')}"
         " FROM assets AS a WHERE a.id = new.id; END"
     )
     op.execute(
         "CREATE TRIGGER assets_fts_delete AFTER DELETE ON assets BEGIN "
-        "INSERT INTO assets_fts(assets_fts, rowid, terms) "
-        f"VALUES ('delete', old.search_order, {old}); END"
+        "INSERT INTO assets_fts(assets_fts, rowid, key, words) "
+        f"VALUES ('delete', old.search_order, {_sqlite_values('old')}); END"
     )
     # A row the loader re-ranks changes search_order: the loader rebuilds the index after it.
     op.execute(
         "CREATE TRIGGER assets_fts_update AFTER UPDATE OF name, search_text, lookup_key ON assets "
         "WHEN old.search_order IS new.search_order BEGIN "
-        "INSERT INTO assets_fts(assets_fts, rowid, terms) "
-        f"VALUES ('delete', old.search_order, {old}); "
-        f"INSERT INTO assets_fts(rowid, terms) VALUES (new.search_order, {new}); END"
+        "INSERT INTO assets_fts(assets_fts, rowid, key, words) "
+        f"VALUES ('delete', old.search_order, {_sqlite_values('old')}); "
+        "INSERT INTO assets_fts(rowid, key, words) "
+        f"VALUES (new.search_order, {_sqlite_values('new')}); END"
     )
     op.execute(
-        f"INSERT INTO assets_fts(rowid, terms) SELECT search_order, {_SQLITE_TERMS.format(row='a')}"
+        f"INSERT INTO assets_fts(rowid, key, words) SELECT search_order, {_sqlite_values('a')}"
         " FROM assets AS a"
     )
 

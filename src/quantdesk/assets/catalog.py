@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import catalog_repository as repo
-from quantdesk.assets import reference, venues
+from quantdesk.assets import reference, typos, venues
 from quantdesk.assets.catalog_repository import AssetState
 from quantdesk.assets.names import company_key, search_words
 from quantdesk.assets.ranking import Listing, search_orders
@@ -239,12 +239,11 @@ def _fill_sectors(entries: dict[str, CatalogEntry]) -> None:
             member.sector = member.sector or sector
 
 
-def search_text(symbol: str, name: str) -> str:
-    """What search matches a listing by: its symbol without separators, then its name's words
-    and the company's aliases (see ``names.search_words``)."""
-    symbol_key = re.sub(r"[^a-z0-9]", "", lookup_key(symbol).lower())
+def search_text(name: str) -> str:
+    """The words search finds a listing by: its name's folded words and compounds, and its
+    company's aliases (see ``names.search_words``); the symbol is indexed beside them."""
     aliases = reference.COMPANY_ALIASES.get(company_key(name), ())
-    return f"{symbol_key} {search_words(name, aliases)}".strip()[:512]
+    return search_words(name, aliases)[:512]
 
 
 def _search_fields(
@@ -267,9 +266,7 @@ def _search_fields(
         for item in listings
     ]
     orders = search_orders(listings)
-    return {
-        item.symbol: (search_text(item.symbol, item.name), orders[item.symbol]) for item in listings
-    }
+    return {item.symbol: (search_text(item.name), orders[item.symbol]) for item in listings}
 
 
 def merge_row(
@@ -439,4 +436,8 @@ async def load_catalog(
 ) -> CatalogLoadReport:
     """Load the catalog in one transaction of its own; safe to run again at any time."""
     async with db.transaction() as session:
-        return await load_catalog_in_session(session, sources=sources, progress=progress)
+        report = await load_catalog_in_session(session, sources=sources, progress=progress)
+    if report.created or report.updated:
+        await repo.vacuum_assets(db)
+    typos.forget()
+    return report

@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, case, delete, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import Database, dialect_name
 from quantdesk.models import Asset, IndexMember, MarketIndex
 
 _assets = cast(Table, Asset.__table__)
@@ -128,11 +128,21 @@ async def rebuild_search_index(session: AsyncSession) -> None:
     await session.execute(text("INSERT INTO assets_fts(assets_fts) VALUES ('delete-all')"))
     await session.execute(
         text(
-            "INSERT INTO assets_fts(rowid, terms) SELECT search_order, coalesce(search_text, "
-            "lower(replace(replace(replace(replace(lookup_key, '-', ''), '^', ''), '=', ''), "
-            "'/', '')) || ' ' || name) FROM assets"
+            "INSERT INTO assets_fts(rowid, key, words) SELECT search_order, "
+            "lower(replace(replace(replace(replace(replace(lookup_key, '-', ''), '^', ''), '=', "
+            "''), '/', ''), '.', '')), coalesce(search_text, name) FROM assets"
         )
     )
+
+
+async def vacuum_assets(db: Database) -> None:
+    """PostgreSQL, after a load committed: mark the table's pages all-visible, so searches walk
+    the order index without reading the table (see ix_assets_search_order)."""
+    if db.kind != "postgresql":
+        return
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM (ANALYZE) assets"))
 
 
 async def fetch_memberships(session: AsyncSession) -> dict[str, set[str]]:

@@ -87,7 +87,7 @@ class AssetRow:
     country: str | None
     sector: str | None
     currency: str | None
-    search_text: str | None  # the symbol key and the folded name words (see catalog.search_text)
+    search_text: str | None  # the folded name words and aliases (see catalog.search_text)
 
 
 Shape = tuple[bool, bool, bool]
@@ -144,12 +144,18 @@ def _exact_statement(shape: Shape) -> Any:
 @cache
 def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     if dialect == "postgresql":
-        stmt = select(*_COLUMNS).where(
-            sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
-        )
+        matched = sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
+        if any(shape):
+            stmt = select(*_COLUMNS).where(matched)
+            if has_key:
+                stmt = stmt.where(~_exact_condition())
+            return _paged(_filtered(stmt, shape).order_by(_ORDER, Asset.id))
+        # Only the order index's columns in the inner query, so it can run index-only.
+        ids = select(Asset.id, _ORDER.label("o")).where(matched)
         if has_key:
-            stmt = stmt.where(~_exact_condition())
-        return _paged(_filtered(stmt, shape).order_by(_ORDER, Asset.id))
+            ids = ids.where(Asset.id.not_in(select(Asset.id).where(_exact_condition())))
+        page = _paged(ids.order_by(_ORDER, Asset.id)).subquery("hits")
+        return select(*_COLUMNS).join(page, page.c.id == Asset.id).order_by(page.c.o, page.c.id)
     # SQLite: FTS5 rowids are search orders, so MATCH ... ORDER BY rowid reads ranked hits.
     hits: Select[Any] = (
         select(literal_column("rowid").label("o"))
@@ -178,29 +184,34 @@ def _fts_term(word: str, *, prefix: bool) -> str:
 
 
 def _tsquery_term(word: str, *, prefix: bool) -> str:
-    return f"{word}:*" if prefix and len(word) > 1 else word
+    return f"{word}:*D" if prefix and len(word) > 1 else f"{word}:D"
 
 
 def match_expression(dialect: str, terms: SearchTerms) -> str:
-    """The full-text query: symbol prefix OR (every word, or one of its alternatives) OR the
-    words run together ("wal mart" finds "walmart"). Tokens are [a-z0-9] only: nothing in them
-    can be read as query syntax."""
+    """The full-text query: the symbol starting with the query, OR every word (or one of its
+    alternatives) starting a word of the name, OR the words run together ("wal mart" finds
+    "walmart"). Tokens are [a-z0-9] only: nothing in them can be read as query syntax."""
     postgres = dialect == "postgresql"
     term = _tsquery_term if postgres else _fts_term
     both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
     options: list[str] = []
-    if terms.symbol_key:
-        options.append(term(terms.symbol_key, prefix=True))
-    if terms.words:
+    if terms.symbol_key:  # the symbol is its own column (SQLite) / weight A (PostgreSQL)
+        key = terms.symbol_key
+        options.append(f"{key}:*A" if postgres else f'key : "{key}"*')
+    # A lone letter is a symbol prefix ("t"), not every name with a "T" or an "S.A." in it.
+    if terms.words and not (len(terms.words) == 1 and len(terms.words[0]) == 1):
         parts = []
         for i, word in enumerate(terms.words):
             alternatives = terms.alternatives[i] if i < len(terms.alternatives) else ()
             spelled = [term(word, prefix=True), *(term(a, prefix=False) for a in alternatives)]
             parts.append(f"({either.join(spelled)})" if len(spelled) > 1 else spelled[0])
-        options.append(f"({both.join(parts)})")
         if len(terms.words) > 1:
-            options.append(term("".join(terms.words), prefix=True))
-    return either.join(dict.fromkeys(options))
+            parts = [f"({both.join(parts)})", term("".join(terms.words), prefix=True)]
+            name_part = either.join(parts)
+        else:
+            name_part = parts[0]
+        options.append(f"({name_part})" if postgres else f"words : ({name_part})")
+    return either.join(options)
 
 
 def _row(values: Any) -> AssetRow:

@@ -32,7 +32,7 @@ class Vocabulary:
     def __init__(self, rows: Iterable[tuple[str, int]]) -> None:
         best: dict[str, int] = {}
         for text, order in rows:
-            for word in text.split()[1:]:  # the first token is the symbol key, not a word
+            for word in text.split():
                 if len(word) >= MIN_LENGTH - 1 and word.isalpha() and order < best.get(word, 2**62):
                     best[word] = order
         self.best = best
