@@ -12,7 +12,7 @@ Create Date: 2026-11-28 10:00:00+00:00
   already ranked; PostgreSQL: a stored tsvector with a GIN index (rare words), and the order
   index carrying the tsvector (common words: walked in order without touching the table).
 - Rows inserted outside the loader (a provider's new symbol) go last in the order and are
-  indexed at once with their raw name; the next catalog load ranks and folds them.
+  indexed at once by their name as stored; the next catalog load ranks and folds them.
 """
 
 from collections.abc import Sequence
@@ -27,15 +27,15 @@ depends_on: str | Sequence[str] | None = None
 
 # What the index holds: the symbol without separators ("brkb", "gspc"), kept apart from the
 # words so a ticker query is a symbol prefix, not every name with a word that starts like it;
-# and the words (the loader's folded ones, else the raw name of a row it has not seen yet).
+# and the words: the loader's folded ones, and the name as stored (a provider may rename).
 _SQLITE_KEY = (
     "lower(replace(replace(replace(replace(replace({row}.lookup_key, '-', ''), '^', ''), '=', ''),"
     " '/', ''), '.', ''))"
 )
-_SQLITE_WORDS = "coalesce({row}.search_text, {row}.name)"
+_SQLITE_WORDS = "coalesce({row}.search_text || ' ', '') || {row}.name"
 _PG_TSV = (
     "setweight(to_tsvector('simple', lower(translate(lookup_key, '-^=/.', ''))), 'A') || "
-    "to_tsvector('simple', coalesce(search_text, name::text))"
+    "to_tsvector('simple', coalesce(search_text || ' ', '') || name::text)"
 )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -261,8 +261,13 @@ def _search_fields(
         for s in states.values()
         if s.symbol not in entries
     ]
+    weights = reference.INDEX_WEIGHTS
     listings = [
-        Listing(**{**vars(item), "indices": len(memberships.get(item.symbol, ()))})
+        replace(
+            item,
+            indices=len(memberships.get(item.symbol, ())),
+            index_weight=sum(weights.get(name, 1) for name in memberships.get(item.symbol, ())),
+        )
         for item in listings
     ]
     orders = search_orders(listings)

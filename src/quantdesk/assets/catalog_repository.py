@@ -130,7 +130,7 @@ async def rebuild_search_index(session: AsyncSession) -> None:
         text(
             "INSERT INTO assets_fts(rowid, key, words) SELECT search_order, "
             "lower(replace(replace(replace(replace(replace(lookup_key, '-', ''), '^', ''), '=', "
-            "''), '/', ''), '.', '')), coalesce(search_text, name) FROM assets"
+            "''), '/', ''), '.', '')), coalesce(search_text || ' ', '') || name FROM assets"
         )
     )
 

@@ -37,15 +37,25 @@ class Listing:
     country: str | None
     sector: str | None
     indices: int  # how many indices count it as a member
+    index_weight: int = 0  # how large their markets are (reference.INDEX_WEIGHTS), summed
 
 
 def _home_country(members: list[Listing]) -> str | None:
-    """The country most of the group's listings are in, leaving out Germany and the US whose
-    floors list companies from everywhere."""
-    votes = Counter(
-        m.country for m in members if m.country and m.country not in ("Germany", venues.US)
-    )
-    return votes.most_common(1)[0][0] if votes else None
+    """The country most of the group's listings are in: counting the venues that rarely list
+    foreign companies first (Samsung's KRX lines, not its London GDRs), else all but Germany and
+    the US, whose floors list companies from everywhere."""
+    for hubs_count in (False, True):
+        votes = Counter(
+            m.country
+            for m in members
+            if m.country
+            and m.country not in ("Germany", venues.US)
+            and (hubs_count or m.exchange not in venues.CROSS_LISTING_HUBS)
+            and m.exchange not in venues.SECONDARY_VENUES
+        )
+        if votes:
+            return max(votes, key=lambda country: (votes[country], country))
+    return None
 
 
 def _venue_rank(listing: Listing, us_symbols: set[str], abroad_main: bool, home: str | None) -> int:
@@ -98,8 +108,9 @@ def search_orders(listings: Iterable[Listing]) -> dict[str, int]:
             + _CLASS_BONUS.get(asset_class, 0)
         )
         ranked = sorted(
-            members,
+            sorted(members, key=lambda m: m.symbol),  # ties keep symbol order, whatever came in
             key=lambda m: (
+                m.index_weight,
                 m.indices,
                 _venue_rank(m, us_symbols, abroad_main, home),
                 m.country == home,

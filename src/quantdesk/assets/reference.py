@@ -179,3 +179,13 @@ INDEX_ALIASES: dict[str, tuple[str, ...]] = {
     "OMX Helsinki 25": ("^OMXH25", "OMXH25"),
     "Switzerland 20": ("^SSMI", "SMI", "Swiss Market Index"),
 }
+
+# How large an index's market is, coarsely: a company in two national indices (AstraZeneca in
+# the FTSE 100 and the OMX Stockholm 30, Airbus in the CAC 40 and the DAX) is found first on the
+# listing in the larger market. Unlisted indices weigh 1.
+INDEX_WEIGHTS: dict[str, int] = {
+    "S&P 500": 10, "NASDAQ 100": 10, "DOW JONES": 10, "S&P 100": 10, "NIKKEI 225": 9,
+    "FTSE 100": 8, "EURO STOXX 50": 7, "CAC 40": 6, "DAX": 6, "Switzerland 20": 5, "AEX": 4,
+    "IBEX 35": 4, "OMX Stockholm 30": 4, "S&P 600": 3, "MDAX": 3, "CAC Mid 60": 3,
+    "BEL 20": 3, "OMX Helsinki 25": 3, "TecDAX": 2, "SDAX": 2,
+}  # fmt: skip

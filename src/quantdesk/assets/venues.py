@@ -157,9 +157,9 @@ GOOGLE_PREFIXES: dict[str, str] = {
 }  # fmt: skip
 
 # Venues that list many companies from abroad beside their home ones (German floors, SIX's
-# foreign lines, Mexico's SIC, Argentine CEDEARs, Brazilian BDRs, EuroTLX, LSE's IOB).
+# foreign lines, Mexico's SIC, Argentine CEDEARs, Brazilian BDRs, EuroTLX, LSE's GDRs and IOB).
 CROSS_LISTING_HUBS: frozenset[str] = frozenset(
-    {"XETRA", "SIX Swiss", "BMV", "BYMA", "B3", "EuroTLX", "LSE IOB", "Borsa Italiana"}
+    {"XETRA", "SIX Swiss", "BMV", "BYMA", "B3", "EuroTLX", "LSE", "LSE IOB", "Borsa Italiana"}
 )
 # Where a listing is rarely the one people mean: over the counter, regional floors, quote feeds.
 SECONDARY_VENUES: frozenset[str] = frozenset(
