@@ -199,7 +199,8 @@ def match_expression(dialect: str, terms: SearchTerms) -> str:
         key = terms.symbol_key
         options.append(f"{key}:*A" if postgres else f'key : "{key}"*')
     # A lone letter is a symbol prefix ("t"), not every name with a "T" or an "S.A." in it.
-    if terms.words and not (len(terms.words) == 1 and len(terms.words[0]) == 1):
+    lone_letter = len(terms.words) == 1 and len(terms.words[0]) == 1 and terms.symbol_key
+    if terms.words and not lone_letter:
         parts = []
         for i, word in enumerate(terms.words):
             alternatives = terms.alternatives[i] if i < len(terms.alternatives) else ()
