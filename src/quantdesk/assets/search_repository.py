@@ -108,12 +108,18 @@ _ONE: ColumnElement[int] = literal_column("1")
 _ORDER = Asset.__table__.c.search_order
 
 
-def _filtered(stmt: Any, shape: Shape) -> Any:
+def _filtered(stmt: Any, shape: Shape, *, use_indexes: bool = True) -> Any:
+    """Apply the filters in use; ``use_indexes=False`` keeps SQLite reading the ranked FTS hits
+    (its planner would otherwise walk every equity through ix_assets_asset_class)."""
+
+    def column(col: Any) -> Any:
+        return col if use_indexes else col.concat("")
+
     sector, asset_class, exchange = shape
     if sector:
-        stmt = stmt.where(Asset.sector == bindparam("f_sector"))
+        stmt = stmt.where(column(Asset.sector) == bindparam("f_sector"))
     if asset_class:
-        stmt = stmt.where(Asset.asset_class == bindparam("f_class"))
+        stmt = stmt.where(column(Asset.asset_class) == bindparam("f_class"))
     if exchange:  # the service passes a known venue's own spelling; any case is accepted
         stmt = stmt.where(func.lower(Asset.exchange) == bindparam("f_exchange"))
     return stmt
@@ -168,9 +174,10 @@ def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     if not any(shape):
         page = _paged(hits.order_by(literal_column("rowid"))).subquery("hits")
         return select(*_COLUMNS).join(page, page.c.o == _ORDER).order_by(page.c.o)
-    # With a filter the page is known only after reading the assets: order over the matches.
-    stmt = select(*_COLUMNS).where(_ORDER.in_(hits))
-    return _paged(_filtered(stmt, shape).order_by(_ORDER))
+    # With a filter: read the ranked hits in order, each joined to its asset, until a page passes.
+    ranked = hits.order_by(literal_column("rowid")).subquery("hits")
+    stmt = select(*_COLUMNS).select_from(ranked).join(Asset.__table__, ranked.c.o == _ORDER)
+    return _paged(_filtered(stmt, shape, use_indexes=False).order_by(ranked.c.o))
 
 
 @cache
