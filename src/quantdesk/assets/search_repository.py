@@ -144,14 +144,17 @@ def _exact_statement(shape: Shape) -> Any:
     crypto = case((Asset.asset_class == AssetClass.CRYPTO.value, _ZERO), else_=_ONE)
     typed = case((Asset.symbol == bindparam("symbol"), _ZERO), else_=_ONE)
     stmt = select(*_COLUMNS).where(_exact_condition())
-    return _paged(_filtered(stmt, shape).order_by(crypto, typed, _ORDER, Asset.id))
+    # The lookup key finds one or two rows: filters only check them, never pick an index.
+    return _paged(
+        _filtered(stmt, shape, use_indexes=False).order_by(crypto, typed, _ORDER, Asset.id)
+    )
 
 
 @cache
 def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     if dialect == "postgresql":
         matched = sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
-        if any(shape):
+        if any(shape):  # the fallback of _postgresql_filtered
             stmt = select(*_COLUMNS).where(matched)
             if has_key:
                 stmt = stmt.where(~_exact_condition())
@@ -178,6 +181,60 @@ def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     ranked = hits.order_by(literal_column("rowid")).subquery("hits")
     stmt = select(*_COLUMNS).select_from(ranked).join(Asset.__table__, ranked.c.o == _ORDER)
     return _paged(_filtered(stmt, shape, use_indexes=False).order_by(ranked.c.o))
+
+
+def _filter_conditions(shape: Shape) -> list[ColumnElement[bool]]:
+    sector, asset_class, exchange = shape
+    conditions: list[ColumnElement[bool]] = []
+    if sector:
+        conditions.append(Asset.sector == bindparam("f_sector"))
+    if asset_class:
+        conditions.append(Asset.asset_class == bindparam("f_class"))
+    if exchange:
+        conditions.append(func.lower(Asset.exchange) == bindparam("f_exchange"))
+    return conditions
+
+
+@cache
+def _postgresql_chunk_statement(shape: Shape, has_key: bool) -> Any:
+    """One chunk of ranked matches (read index-only from the order index), each with its row
+    when it passes the filters and NULLs when not, so the caller sees where the matches end."""
+    ids = select(Asset.id, _ORDER.label("o")).where(
+        sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
+    )
+    if has_key:
+        ids = ids.where(Asset.id.not_in(select(Asset.id).where(_exact_condition())))
+    chunk = _paged(ids.order_by(_ORDER, Asset.id)).subquery("hits")
+    table = Asset.__table__
+    return (
+        select(*_COLUMNS)
+        .select_from(chunk)
+        .outerjoin(table, and_(table.c.id == chunk.c.id, *_filter_conditions(shape)))
+        .order_by(chunk.c.o, chunk.c.id)
+    )
+
+
+_CHUNKS = ((0, 200), (200, 1000))  # (offset, size): the top of the ranking, then a wider band
+
+
+async def _postgresql_filtered(
+    session: AsyncSession, params: dict[str, Any], shape: Shape, has_key: bool
+) -> list[AssetRow]:
+    """Filtered matches on PostgreSQL: ranked matches a chunk at a time, keeping those that
+    pass the filters, until a page is full. Its planner, not knowing that a filter (NASDAQ,
+    equity) favours the top of the ranking, would otherwise sort every match of a broad prefix."""
+    wanted = params["offset"] + params["limit"]
+    found: list[AssetRow] = []
+    statement = _postgresql_chunk_statement(shape, has_key)
+    for start, size in _CHUNKS:
+        chunk_params = {**params, "offset": start, "limit": size}
+        rows = (await session.execute(statement, chunk_params)).all()
+        found.extend(_row(row) for row in rows if row[0] is not None)
+        if len(found) >= wanted or len(rows) < size:
+            return found[params["offset"] : wanted]
+    # A rare filter over a broad query: let the planner pick among all the matches.
+    result = await session.execute(_match_statement("postgresql", shape, has_key), params)
+    return [_row(row) for row in result.all()]
 
 
 @cache
@@ -230,6 +287,14 @@ def _key_params(terms: SearchTerms) -> dict[str, Any]:
     return {"key": terms.key, "crypto_key": terms.crypto_key or terms.key}
 
 
+async def plan_each_search(session: AsyncSession) -> None:
+    """PostgreSQL: plan this transaction's searches for their own parameters. A prepared
+    statement run often gets a generic plan, blind to how common the words are: it would sort
+    every match of "c:*" (40 ms) where walking the order index takes 1 ms."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def exact_matches(
     session: AsyncSession,
     terms: SearchTerms,
@@ -273,6 +338,8 @@ async def ranked_matches(
     }
     if terms.key is not None:
         params.update(_key_params(terms))
+    if dialect == "postgresql" and filters.any:
+        return await _postgresql_filtered(session, params, filters.shape, terms.key is not None)
     result = await session.execute(stmt, params)
     return [_row(row) for row in result.all()]
 

@@ -309,6 +309,7 @@ async def search_assets(
         )
     fingerprint = _fingerprint(text, filters)
     wanted = limit + 1  # one more than a page tells whether another page exists
+    await search_repo.plan_each_search(session)
     if not text:
         offset = _position(cursor, fingerprint, 1)[1]
         rows = await search_repo.filter_matches(session, filters, offset=offset, limit=wanted)
