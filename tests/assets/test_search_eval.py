@@ -50,6 +50,8 @@ WELL_KNOWN = {
            "Consumer Discretionary"),
     "SPY": ("NYSE Arca", "ARCX", "United States", "USD", "SPDR S&P 500 ETF Trust", None),
     "BTC-USD": (None, None, None, "USD", "Bitcoin", None),
+    # The sector its company's other listings agree on (the source has none for this line).
+    "AAPL.SW": ("SIX Swiss", "XSWX", "Switzerland", "CHF", "Apple Inc.", "Technology"),
 }  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """HTTP surface of the asset catalog: global data, readable by any authenticated user.
 
 Index names contain spaces and "&" ("S&P 500"): percent-encode them in the path
-(``/api/v1/indices/S%26P%20500``); the lookup ignores case.
+(``/api/v1/indices/S%26P%20500``); the lookup ignores case and punctuation and knows common
+spellings ("SP500", "^GSPC"); an unknown name is a 422 listing the valid ones.
 """
 
 from __future__ import annotations

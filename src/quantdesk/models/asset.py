@@ -59,5 +59,5 @@ class Asset(TimestampMixin, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     # Written by the catalog loader: the folded words search matches (symbol key, name words,
     # aliases) and the listing's place in the search ranking (1 first; see assets/ranking.py).
-    search_text: Mapped[str | None] = mapped_column(String(512), deferred=True)
-    search_order: Mapped[int | None] = mapped_column(deferred=True)
+    search_text: Mapped[str | None] = mapped_column(String(512))
+    search_order: Mapped[int | None]
