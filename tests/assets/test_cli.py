@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,24 @@ def test_unknown_source_is_a_usage_error(tmp_path: Path, clear_settings: None) -
     )
     assert result.exit_code == 2
     assert "bonds" in result.output
+
+
+def test_if_empty_loads_a_catalog_not_yet_ranked_for_search(
+    tmp_path: Path, clear_settings: None
+) -> None:
+    # A catalog loaded before the search columns existed: rows, but no search text.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        connection.execute(
+            "INSERT INTO assets (symbol, lookup_key, name, asset_class, is_validated, "
+            "validation_status, metadata, created_at, updated_at) VALUES ('EIM.IC', 'EIM-IC', "
+            "'Eimskip', 'equity', 1, 'valid', '{}', '2026-01-01', '2026-01-01')"
+        )
+    env = _env(url, tmp_path)
+    args = ["catalog", "load", "--if-empty", "--sources", "stocks", "--countries", "iceland"]
+    loaded = _invoke(args, env)
+    assert loaded.exit_code == 0, loaded.output
+    assert "already loaded" not in loaded.output
+    assert "created" in loaded.output
+    assert "already loaded" in _invoke(args, env).output

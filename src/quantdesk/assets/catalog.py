@@ -194,6 +194,12 @@ def _resolve_members(
                 # Index data is curated and recent: its sector wins, its industry fills gaps.
                 entry.sector = member.sector or entry.sector
                 entry.industry = entry.industry or member.industry
+                entry.exchange = entry.exchange or member.us_venues.get(symbol)
+                fuller = _fuller_listing(member, entries)
+                if fuller is not None and company_key(entry.name) == company_key(member.name):
+                    # Stored from an earlier load under the index data's short name.
+                    entry.name = fuller.name
+                    entry.sector = entry.sector or fuller.sector
             if symbol not in symbols:
                 symbols.append(symbol)
         members[composition.name] = symbols

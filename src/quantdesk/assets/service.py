@@ -135,6 +135,12 @@ async def count_assets(session: AsyncSession) -> int:
     return await repository.count_assets(session)
 
 
+async def catalog_needs_load(session: AsyncSession) -> bool:
+    """No assets yet, or none ranked for search: a catalog loaded before search_text existed
+    (the migration adds the columns; only the loader fills them)."""
+    return not await repository.any_ranked_asset(session)
+
+
 # --- Search -------------------------------------------------------------------------------
 
 # The first rows of the match tier are re-ordered by how fully they match (see _ranked_slice).

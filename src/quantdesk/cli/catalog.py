@@ -20,9 +20,9 @@ app = typer.Typer(help="Load and inspect the offline asset catalog.", no_args_is
 console = Console()
 
 
-async def _asset_count(db: Database) -> int:
+async def _needs_load(db: Database) -> bool:
     async with db.transaction() as session:
-        return await asset_service.count_assets(session)
+        return await asset_service.catalog_needs_load(session)
 
 
 SOURCE_NAMES = ("stocks", "etfs", "index-quotes", "currencies", "crypto", "indices")
@@ -60,7 +60,7 @@ async def _load(
 ) -> CatalogLoadReport | None:
     db = Database(settings)
     try:
-        if if_empty and await _asset_count(db) > 0:
+        if if_empty and not await _needs_load(db):
             return None
         with Progress(
             TextColumn("[bold]Loading catalog"),
@@ -106,7 +106,11 @@ def _print_report(report: CatalogLoadReport) -> None:
 @app.command("load")
 def load(
     if_empty: Annotated[
-        bool, typer.Option("--if-empty", help="Do nothing when the catalog already has assets")
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Do nothing when the catalog is already loaded (and ranked for search)",
+        ),
     ] = False,
     sources: Annotated[
         str | None,
