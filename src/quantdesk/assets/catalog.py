@@ -238,7 +238,7 @@ def _fill_sectors(entries: dict[str, CatalogEntry]) -> None:
             groups[company_key(entry.name)].append(entry)
     for members in groups.values():
         sectors = Counter(m.sector for m in members if m.sector)
-        if not sectors or len(sectors) == len(members):
+        if not sectors or all(m.sector for m in members):
             continue
         sector = sectors.most_common(1)[0][0]
         for member in members:
