@@ -4,7 +4,7 @@ import pytest
 from yfinance import const as yfinance_const
 
 from quantdesk.assets import venues
-from quantdesk.assets.catalog import place_listing
+from quantdesk.assets.enrichment import place_listing
 from quantdesk.assets.sources import CatalogEntry
 from quantdesk.models.asset import AssetClass
 
