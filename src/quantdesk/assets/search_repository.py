@@ -5,7 +5,8 @@
 - match: symbols starting with the query and names whose words start with the query's words,
   read in the catalog's precomputed ``search_order`` (see ``ranking``) so a page stops early:
   SQLite's FTS5 table ``assets_fts`` is keyed by that order, so its MATCH comes back ranked;
-  PostgreSQL walks the order index or the GIN index on ``search_tsv``, whichever is cheaper.
+  PostgreSQL walks the order index (which carries the tsvector and the filtered columns, so
+  index-only) or reads the GIN index on ``search_tsv``, whichever its planner finds cheaper.
 The match tier leaves out what the exact tier found, so results never repeat.
 
 Statements are built once per shape (dialect, filters used, exact key present) with bound
@@ -153,17 +154,14 @@ def _exact_statement(shape: Shape) -> Any:
 @cache
 def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     if dialect == "postgresql":
-        matched = sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
-        if any(shape):  # the fallback of _postgresql_filtered
-            stmt = select(*_COLUMNS).where(matched)
-            if has_key:
-                stmt = stmt.where(~_exact_condition())
-            return _paged(_filtered(stmt, shape).order_by(_ORDER, Asset.id))
-        # Only the order index's columns in the inner query, so it can run index-only.
-        ids = select(Asset.id, _ORDER.label("o")).where(matched)
+        # Only columns of the order index in the inner query (it carries the tsvector and the
+        # filtered columns), so walking it in order runs index-only and stops after a page.
+        ids = select(Asset.id, _ORDER.label("o")).where(
+            sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
+        )
         if has_key:
             ids = ids.where(Asset.id.not_in(select(Asset.id).where(_exact_condition())))
-        page = _paged(ids.order_by(_ORDER, Asset.id)).subquery("hits")
+        page = _paged(_filtered(ids, shape).order_by(_ORDER, Asset.id)).subquery("hits")
         return select(*_COLUMNS).join(page, page.c.id == Asset.id).order_by(page.c.o, page.c.id)
     # SQLite: FTS5 rowids are search orders, so MATCH ... ORDER BY rowid reads ranked hits.
     hits: Select[Any] = (
@@ -181,60 +179,6 @@ def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
     ranked = hits.order_by(literal_column("rowid")).subquery("hits")
     stmt = select(*_COLUMNS).select_from(ranked).join(Asset.__table__, ranked.c.o == _ORDER)
     return _paged(_filtered(stmt, shape, use_indexes=False).order_by(ranked.c.o))
-
-
-def _filter_conditions(shape: Shape) -> list[ColumnElement[bool]]:
-    sector, asset_class, exchange = shape
-    conditions: list[ColumnElement[bool]] = []
-    if sector:
-        conditions.append(Asset.sector == bindparam("f_sector"))
-    if asset_class:
-        conditions.append(Asset.asset_class == bindparam("f_class"))
-    if exchange:
-        conditions.append(func.lower(Asset.exchange) == bindparam("f_exchange"))
-    return conditions
-
-
-@cache
-def _postgresql_chunk_statement(shape: Shape, has_key: bool) -> Any:
-    """One chunk of ranked matches (read index-only from the order index), each with its row
-    when it passes the filters and NULLs when not, so the caller sees where the matches end."""
-    ids = select(Asset.id, _ORDER.label("o")).where(
-        sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
-    )
-    if has_key:
-        ids = ids.where(Asset.id.not_in(select(Asset.id).where(_exact_condition())))
-    chunk = _paged(ids.order_by(_ORDER, Asset.id)).subquery("hits")
-    table = Asset.__table__
-    return (
-        select(*_COLUMNS)
-        .select_from(chunk)
-        .outerjoin(table, and_(table.c.id == chunk.c.id, *_filter_conditions(shape)))
-        .order_by(chunk.c.o, chunk.c.id)
-    )
-
-
-_CHUNKS = ((0, 200), (200, 1000))  # (offset, size): the top of the ranking, then a wider band
-
-
-async def _postgresql_filtered(
-    session: AsyncSession, params: dict[str, Any], shape: Shape, has_key: bool
-) -> list[AssetRow]:
-    """Filtered matches on PostgreSQL: ranked matches a chunk at a time, keeping those that
-    pass the filters, until a page is full. Its planner, not knowing that a filter (NASDAQ,
-    equity) favours the top of the ranking, would otherwise sort every match of a broad prefix."""
-    wanted = params["offset"] + params["limit"]
-    found: list[AssetRow] = []
-    statement = _postgresql_chunk_statement(shape, has_key)
-    for start, size in _CHUNKS:
-        chunk_params = {**params, "offset": start, "limit": size}
-        rows = (await session.execute(statement, chunk_params)).all()
-        found.extend(_row(row) for row in rows if row[0] is not None)
-        if len(found) >= wanted or len(rows) < size:
-            return found[params["offset"] : wanted]
-    # A rare filter over a broad query: let the planner pick among all the matches.
-    result = await session.execute(_match_statement("postgresql", shape, has_key), params)
-    return [_row(row) for row in result.all()]
 
 
 @cache
@@ -338,8 +282,6 @@ async def ranked_matches(
     }
     if terms.key is not None:
         params.update(_key_params(terms))
-    if dialect == "postgresql" and filters.any:
-        return await _postgresql_filtered(session, params, filters.shape, terms.key is not None)
     result = await session.execute(stmt, params)
     return [_row(row) for row in result.all()]
 
