@@ -15,7 +15,7 @@ config = context.config
 target_metadata = Base.metadata
 
 # Objects the migrations create in raw SQL per dialect (FTS, expression indexes), not in models.
-_RAW_SQL_OBJECTS = ("assets_fts", "ix_assets_symbol_pattern", "ix_assets_name_fts")
+_RAW_SQL_OBJECTS = ("assets_fts", "ix_assets_symbol_pattern", "ix_assets_name_fts", "search_tsv")
 
 
 def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:

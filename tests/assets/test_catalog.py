@@ -30,6 +30,10 @@ async def test_subset_load_creates_real_listings(
     assert stock.country == "Iceland"
     assert stock.exchange == "Nasdaq Iceland"  # Yahoo's "ICE", kept in metadata
     assert stock.metadata_["exchange_code"] == "ICE"
+    assert (stock.mic, stock.currency) == ("XICE", "ISK")  # from the venue table
+    # What search reads: the folded words, and a place in the ranking.
+    assert stock.search_text == "vatryggingafelag islands hf"
+    assert stock.search_order is not None
     assert stock.validation_source == "catalog"
     assert stock.is_validated is True
     assert stock.last_validated_at is not None

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,4 +173,26 @@ async def test_indices_list_and_show(
     unknown = quantdesk("indices", "show", "No Such Index", env=shell_env, cwd=tmp_path)
     assert unknown.returncode == 1
     assert unknown.stdout == ""
-    assert "index_not_found" in unknown.stderr
+    assert "there is no index named 'No Such Index'" in unknown.stderr
+    assert f"valid names: OMX Helsinki 25, {INDEX_NAME}" in unknown.stderr
+
+
+def test_if_empty_loads_a_catalog_not_yet_ranked_for_search(
+    tmp_path: Path, clear_settings: None
+) -> None:
+    # A catalog loaded before the search columns existed: rows, but no search text.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        connection.execute(
+            "INSERT INTO assets (symbol, lookup_key, name, asset_class, is_validated, "
+            "validation_status, metadata, created_at, updated_at) VALUES ('EIM.IC', 'EIM-IC', "
+            "'Eimskip', 'equity', 1, 'valid', '{}', '2026-01-01', '2026-01-01')"
+        )
+    env = _env(url, tmp_path)
+    args = ["catalog", "load", "--if-empty", "--sources", "stocks", "--countries", "iceland"]
+    loaded = _invoke(args, env)
+    assert loaded.exit_code == 0, loaded.output
+    assert "already loaded" not in loaded.output
+    assert "created" in loaded.output
+    assert "already loaded" in _invoke(args, env).output

@@ -126,10 +126,50 @@ async def test_index_detail_by_encoded_case_insensitive_name(
     assert [m["symbol"] for m in data["members"]] == ["QDS1", "QDS2"]
 
 
-async def test_unknown_index_is_404(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_an_unknown_index_is_a_422_listing_the_valid_names(
+    client: httpx.AsyncClient, alice: Account, catalog_subset: CatalogLoadReport
+) -> None:
     response = await client.get("/api/v1/indices/No%20Such%20Index", headers=alice.headers)
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "index_not_found"
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    detail = error["details"][0]
+    assert detail["field"] == "name"
+    assert "OMX Helsinki 25" in detail["valid"]
+    assert "OMX Helsinki 25" in detail["reason"]
+    assert "list_indices" in response.json()["next_actions"]
+
+
+@pytest.mark.parametrize(
+    "spelling", ["omx helsinki 25", "OMX-Helsinki-25", "OMXHelsinki25", "^OMXH25", "omxh25"]
+)
+async def test_an_index_is_found_by_common_spellings(
+    client: httpx.AsyncClient, alice: Account, catalog_subset: CatalogLoadReport, spelling: str
+) -> None:
+    response = await client.get(f"/api/v1/indices/{quote(spelling)}", headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["name"] == "OMX Helsinki 25"
+
+
+async def test_a_universe_from_an_index_spelling_or_an_unknown_one(
+    client: httpx.AsyncClient, alice: Account, catalog_subset: CatalogLoadReport
+) -> None:
+    created = await client.post(
+        "/api/v1/universes",
+        json={"name": "Helsinki", "from_index": "^OMXH25"},
+        headers=alice.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert len(created.json()["data"]["assets"]) >= 20
+    unknown = await client.post(
+        "/api/v1/universes",
+        json={"name": "Nope", "from_index": "OMX Tallinn"},
+        headers=alice.headers,
+    )
+    assert unknown.status_code == 422, unknown.text
+    detail = unknown.json()["error"]["details"][0]
+    assert detail["field"] == "from_index"
+    assert "OMX Helsinki 25" in detail["valid"]
 
 
 @pytest.mark.parametrize(

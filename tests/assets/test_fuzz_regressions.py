@@ -39,15 +39,15 @@ async def test_a_search_cursor_past_any_catalog_is_a_422_not_an_integer_overflow
         )
         assert _error_field(response) == "cursor"
 
-    # The largest offset still allowed is answered: past the end of its tier (symbol matches,
-    # then name matches), so only the tiers after it can fill the page.
+    # The largest offset still allowed is answered: past the end of its tier (exact symbols,
+    # then ranked matches), so only the tiers after it can fill the page.
     last = encode_cursor({**position, "o": MAX_CURSOR_OFFSET})
     response = await client.get(
         SEARCH, params={"q": "a", "limit": 1, "cursor": last}, headers=alice.headers
     )
     assert response.status_code == 200, response.text
     items = response.json()["data"]["items"]
-    later_tiers = {0: {"name"}, 1: set()}[position["t"]]
+    later_tiers = {0: {"prefix", "name", "fuzzy"}, 1: set()}[position["t"]]
     assert {item["match"] for item in items} <= later_tiers
 
 

@@ -3,6 +3,7 @@ profile on GET /assets/{symbol}, and universes adding symbols while providers ar
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -385,6 +386,52 @@ async def test_universe_add_while_providers_are_down_adds_pending(
     assert "QVPEND" in await queued(db)
     assert asset.status_code == 200
     assert asset.json()["data"]["validation_status"] == "pending"
+
+
+async def test_a_pending_symbol_stays_private_until_a_provider_confirms_it(
+    db: Database, settings: Settings, fake: FakeHttpServer
+) -> None:
+    """User A types a symbol no provider can confirm now: it is added to A's universe as pending,
+    and nobody else sees it (asset page, search, a universe of their own needs its own check)
+    until a provider confirms it; then it is a catalog asset for everyone."""
+    await ensure_assets(db)
+    fake.add(FMP_PROFILE, server_error())
+    custom = live_settings(settings, fake, ("fmp",))
+    async with live_client(custom) as (_, client):
+        alice = await create_user(db, custom)
+        bob = await create_user(db, custom)
+        created = await client.post(
+            f"{API}/universes", json={"name": "Mine", "symbols": ["QVIPOX"]}, headers=alice.headers
+        )
+        assert created.status_code == 201, created.text
+
+        mine = await client.get(f"{API}/assets/QVIPOX", headers=alice.headers)
+        theirs = await client.get(f"{API}/assets/QVIPOX", headers=bob.headers)
+        found_by_bob = await client.get(
+            f"{API}/assets/search", params={"q": "QVIPOX"}, headers=bob.headers
+        )
+        found_by_alice = await client.get(
+            f"{API}/assets/search", params={"q": "QVIPOX"}, headers=alice.headers
+        )
+        assert mine.status_code == 200
+        assert mine.json()["data"]["validation_status"] == "pending"
+        assert theirs.status_code == 404
+        assert theirs.json()["error"]["code"] == "asset_not_found"
+        assert found_by_bob.json()["data"]["items"] == []
+        assert found_by_alice.json()["data"]["items"] == []  # search lists settled assets only
+
+        # A provider confirms it (the background job, or anyone asking again): public now.
+        fake.reset()
+        fake.add(FMP_PROFILE, fmp_profile("QVIPOX", "Newly Listed Inc"))
+        await asyncio.sleep(custom.breaker_cooldown_seconds + 0.1)  # the failures above opened it
+        confirmed = await client.post(
+            f"{API}/assets/validate", json={"symbols": ["QVIPOX"]}, headers=alice.headers
+        )
+        assert confirmed.json()["data"]["results"][0]["valid"] is True, confirmed.text
+        now_public = await client.get(f"{API}/assets/QVIPOX", headers=bob.headers)
+    assert now_public.status_code == 200, now_public.text
+    assert now_public.json()["data"]["validation_status"] == "valid"
+    assert now_public.json()["data"]["name"] == "Newly Listed Inc"
 
 
 async def test_universe_add_validates_with_a_provider(

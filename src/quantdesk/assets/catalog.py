@@ -16,6 +16,11 @@ Decisions:
   ones are written. The catalog never blanks a field (a missing value keeps the stored one), never
   touches market data columns (market cap, P/E, dividend yield), and on a row a provider has taken
   over it only fills fields that are still empty.
+- Exchange, country, MIC and currency come from the listing's venue (``venues``), not from the
+  source's country column; an index member known by a short name ("Toyota") takes the full name
+  and sector of the listing its data names (NYSE: TM). See ``enrichment``.
+- Every load ranks the whole catalog for search (``ranking``) and writes each row's folded
+  words and place; rows outside the load's slice are re-ranked too.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import catalog_repository as repo
-from quantdesk.assets import reference
+from quantdesk.assets import reference, typos
 from quantdesk.assets.catalog_repository import AssetState
+from quantdesk.assets.enrichment import SearchFields, fill_sectors, place_listing, search_fields
+from quantdesk.assets.names import company_key
 from quantdesk.assets.sources import (
     CatalogEntry,
     CatalogReader,
@@ -36,7 +43,6 @@ from quantdesk.assets.sources import (
     IndexMemberSource,
     is_home_listing,
     is_primary_listing,
-    listing_suffix,
     read_index_compositions,
 )
 from quantdesk.assets.symbols import lookup_key
@@ -45,7 +51,10 @@ from quantdesk.kit.orm import utcnow
 from quantdesk.models.asset import AssetClass
 
 Progress = Callable[[int, int], None]
-_CATALOG_FIELDS = ("name", "asset_class", "exchange", "country", "sector", "industry")
+_CATALOG_FIELDS = (
+    "name", "asset_class", "exchange", "country", "sector", "industry", "mic", "currency"
+)  # fmt: skip
+_SEARCH_FIELDS = ("search_text", "search_order")  # the catalog's own, whoever owns the row
 _VALIDATION_FIELDS = ("is_validated", "last_validated_at", "validation_source")
 
 
@@ -114,18 +123,40 @@ def _pick_listing(member: IndexMemberSource, known: Callable[[str], bool]) -> st
     return next((c for c in member.candidates[:1] if is_primary_listing(c)), None)
 
 
-def _member_entry(member: IndexMemberSource, symbol: str, index_country: str) -> CatalogEntry:
-    exchange, country = reference.SUFFIX_LISTINGS.get(listing_suffix(symbol), (None, None))
-    if country is None and not member.home:
-        country = reference.US
+def _fuller_listing(
+    member: IndexMemberSource, entries: dict[str, CatalogEntry]
+) -> CatalogEntry | None:
+    """Another listing of the member's company under a fuller name: the index data calls
+    7203.T "Toyota", its NYSE listing TM says "Toyota Motor Corporation"."""
+    short = company_key(member.name)
+    for symbol in (*member.related, *member.candidates):
+        other = entries.get(symbol)
+        if (
+            other is not None
+            and other.asset_class == AssetClass.EQUITY
+            and len(other.name) > len(member.name)
+            and company_key(other.name).startswith(short)
+        ):
+            return other
+    return None
+
+
+def _member_entry(
+    member: IndexMemberSource,
+    symbol: str,
+    index_country: str,
+    entries: dict[str, CatalogEntry],
+) -> CatalogEntry:
+    fuller = _fuller_listing(member, entries)
+    home_us = not member.home
     return CatalogEntry(
         symbol=symbol,
-        name=member.name,
+        name=fuller.name if fuller else member.name,
         asset_class=AssetClass.EQUITY,
-        exchange=exchange,
-        country=country or index_country or None,
-        sector=member.sector,
-        industry=member.industry,
+        exchange=member.us_venues.get(symbol),
+        country=(reference.US if home_us else index_country) or None,
+        sector=member.sector or (fuller.sector if fuller else None),
+        industry=member.industry or (fuller.industry if fuller else None),
         metadata={"source": "pytickersymbols"},
     )
 
@@ -156,25 +187,37 @@ def _resolve_members(
             if entry is None and symbol in states:
                 entry = entries[symbol] = _entry_from_state(states[symbol])
             if entry is None:
-                entry = entries[symbol] = _member_entry(member, symbol, composition.country)
+                entry = entries[symbol] = _member_entry(
+                    member, symbol, composition.country, entries
+                )
                 report.members_created += 1
             elif entry.asset_class == AssetClass.EQUITY:
                 # Index data is curated and recent: its sector wins, its industry fills gaps.
                 entry.sector = member.sector or entry.sector
                 entry.industry = entry.industry or member.industry
+                entry.exchange = entry.exchange or member.us_venues.get(symbol)
+                fuller = _fuller_listing(member, entries)
+                if fuller is not None and company_key(entry.name) == company_key(member.name):
+                    # Stored from an earlier load under the index data's short name.
+                    entry.name = fuller.name
+                    entry.sector = entry.sector or fuller.sector
             if symbol not in symbols:
                 symbols.append(symbol)
         members[composition.name] = symbols
     return members
 
 
-def merge_row(entry: CatalogEntry, state: AssetState | None, now: Any) -> dict[str, Any] | None:
+def merge_row(
+    entry: CatalogEntry, state: AssetState | None, now: Any, search: SearchFields
+) -> dict[str, Any] | None:
     """The row to write for an entry, or None when the stored asset already says the same."""
     values: dict[str, Any] = {f: getattr(entry, f) for f in _CATALOG_FIELDS}
     # Every row carries every key: one executemany needs uniform rows (created_at only inserts).
     row: dict[str, Any] = {
         "symbol": entry.symbol,
         "lookup_key": lookup_key(entry.symbol),
+        "search_text": search[0],
+        "search_order": search[1],
         "created_at": now,
         "updated_at": now,
     }
@@ -208,7 +251,7 @@ def merge_row(entry: CatalogEntry, state: AssetState | None, now: Any) -> dict[s
         row["is_validated"] = state.is_validated
         row["last_validated_at"] = state.last_validated_at
         row["validation_source"] = state.validation_source
-    compared = ("lookup_key", *_CATALOG_FIELDS, "metadata", *_VALIDATION_FIELDS)
+    compared = ("lookup_key", *_CATALOG_FIELDS, *_SEARCH_FIELDS, "metadata", *_VALIDATION_FIELDS)
     if all(row[name] == getattr(state, name) for name in compared):
         return None
     return row
@@ -218,15 +261,18 @@ async def _write_assets(
     session: AsyncSession,
     entries: dict[str, CatalogEntry],
     states: dict[str, AssetState],
+    search: dict[str, SearchFields],
     report: CatalogLoadReport,
     progress: Progress | None,
-) -> None:
+) -> int:
+    """Write new and changed rows; how many rows were written."""
     now = utcnow()
     pending: list[dict[str, Any]] = []
+    written = 0
     total = len(entries)
     for done, entry in enumerate(entries.values(), start=1):
         state = states.get(entry.symbol)
-        row = merge_row(entry, state, now)
+        row = merge_row(entry, state, now, search[entry.symbol])
         if row is None:
             report.unchanged += 1
         else:
@@ -237,10 +283,20 @@ async def _write_assets(
                 report.updated += 1
         if len(pending) >= repo.UPSERT_CHUNK:
             await repo.upsert_assets(session, pending)
+            written += len(pending)
             pending = []
         if progress is not None and (done % 1000 == 0 or done == total):
             progress(done, total)
     await repo.upsert_assets(session, pending)
+    written += len(pending)
+    # Rows outside this load's slice keep their data; only their place in the ranking moves.
+    moved = [
+        {"row_id": state.id, "new_text": search[symbol][0], "new_order": search[symbol][1]}
+        for symbol, state in states.items()
+        if symbol not in entries and (state.search_text, state.search_order) != search[symbol]
+    ]
+    await repo.update_search_fields(session, moved)
+    return written + len(moved)
 
 
 async def _write_indices(
@@ -264,6 +320,20 @@ async def _write_indices(
         report.memberships_removed += removed
 
 
+def _memberships(
+    compositions: list[IndexComposition],
+    members: dict[str, list[str]],
+    stored: dict[str, set[str]],
+) -> dict[str, set[str]]:
+    """Index names by symbol after this load: its compositions replace what they name."""
+    loaded = {c.name for c in compositions}
+    result = {symbol: names - loaded for symbol, names in stored.items()}
+    for index_name, symbols in members.items():
+        for symbol in symbols:
+            result.setdefault(symbol, set()).add(index_name)
+    return result
+
+
 async def load_catalog_in_session(
     session: AsyncSession,
     *,
@@ -282,9 +352,16 @@ async def load_catalog_in_session(
     compositions = [] if sources.indices == () else read_index_compositions(sources.indices)
     states = await repo.fetch_asset_states(session)
     members = _resolve_members(compositions, reader.entries, states, report)
+    for entry in reader.entries.values():
+        place_listing(entry)
+    fill_sectors(reader.entries)
+    memberships = _memberships(compositions, members, await repo.fetch_memberships(session))
+    search = search_fields(reader.entries, states, memberships)
     report.entries = len(reader.entries)
-    await _write_assets(session, reader.entries, states, report, progress)
+    written = await _write_assets(session, reader.entries, states, search, report, progress)
     await _write_indices(session, compositions, members, report)
+    if written:
+        await repo.rebuild_search_index(session)
     await session.flush()
     return report
 
@@ -297,4 +374,8 @@ async def load_catalog(
 ) -> CatalogLoadReport:
     """Load the catalog in one transaction of its own; safe to run again at any time."""
     async with db.transaction() as session:
-        return await load_catalog_in_session(session, sources=sources, progress=progress)
+        report = await load_catalog_in_session(session, sources=sources, progress=progress)
+    if report.created or report.updated:
+        await repo.vacuum_assets(db)
+    typos.forget()
+    return report

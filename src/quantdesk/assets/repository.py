@@ -104,3 +104,8 @@ async def count_by_asset_class(session: AsyncSession) -> dict[str, int]:
 
 async def count_assets(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count(Asset.id)))).scalar_one())
+
+
+async def any_ranked_asset(session: AsyncSession) -> bool:
+    result = await session.execute(select(Asset.id).where(Asset.search_text.is_not(None)).limit(1))
+    return result.first() is not None

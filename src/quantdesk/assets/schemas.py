@@ -20,7 +20,8 @@ ExactDecimal = Annotated[
 class MatchKind(StrEnum):
     EXACT = "exact"  # the symbol itself, however its class separator was typed
     PREFIX = "prefix"  # a symbol starting with the query
-    NAME = "name"  # words of the name starting with the query's words
+    NAME = "name"  # words of the name (or a known alias) starting with the query's words
+    FUZZY = "fuzzy"  # nothing matched as typed: words one or two typing errors away
     FILTER = "filter"  # no query text: matched by the filters alone
 
 
@@ -33,6 +34,9 @@ class AssetSummary(BaseModel):
     exchange: str | None = Field(default=None, examples=["NASDAQ"])
     country: str | None = Field(default=None, examples=["United States"])
     sector: str | None = Field(default=None, examples=["Technology"])
+    currency: str | None = Field(
+        default=None, description="ISO 4217 currency it trades in", examples=["USD"]
+    )
 
 
 class AssetSearchResult(AssetSummary):

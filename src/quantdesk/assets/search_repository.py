@@ -1,13 +1,15 @@
-"""Catalog search queries: one indexed query per ranking tier, on SQLite and PostgreSQL.
+"""Catalog search queries: two ranked tiers, each one indexed query, on SQLite and PostgreSQL.
 
-- exact: ``lookup_key = :key`` (btree index), so BRK.B, BRK-B and BRK/B all hit BRK-B;
-- prefix (one statement with exact): ``symbol GLOB 'PFX*'`` on SQLite / ``symbol LIKE 'PFX%'``
-  on PostgreSQL, both served by an index on symbol (symbols hold no wildcard characters);
-- name: word-prefix full-text match, FTS5 (``assets_fts``) on SQLite and
-  ``to_tsvector('simple', name) @@ to_tsquery(...)`` (GIN index) on PostgreSQL.
-Each tier excludes what an earlier tier matched, so results never repeat across tiers.
+- exact: the symbol however its class separator is typed (``lookup_key``, btree), and a crypto
+  asset by its short name ("btc" is BTC-USD);
+- match: symbols starting with the query and names whose words start with the query's words,
+  read in the catalog's precomputed ``search_order`` (see ``ranking``) so a page stops early:
+  SQLite's FTS5 table ``assets_fts`` is keyed by that order, so its MATCH comes back ranked;
+  PostgreSQL walks the order index (which carries the tsvector and the filtered columns, so
+  index-only) or reads the GIN index on ``search_tsv``, whichever its planner finds cheaper.
+The match tier leaves out what the exact tier found, so results never repeat.
 
-Statements are built once per shape (dialect, filters used, number of prefixes) with bound
+Statements are built once per shape (dialect, filters used, exact key present) with bound
 parameters and reused: building SQLAlchemy constructs costs more than running these queries.
 Rows come back as plain column tuples (``AssetRow``), not ORM objects, for the same reason.
 """
@@ -21,20 +23,20 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    and_,
     bindparam,
     case,
     func,
     literal_column,
-    not_,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.db import dialect_name
 from quantdesk.models import Asset
+from quantdesk.models.asset import AssetClass, ValidationStatus
 
 
 @dataclass(frozen=True)
@@ -52,18 +54,26 @@ class SearchFilters:
         return bool(self.sector), bool(self.asset_class), bool(self.exchange)
 
     def params(self) -> dict[str, str]:
-        values = {"f_sector": self.sector, "f_class": self.asset_class, "f_exchange": self.exchange}
+        exchange = self.exchange.lower() if self.exchange else None
+        values = {"f_sector": self.sector, "f_class": self.asset_class, "f_exchange": exchange}
         return {k: v for k, v in values.items() if v}
 
 
 @dataclass(frozen=True)
 class SearchTerms:
-    """The query text, already made safe: canonical symbol forms and plain word tokens."""
+    """The query text, already made safe: canonical symbol forms and folded word tokens."""
 
     symbol: str | None  # canonical symbol, when the text can be one
     key: str | None  # its lookup key
-    prefixes: tuple[str, ...]  # symbol prefixes to match (canonical and lookup-key spellings)
-    words: tuple[str, ...]  # lower-case letter/digit tokens for the name match
+    crypto_key: str | None  # the crypto pair it may name: "BTC" -> "BTC-USD"
+    symbol_key: str | None  # the key without separators, lower-case: "brkb", "vodl"
+    words: tuple[str, ...]  # folded letter/digit tokens for the name match
+    # Per word, other spellings to accept (the typo tier): ("microsft",) -> ("microsoft",).
+    alternatives: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def matchable(self) -> bool:
+        return bool(self.symbol_key or self.words)
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,10 @@ class AssetRow:
     exchange: str | None
     country: str | None
     sector: str | None
+    currency: str | None
+    search_text: str | None  # the folded name words and aliases (see catalog.search_text)
 
 
-Hit = tuple[AssetRow, str]  # the asset and how it matched: exact, prefix, name or filter
 Shape = tuple[bool, bool, bool]
 
 _COLUMNS = (
@@ -90,14 +101,17 @@ _COLUMNS = (
     Asset.exchange,
     Asset.country,
     Asset.sector,
+    Asset.currency,
+    Asset.__table__.c.search_text,
 )
 _ZERO: ColumnElement[int] = literal_column("0")
 _ONE: ColumnElement[int] = literal_column("1")
+_ORDER = Asset.__table__.c.search_order
 
 
 def _filtered(stmt: Any, shape: Shape, *, use_indexes: bool = True) -> Any:
-    """Apply the filters in use; ``use_indexes=False`` keeps SQLite on the symbol index for
-    prefixes (its planner would otherwise walk every equity through ix_assets_asset_class)."""
+    """Apply the filters in use; ``use_indexes=False`` keeps SQLite reading the ranked FTS hits
+    (its planner would otherwise walk every equity through ix_assets_asset_class)."""
 
     def column(col: Any) -> Any:
         return col if use_indexes else col.concat("")
@@ -107,180 +121,190 @@ def _filtered(stmt: Any, shape: Shape, *, use_indexes: bool = True) -> Any:
         stmt = stmt.where(column(Asset.sector) == bindparam("f_sector"))
     if asset_class:
         stmt = stmt.where(column(Asset.asset_class) == bindparam("f_class"))
-    if exchange:
-        stmt = stmt.where(column(Asset.exchange) == bindparam("f_exchange"))
+    if exchange:  # the service passes a known venue's own spelling; any case is accepted
+        stmt = stmt.where(func.lower(Asset.exchange) == bindparam("f_exchange"))
     return stmt
 
 
-def _symbol_prefix(dialect: str, prefixes: int) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return or_(*(Asset.symbol.like(bindparam(f"pattern{i}")) for i in range(prefixes)))
-    return or_(*(Asset.symbol.bool_op("GLOB")(bindparam(f"pattern{i}")) for i in range(prefixes)))
-
-
-def _patterns(dialect: str, prefixes: tuple[str, ...]) -> dict[str, str]:
-    wildcard = "%" if dialect == "postgresql" else "*"
-    return {f"pattern{i}": f"{p}{wildcard}" for i, p in enumerate(prefixes)}
-
-
-def _name_match(dialect: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return sql_text(  # type: ignore[return-value]
-            "to_tsvector('simple', assets.name) @@ to_tsquery('simple', :words)"
-        )
-    fts: Select[Any] = (
-        select(literal_column("rowid"))
-        .select_from(sql_text("assets_fts"))
-        .where(sql_text("assets_fts MATCH :words"))
+def _exact_condition() -> ColumnElement[bool]:
+    return or_(
+        Asset.lookup_key == bindparam("key"),
+        and_(
+            Asset.lookup_key == bindparam("crypto_key"),
+            Asset.asset_class == AssetClass.CRYPTO.value,
+        ),
     )
-    return Asset.id.in_(fts)
-
-
-def _words_query(dialect: str, words: tuple[str, ...]) -> str:
-    # A one-letter prefix would expand to thousands of terms: single letters match whole words.
-    if dialect == "postgresql":
-        return " & ".join(f"{w}:*" if len(w) > 1 else w for w in words)
-    return " ".join(f'"{w}"*' if len(w) > 1 else f'"{w}"' for w in words)
 
 
 def _paged(stmt: Any) -> Any:
     return stmt.offset(bindparam("offset")).limit(bindparam("limit"))
 
 
-@cache
-def _symbol_statement(dialect: str, shape: Shape, prefixes: int) -> Any:
-    exact = _filtered(
-        select(
-            _ZERO.label("tier"),
-            Asset.id.label("id"),
-            case((Asset.symbol == bindparam("symbol"), _ZERO), else_=_ONE).label("k1"),
-            Asset.symbol.label("k2"),
-        ).where(Asset.lookup_key == bindparam("key")),
-        shape,
-    )
-    # The prefix spellings themselves are exactly the exact tier's prefix-matching symbols.
-    prefix = _filtered(
-        select(
-            _ONE.label("tier"),
-            Asset.id.label("id"),
-            func.length(Asset.symbol).label("k1"),
-            Asset.symbol.label("k2"),
-        ).where(
-            _symbol_prefix(dialect, prefixes),
-            Asset.symbol.not_in(bindparam("prefixes", expanding=True)),
-        ),
-        shape,
-        use_indexes=dialect == "postgresql",
-    )
-    both = union_all(exact, prefix).subquery("symbol_hits")
-    # Ids are ranked on the indexes alone; only the page's rows are read.
-    ranked = _paged(
-        select(both.c.tier, both.c.id, both.c.k1, both.c.k2).order_by(
-            both.c.tier, both.c.k1, both.c.k2
-        )
-    ).subquery("ranked")
-    return (
-        select(*_COLUMNS, ranked.c.tier)
-        .join(ranked, ranked.c.id == Asset.id)
-        .order_by(ranked.c.tier, ranked.c.k1, ranked.c.k2)
-    )
+def _settled() -> ColumnElement[bool]:
+    # Pending symbols are private to whoever asked for them, and refuted ones are not assets:
+    # search shows neither (the ranked tier holds only the catalog's rows anyway).
+    return Asset.validation_status == ValidationStatus.VALID.value
 
 
 @cache
-def _name_statement(dialect: str, shape: Shape, prefixes: int, has_key: bool) -> Any:
-    stmt = select(*_COLUMNS).where(_name_match(dialect))
-    if has_key:
-        stmt = stmt.where(Asset.lookup_key != bindparam("key"))
-    if prefixes:
-        stmt = stmt.where(not_(_symbol_prefix(dialect, prefixes)))
-    phrase: ColumnElement[str] = bindparam("phrase")
-    starts = Asset.name.ilike(phrase) if dialect == "postgresql" else Asset.name.like(phrase)
-    # Names starting with the words first; then classified (sector-known, mostly primary)
-    # listings before regional duplicates; then the shortest, i.e. closest, names.
+def _exact_statement(shape: Shape) -> Any:
+    crypto = case((Asset.asset_class == AssetClass.CRYPTO.value, _ZERO), else_=_ONE)
+    typed = case((Asset.symbol == bindparam("symbol"), _ZERO), else_=_ONE)
+    stmt = select(*_COLUMNS).where(_exact_condition(), _settled())
+    # The lookup key finds one or two rows: filters only check them, never pick an index.
     return _paged(
-        _filtered(stmt, shape).order_by(
-            case((starts, _ZERO), else_=_ONE),
-            case((Asset.sector.is_(None), _ONE), else_=_ZERO),
-            func.length(Asset.name),
-            func.length(Asset.symbol),
-            Asset.symbol,
-        )
+        _filtered(stmt, shape, use_indexes=False).order_by(crypto, typed, _ORDER, Asset.id)
     )
+
+
+@cache
+def _match_statement(dialect: str, shape: Shape, has_key: bool) -> Any:
+    if dialect == "postgresql":
+        # Only columns of the order index in the inner query (it carries the tsvector and the
+        # filtered columns), so walking it in order runs index-only and stops after a page.
+        ids = select(Asset.id, _ORDER.label("o")).where(
+            sql_text("assets.search_tsv @@ to_tsquery('simple', :match)")
+        )
+        if has_key:
+            ids = ids.where(Asset.id.not_in(select(Asset.id).where(_exact_condition())))
+        page = _paged(_filtered(ids, shape).order_by(_ORDER, Asset.id)).subquery("hits")
+        return select(*_COLUMNS).join(page, page.c.id == Asset.id).order_by(page.c.o, page.c.id)
+    # SQLite: FTS5 rowids are search orders, so MATCH ... ORDER BY rowid reads ranked hits.
+    hits: Select[Any] = (
+        select(literal_column("rowid").label("o"))
+        .select_from(sql_text("assets_fts"))
+        .where(sql_text("assets_fts MATCH :match"))
+    )
+    if has_key:
+        exact = select(_ORDER).where(_exact_condition())
+        hits = hits.where(literal_column("rowid").not_in(exact))
+    if not any(shape):
+        page = _paged(hits.order_by(literal_column("rowid"))).subquery("hits")
+        return select(*_COLUMNS).join(page, page.c.o == _ORDER).order_by(page.c.o)
+    # With a filter: read the ranked hits in order, each joined to its asset, until a page passes.
+    ranked = hits.order_by(literal_column("rowid")).subquery("hits")
+    stmt = select(*_COLUMNS).select_from(ranked).join(Asset.__table__, ranked.c.o == _ORDER)
+    return _paged(_filtered(stmt, shape, use_indexes=False).order_by(ranked.c.o))
 
 
 @cache
 def _filter_statement(shape: Shape) -> Any:
-    return _paged(_filtered(select(*_COLUMNS), shape).order_by(Asset.symbol))
+    stmt = select(*_COLUMNS).where(_settled())
+    return _paged(_filtered(stmt, shape).order_by(Asset.symbol))
+
+
+def _fts_term(word: str, *, prefix: bool) -> str:
+    # A one-letter prefix would stand for every word: single letters match whole words.
+    return f'"{word}"*' if prefix and len(word) > 1 else f'"{word}"'
+
+
+def _tsquery_term(word: str, *, prefix: bool) -> str:
+    return f"{word}:*D" if prefix and len(word) > 1 else f"{word}:D"
+
+
+def match_expression(dialect: str, terms: SearchTerms) -> str:
+    """The full-text query: the symbol starting with the query, OR every word (or one of its
+    alternatives) starting a word of the name, OR the words run together ("wal mart" finds
+    "walmart"). Tokens are [a-z0-9] only: nothing in them can be read as query syntax."""
+    postgres = dialect == "postgresql"
+    term = _tsquery_term if postgres else _fts_term
+    both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
+    options: list[str] = []
+    if terms.symbol_key:  # the symbol is its own column (SQLite) / weight A (PostgreSQL)
+        key = terms.symbol_key
+        options.append(f"{key}:*A" if postgres else f'key : "{key}"*')
+    # A lone letter is a symbol prefix ("t"), not every name with a "T" or an "S.A." in it.
+    lone_letter = len(terms.words) == 1 and len(terms.words[0]) == 1 and terms.symbol_key
+    if terms.words and not lone_letter:
+        parts = []
+        for i, word in enumerate(terms.words):
+            alternatives = terms.alternatives[i] if i < len(terms.alternatives) else ()
+            spelled = [term(word, prefix=True), *(term(a, prefix=False) for a in alternatives)]
+            parts.append(f"({either.join(spelled)})" if len(spelled) > 1 else spelled[0])
+        if len(terms.words) > 1:
+            parts = [f"({both.join(parts)})", term("".join(terms.words), prefix=True)]
+            name_part = either.join(parts)
+        else:
+            name_part = parts[0]
+        options.append(f"({name_part})" if postgres else f"words : ({name_part})")
+    return either.join(options)
 
 
 def _row(values: Any) -> AssetRow:
-    return AssetRow(*values[:7])
+    return AssetRow(*values[:9])
 
 
-async def symbol_matches(
+def _key_params(terms: SearchTerms) -> dict[str, Any]:
+    return {"key": terms.key, "crypto_key": terms.crypto_key or terms.key}
+
+
+async def plan_each_search(session: AsyncSession) -> None:
+    """PostgreSQL: plan this transaction's searches for their own parameters. A prepared
+    statement run often gets a generic plan, blind to how common the words are: it would sort
+    every match of "c:*" (40 ms) where walking the order index takes 1 ms."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+async def exact_matches(
     session: AsyncSession,
     terms: SearchTerms,
     filters: SearchFilters,
     *,
     offset: int,
     limit: int,
-) -> list[Hit]:
-    """The exact symbol (any class separator; the typed spelling first), then symbols starting
-    with the query, shortest first."""
+) -> list[AssetRow]:
+    """The symbol however it is typed, a crypto pair by its short name first."""
     if terms.key is None or terms.symbol is None:
         return []
-    dialect = dialect_name(session)
-    stmt = _symbol_statement(dialect, filters.shape, len(terms.prefixes))
     params = {
         "symbol": terms.symbol,
-        "key": terms.key,
-        "prefixes": list(terms.prefixes),
         "offset": offset,
         "limit": limit,
-        **_patterns(dialect, terms.prefixes),
+        **_key_params(terms),
         **filters.params(),
     }
-    result = await session.execute(stmt, params)
-    return [(_row(row), "exact" if row[7] == 0 else "prefix") for row in result.all()]
+    result = await session.execute(_exact_statement(filters.shape), params)
+    return [_row(row) for row in result.all()]
 
 
-async def name_matches(
+async def ranked_matches(
     session: AsyncSession,
     terms: SearchTerms,
     filters: SearchFilters,
     *,
     offset: int,
     limit: int,
-) -> list[Hit]:
-    """Names whose words start with the query's words (all of them), minus symbol matches."""
-    if not terms.words:
+) -> list[AssetRow]:
+    """Symbols starting with the query and names with its words, in the catalog's order."""
+    if not terms.matchable:
         return []
     dialect = dialect_name(session)
-    stmt = _name_statement(dialect, filters.shape, len(terms.prefixes), terms.key is not None)
+    stmt = _match_statement(dialect, filters.shape, terms.key is not None)
     params: dict[str, Any] = {
-        "words": _words_query(dialect, terms.words),
-        "phrase": " ".join(terms.words) + "%",
+        "match": match_expression(dialect, terms),
         "offset": offset,
         "limit": limit,
-        **_patterns(dialect, terms.prefixes),
         **filters.params(),
     }
     if terms.key is not None:
-        params["key"] = terms.key
+        params.update(_key_params(terms))
     result = await session.execute(stmt, params)
-    return [(_row(row), "name") for row in result.all()]
+    return [_row(row) for row in result.all()]
 
 
 async def filter_matches(
-    session: AsyncSession,
-    terms: SearchTerms,
-    filters: SearchFilters,
-    *,
-    offset: int,
-    limit: int,
-) -> list[Hit]:
+    session: AsyncSession, filters: SearchFilters, *, offset: int, limit: int
+) -> list[AssetRow]:
     """No query text: every asset the filters allow, by symbol."""
-    stmt = _filter_statement(filters.shape)
     params = {"offset": offset, "limit": limit, **filters.params()}
-    result = await session.execute(stmt, params)
-    return [(_row(row), "filter") for row in result.all()]
+    result = await session.execute(_filter_statement(filters.shape), params)
+    return [_row(row) for row in result.all()]
+
+
+async def search_vocabulary(session: AsyncSession) -> list[tuple[str, int]]:
+    """(search text, search order) of every ranked asset: the typo tier's word list."""
+    result = await session.execute(
+        select(Asset.search_text, _ORDER).where(Asset.search_text.is_not(None))
+    )
+    return [(text, order) for text, order in result.all() if order is not None]

@@ -6,15 +6,16 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.assets import repository
+from quantdesk.assets import reference, repository, typos, venues
 from quantdesk.assets import search_repository as search_repo
 from quantdesk.assets import validation_repository as validation_repo
+from quantdesk.assets.names import fold, query_words
 from quantdesk.assets.schemas import MatchKind
 from quantdesk.assets.search_repository import AssetRow, SearchFilters, SearchTerms
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol, lookup_key
@@ -27,7 +28,7 @@ MAX_QUERY_WORDS = 8
 MAX_PAGE_SIZE = 100
 # Far past any catalog, yet inside every database's integer range (a larger OFFSET is a 500).
 MAX_CURSOR_OFFSET = 2**31 - 1
-_WORD = re.compile(r"[^\W_]+")  # letters and digits only: nothing that FTS syntax could parse
+_NOT_KEY = re.compile(r"[^a-z0-9]")
 
 
 class AssetNotFound(NotFound):
@@ -35,9 +36,13 @@ class AssetNotFound(NotFound):
     message = "No asset with that symbol in the catalog"
 
 
-class IndexNotFound(NotFound):
-    code = "index_not_found"
-    message = "No index with that name"
+class UnknownIndex(InvalidInput):
+    """A 422 naming the field and listing the index names that exist."""
+
+    def __init__(self, name: str, *, field: str, valid: Sequence[str]) -> None:
+        reason = f"there is no index named {name!r}; valid names: {', '.join(valid)}"
+        super().__init__("Unknown index", field=field, reason=reason, next_actions=["list_indices"])
+        self.details[0]["valid"] = list(valid)
 
 
 async def resolve_symbols(session: AsyncSession, symbols: Sequence[str]) -> dict[str, Asset | None]:
@@ -58,11 +63,39 @@ async def resolve_symbols(session: AsyncSession, symbols: Sequence[str]) -> dict
     return resolved
 
 
+def index_key(name: str) -> str:
+    """An index name as compared: case, spaces, punctuation and a trailing "index" ignored, so
+    "S&P 500", "sp500", "S&P-500 Index" are one name ("^GSPC": see reference.INDEX_ALIASES)."""
+    key = fold(name).replace(" ", "")
+    return key.removesuffix("index") or key
+
+
+async def find_index(session: AsyncSession, name: str) -> MarketIndex | None:
+    """An index by its name (exact, any case, or a common spelling), or None."""
+    index = await repository.get_index_by_name(session, name)
+    if index is not None:
+        return index
+    wanted = index_key(name)
+    if not wanted:
+        return None
+    for candidate, _ in await repository.list_indices_with_counts(session):
+        spellings = (candidate.name, *reference.INDEX_ALIASES.get(candidate.name, ()))
+        if wanted in {index_key(s) for s in spellings}:
+            return candidate
+    return None
+
+
+async def unknown_index(session: AsyncSession, name: str, *, field: str) -> UnknownIndex:
+    """The error for an index name that finds nothing, listing the names that do."""
+    names = [index.name for index, _ in await repository.list_indices_with_counts(session)]
+    return UnknownIndex(name, field=field, valid=names)
+
+
 async def get_index_with_assets(
     session: AsyncSession, name: str
 ) -> tuple[MarketIndex, Sequence[Asset]] | None:
-    """An index by name (exact, else ignoring case) and its members, or None when there is none."""
-    index = await repository.get_index_by_name(session, name)
+    """An index (see ``find_index``) and its members, or None when there is none."""
+    index = await find_index(session, name)
     if index is None:
         return None
     return index, await repository.get_index_assets(session, index.id)
@@ -105,7 +138,7 @@ async def list_indices(session: AsyncSession) -> list[tuple[MarketIndex, int]]:
 async def get_index(session: AsyncSession, *, name: str) -> tuple[MarketIndex, Sequence[Asset]]:
     found = await get_index_with_assets(session, name)
     if found is None:
-        raise IndexNotFound(f"No index named {name!r}", next_actions=["list_indices"])
+        raise await unknown_index(session, name, field="name")
     return found
 
 
@@ -117,11 +150,16 @@ async def count_assets(session: AsyncSession) -> int:
     return await repository.count_assets(session)
 
 
+async def catalog_needs_load(session: AsyncSession) -> bool:
+    """No assets yet, or none ranked for search: a catalog loaded before search_text existed
+    (the migration adds the columns; only the loader fills them)."""
+    return not await repository.any_ranked_asset(session)
+
+
 # --- Search -------------------------------------------------------------------------------
 
-# Ranking tiers, in order; each one excludes what the tiers before it matched.
-_QUERY_TIERS = (search_repo.symbol_matches, search_repo.name_matches)
-_FILTER_TIERS = (search_repo.filter_matches,)
+# The first rows of the match tier are re-ordered by how fully they match (see _ranked_slice).
+RERANKED_HEAD = 40
 
 
 @dataclass(frozen=True)
@@ -137,9 +175,15 @@ def search_terms(text: str) -> SearchTerms:
     except InvalidSymbol:
         symbol = None
     key = lookup_key(symbol) if symbol else None
-    prefixes = tuple(dict.fromkeys(p for p in (symbol, key) if p))
-    words = tuple(_WORD.findall(text.lower()))[:MAX_QUERY_WORDS]
-    return SearchTerms(symbol=symbol, key=key, prefixes=prefixes, words=words)
+    crypto_key = f"{key}-USD" if key and "-" not in key else None
+    symbol_key = _NOT_KEY.sub("", key.lower()) if key else None
+    return SearchTerms(
+        symbol=symbol,
+        key=key,
+        crypto_key=crypto_key,
+        symbol_key=symbol_key or None,
+        words=query_words(text)[:MAX_QUERY_WORDS],
+    )
 
 
 def _fingerprint(text: str, filters: SearchFilters) -> str:
@@ -147,15 +191,17 @@ def _fingerprint(text: str, filters: SearchFilters) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
-def _position(cursor: str | None, fingerprint: str, tiers: int) -> tuple[int, int]:
+def _position(cursor: str | None, fingerprint: str, tiers: int) -> tuple[int, int, bool]:
+    """(tier, offset, typo tier on) of the page a cursor points to."""
     position = decode_cursor(cursor)
     if not position:
-        return 0, 0
-    tier, offset = position.get("t"), position.get("o")
+        return 0, 0, False
+    tier, offset, typo = position.get("t"), position.get("o"), position.get("x", 0)
     valid = (
         position.get("f") == fingerprint
         and isinstance(tier, int)
         and isinstance(offset, int)
+        and typo in (0, 1)
         and 0 <= tier < tiers
         and 0 <= offset <= MAX_CURSOR_OFFSET
     )
@@ -163,7 +209,89 @@ def _position(cursor: str | None, fingerprint: str, tiers: int) -> tuple[int, in
         raise InvalidInput(
             "The cursor does not belong to this search", field="cursor", reason="stale cursor"
         )
-    return int(tier), int(offset)  # type: ignore[arg-type]
+    return int(tier), int(offset), bool(typo)  # type: ignore[arg-type]
+
+
+async def _with_alternatives(session: AsyncSession, terms: SearchTerms) -> SearchTerms | None:
+    """The terms with close catalog words for the words nothing matched, or None if none."""
+    database = str(session.sync_session.get_bind().engine.url)
+    vocabulary = await typos.vocabulary(database, lambda: search_repo.search_vocabulary(session))
+    alternatives = tuple(vocabulary.alternatives(word) for word in terms.words)
+    if not any(alternatives):
+        return None
+    # A symbol prefix found nothing either: the corrected words alone make the query.
+    return replace(terms, symbol_key=None, alternatives=alternatives)
+
+
+def _match_kind(row: AssetRow, tier: int, terms: SearchTerms, typo: bool) -> MatchKind:
+    if tier == 0:
+        return MatchKind.EXACT
+    if terms.symbol_key and _NOT_KEY.sub("", row.symbol.lower()).startswith(terms.symbol_key):
+        return MatchKind.PREFIX
+    return MatchKind.FUZZY if typo else MatchKind.NAME
+
+
+def _match_quality(row: AssetRow, terms: SearchTerms) -> int:
+    """0 when the symbol starts with the query or every word is a whole word of the name
+    ("bayer" in "Bayer AG"), 1 when a word only begins one ("bayer" in "Bayerische...")."""
+    if terms.symbol_key and _NOT_KEY.sub("", row.symbol.lower()).startswith(terms.symbol_key):
+        return 0
+    words = set((row.search_text or fold(row.name)).split())
+    whole = all(word in words for word in terms.words) or "".join(terms.words) in words
+    return 0 if whole else 1
+
+
+async def _ranked_slice(
+    session: AsyncSession, terms: SearchTerms, filters: SearchFilters, *, offset: int, limit: int
+) -> list[AssetRow]:
+    """The match tier's rows ``offset`` to ``offset + limit``. The catalog order decides, except
+    in its first ``RERANKED_HEAD`` rows, where whole-word matches go first: a stable re-ordering
+    of a fixed window, so pages still neither overlap nor skip."""
+    if offset >= RERANKED_HEAD:
+        return await search_repo.ranked_matches(session, terms, filters, offset=offset, limit=limit)
+    head = await search_repo.ranked_matches(session, terms, filters, offset=0, limit=RERANKED_HEAD)
+    head.sort(key=lambda row: _match_quality(row, terms))
+    rows = head[offset : offset + limit]
+    if len(head) == RERANKED_HEAD and offset + limit > RERANKED_HEAD:
+        rows += await search_repo.ranked_matches(
+            session, terms, filters, offset=RERANKED_HEAD, limit=offset + limit - RERANKED_HEAD
+        )
+    return rows
+
+
+# Ranking tiers, in order; the match tier leaves out what the exact tier found.
+_QUERY_TIERS = (search_repo.exact_matches, _ranked_slice)
+
+
+async def _query_pages(
+    session: AsyncSession,
+    terms: SearchTerms,
+    filters: SearchFilters,
+    *,
+    tier: int,
+    offset: int,
+    wanted: int,
+    typo: bool,
+) -> list[tuple[SearchHit, int, int]]:
+    found: list[tuple[SearchHit, int, int]] = []
+    while tier < len(_QUERY_TIERS) and len(found) < wanted:
+        need = wanted - len(found)
+        rows = await _QUERY_TIERS[tier](session, terms, filters, offset=offset, limit=need)
+        found.extend(
+            (SearchHit(row, _match_kind(row, tier, terms, typo)), tier, offset + i)
+            for i, row in enumerate(rows)
+        )
+        if len(rows) < need:
+            tier, offset = tier + 1, 0
+    return found
+
+
+def _exchange_spelling(exchange: str | None) -> str | None:
+    """The catalog's spelling of an exchange given by name, MIC or code, in any case."""
+    if not exchange:
+        return None
+    venue = venues.find_venue(exchange)
+    return venue.name if venue else exchange
 
 
 async def search_assets(
@@ -176,7 +304,10 @@ async def search_assets(
     limit: int = 20,
     cursor: str | None = None,
 ) -> tuple[list[SearchHit], str | None]:
-    """Ranked catalog search: exact symbol, then symbol prefix (shortest first), then name words.
+    """Ranked catalog search: the exact symbol (a crypto pair by its short name first), then
+    symbols starting with the query and names with its words, in the catalog's ranking (the
+    primary listing of the most prominent company first). When nothing matches, words one or
+    two typing errors away are tried ("fuzzy").
 
     An empty ``q`` is allowed only with a filter; then every asset the filters allow is listed
     by symbol. Pages are (tier, offset) positions, so they never overlap and never skip.
@@ -184,7 +315,9 @@ async def search_assets(
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit is 1 to {MAX_PAGE_SIZE}", field="limit")
     text = (q or "").strip()
-    filters = SearchFilters(sector=sector or None, asset_class=asset_class, exchange=exchange)
+    filters = SearchFilters(
+        sector=sector or None, asset_class=asset_class, exchange=_exchange_spelling(exchange)
+    )
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidInput(
             f"The query has at most {MAX_QUERY_LENGTH} characters", field="q", reason="too long"
@@ -195,26 +328,35 @@ async def search_assets(
             field="q",
             reason="empty query without a filter",
         )
-    terms = search_terms(text)
-    tiers = _QUERY_TIERS if text else _FILTER_TIERS
     fingerprint = _fingerprint(text, filters)
-    tier, offset = _position(cursor, fingerprint, len(tiers))
-
     wanted = limit + 1  # one more than a page tells whether another page exists
-    found: list[tuple[SearchHit, int, int]] = []
-    while tier < len(tiers) and len(found) < wanted:
-        need = wanted - len(found)
-        rows = await tiers[tier](session, terms, filters, offset=offset, limit=need)
-        found.extend(
-            (SearchHit(asset, MatchKind(kind)), tier, offset + i)
-            for i, (asset, kind) in enumerate(rows)
+    await search_repo.plan_each_search(session)
+    if not text:
+        offset = _position(cursor, fingerprint, 1)[1]
+        rows = await search_repo.filter_matches(session, filters, offset=offset, limit=wanted)
+        found = [(SearchHit(row, MatchKind.FILTER), 0, offset + i) for i, row in enumerate(rows)]
+        typo = False
+    else:
+        terms = search_terms(text)
+        tier, offset, typo = _position(cursor, fingerprint, len(_QUERY_TIERS))
+        corrected = await _with_alternatives(session, terms) if typo else None
+        found = await _query_pages(
+            session, corrected or terms, filters, tier=tier, offset=offset, wanted=wanted, typo=typo
         )
-        if len(rows) < need:
-            tier, offset = tier + 1, 0
+        if not found and cursor is None and terms.words:
+            corrected = await _with_alternatives(session, terms)
+            if corrected is not None:
+                typo = True
+                found = await _query_pages(
+                    session, corrected, filters, tier=1, offset=0, wanted=wanted, typo=True
+                )
     next_cursor = None
     if len(found) > limit:
         _, next_tier, next_offset = found[limit]
-        next_cursor = encode_cursor({"t": next_tier, "o": next_offset, "f": fingerprint})
+        position = {"t": next_tier, "o": next_offset, "f": fingerprint}
+        if typo:
+            position["x"] = 1
+        next_cursor = encode_cursor(position)
     return [hit for hit, _, _ in found[:limit]], next_cursor
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from quantdesk.assets import reference
+from quantdesk.assets import reference, venues
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol
 from quantdesk.models.asset import AssetClass
 
@@ -35,6 +35,8 @@ class CatalogEntry:
     sector: str | None = None
     industry: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    mic: str | None = None
+    currency: str | None = None
 
 
 @dataclass
@@ -51,6 +53,10 @@ class IndexMemberSource:
     home: tuple[str, ...]
     sector: str | None
     industry: str | None
+    # Other listings of the company its data names ("traded as NYSE: TM"), for its full name.
+    related: list[str] = field(default_factory=list)
+    # Venues of its US listings by Yahoo symbol, from their Google symbols ("NASDAQ:META").
+    us_venues: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,7 +101,7 @@ def _exchange(code: str | None) -> tuple[str | None, dict[str, Any]]:
     code = (code or "").strip()
     if not code:
         return None, {}
-    return reference.EXCHANGE_NAMES.get(code, code)[:32], {"exchange_code": code}
+    return venues.EXCHANGE_CODES.get(code, code)[:32], {"exchange_code": code}
 
 
 class CatalogReader:
@@ -207,6 +213,31 @@ class CatalogReader:
             self._add(CatalogEntry(symbol, name, AssetClass.CURRENCY, metadata=metadata))
 
 
+# "traded_as" in pytickersymbols' metadata: "TYO : 7203 NYSE : TM LSE : TYT Nikkei 225 ...".
+_TRADED_AS = re.compile(r"\b(NYSE|Nasdaq|NASDAQ|LSE)\s*:\s*([A-Z][A-Z0-9.]{0,9})\b")
+
+
+def _related_listings(stock: dict[str, Any]) -> list[str]:
+    related = []
+    for venue, code in _TRADED_AS.findall(str((stock.get("metadata") or {}).get("traded_as"))):
+        symbol = f"{code}.L" if venue == "LSE" else code.replace(".", "-")
+        try:
+            related.append(canonical_symbol(symbol))
+        except InvalidSymbol:
+            continue
+    return related
+
+
+def _us_venues(stock: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for listing in stock.get("symbols") or []:
+        prefix, _, _ = str(listing.get("google") or "").partition(":")
+        yahoo = str(listing.get("yahoo") or "").strip().upper()
+        if prefix in venues.GOOGLE_PREFIXES and yahoo:
+            found[yahoo] = venues.GOOGLE_PREFIXES[prefix]
+    return found
+
+
 def _member_candidates(stock: dict[str, Any], home: tuple[str, ...]) -> list[str]:
     raw: list[str] = []
     primary = (stock.get("symbol") or "").strip()
@@ -253,25 +284,22 @@ def read_index_compositions(names: Collection[str] | None = None) -> list[IndexC
                     home=info.home,
                     sector=sector,
                     industry=_clip(industry),
+                    related=_related_listings(stock),
+                    us_venues=_us_venues(stock),
                 )
             )
         compositions.append(IndexComposition(info.name, info.country, members))
     return compositions
 
 
-def listing_suffix(symbol: str) -> str:
-    """ ".DE" for SAP.DE; "" for a US symbol such as BRK-B."""
-    head, dot, tail = symbol.rpartition(".")
-    return f".{tail}" if dot and head and tail.isalpha() else ""
-
-
 def is_home_listing(symbol: str, home: tuple[str, ...]) -> bool:
     if home == ("*",):
         return True
-    suffix = listing_suffix(symbol)
+    suffix = venues.listing_suffix(symbol)
     return suffix in home if home else suffix == "" and "." not in symbol
 
 
 def is_primary_listing(symbol: str) -> bool:
-    """A suffix of a primary exchange (not a Frankfurt or OTC cross-listing)."""
-    return listing_suffix(symbol) in reference.SUFFIX_LISTINGS
+    """On a main exchange of its market (not a Frankfurt, regional or OTC cross-listing)."""
+    venue = venues.suffix_venue(symbol)
+    return venue is not None and venue.name not in venues.SECONDARY_VENUES

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Load and inspect the offline asset catalog.", no_args_is_help=True)
 
+
+async def _needs_load(db: Database) -> bool:
+    from quantdesk.assets import service as asset_service
+
+    async with db.transaction() as session:
+        return await asset_service.catalog_needs_load(session)
+
+
 SOURCE_NAMES = ("stocks", "etfs", "index-quotes", "currencies", "crypto", "indices")
 
 
@@ -62,14 +70,11 @@ async def _load(
 ) -> CatalogLoadReport | None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from quantdesk.assets import service as asset_service
     from quantdesk.assets.catalog import load_catalog
 
     async def work(db: Database) -> CatalogLoadReport | None:
-        if if_empty:
-            async with db.transaction() as session:
-                if await asset_service.count_assets(session) > 0:
-                    return None
+        if if_empty and not await _needs_load(db):
+            return None
         with Progress(
             TextColumn("[bold]Loading catalog"),
             BarColumn(),
@@ -114,7 +119,11 @@ def _print_report(report: CatalogLoadReport) -> None:
 @app.command("load")
 def load(
     if_empty: Annotated[
-        bool, typer.Option("--if-empty", help="Do nothing when the catalog already has assets")
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Do nothing when the catalog is already loaded (and ranked for search)",
+        ),
     ] = False,
     sources: Annotated[
         str | None,

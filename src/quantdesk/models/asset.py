@@ -30,7 +30,10 @@ class Asset(TimestampMixin, Base):
     """A tradable or quotable instrument; global (not owned), shared by every user's universes."""
 
     __tablename__ = "assets"
-    __table_args__ = (Index("ix_assets_validation_state", "is_validated", "last_validated_at"),)
+    __table_args__ = (
+        Index("ix_assets_validation_state", "is_validated", "last_validated_at"),
+        Index("ix_assets_search_order", "search_order", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32), unique=True)
@@ -42,6 +45,9 @@ class Asset(TimestampMixin, Base):
     country: Mapped[str | None] = mapped_column(String(64))
     sector: Mapped[str | None] = mapped_column(String(128), index=True)
     industry: Mapped[str | None] = mapped_column(String(128))
+    # The listing's venue: its ISO 10383 MIC and the ISO 4217 currency it trades in.
+    mic: Mapped[str | None] = mapped_column(String(8))
+    currency: Mapped[str | None] = mapped_column(String(8))
     market_cap: Mapped[Decimal | None]
     pe_ratio: Mapped[Decimal | None]
     dividend_yield: Mapped[Decimal | None]
@@ -52,6 +58,10 @@ class Asset(TimestampMixin, Base):
         String(16), default=ValidationStatus.VALID, server_default=ValidationStatus.VALID.value
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # Written by the catalog loader: the folded words search matches (symbol key, name words,
+    # aliases) and the listing's place in the search ranking (1 first; see assets/ranking.py).
+    search_text: Mapped[str | None] = mapped_column(String(512))
+    search_order: Mapped[int | None]
 
 
 class PendingAssetOwner(Base):

@@ -111,12 +111,7 @@ async def _initial_assets(
     if data.from_index is not None:
         found = await asset_service.get_index_with_assets(session, data.from_index.strip())
         if found is None:
-            raise InvalidInput(
-                "Unknown index",
-                field="from_index",
-                reason=f"there is no index named {data.from_index!r}",
-                next_actions=["list_indices"],
-            )
+            raise await asset_service.unknown_index(session, data.from_index, field="from_index")
         assets.extend(found[1])
     if data.symbols:
         parsed = membership.parse_strictly(data.symbols, field_name="symbols")
