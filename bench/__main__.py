@@ -1,15 +1,23 @@
-"""Run every benchmark module (``bench_*.py``): each exposes ``main() -> None`` and prints figures.
+"""Run the benchmarks (``bench_*.py``), each in a process of its own, and fail if one fails.
 
-``python -m bench`` runs all; ``python -m bench search`` runs the ones whose name contains it.
+``python -m bench`` runs all; ``python -m bench search celery`` those whose name contains one of
+the words. ``BENCH_SMOKE=1`` (``make bench-smoke``, part of ``make test``) runs each once at tiny
+sizes: a benchmark that no longer runs fails the test suite instead of rotting.
+
+A process each: benchmarks register job kinds, start servers and event loops, and load
+catalogs; none of it leaks into the next one.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import pkgutil
+import subprocess
 import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str]) -> int:
@@ -19,11 +27,29 @@ def main(argv: list[str]) -> int:
         if m.name.startswith("bench_")
     )
     selected = [n for n in names if not argv or any(a in n for a in argv)]
+    if not selected:
+        print(f"no benchmark matches {argv}; there are: {', '.join(names)}", file=sys.stderr)
+        return 2
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    failed: list[str] = []
     for name in selected:
         print(f"\n== {name} ==", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"bench.{name}").main()
-        print(f"({name} took {time.perf_counter() - started:.1f} s)", flush=True)
+        command = [sys.executable, "-m", f"bench.{name}"]
+        code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        seconds = time.perf_counter() - started
+        if code != 0:
+            failed.append(name)
+            print(f"({name} FAILED with exit code {code} after {seconds:.1f} s)", flush=True)
+        else:
+            print(f"({name} took {seconds:.1f} s)", flush=True)
+    if failed:
+        print(f"\n{len(failed)} of {len(selected)} benchmark(s) failed: {', '.join(failed)}")
+        return 1
+    print(f"\nall {len(selected)} benchmark(s) ran")
     return 0
 
 

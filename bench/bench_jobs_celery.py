@@ -1,33 +1,44 @@
-"""No-op job throughput through the Celery executor, against a bare Celery no-op task.
+"""No-op jobs through our Celery executor against a bare Celery no-op task, per database.
 
-Both run on the same private redis-server and the same worker node (prefork, acks_late, prefetch
-1, JSON): "ours" is request_job (one transaction each, as an API request) → send_task → worker
-claims the row, runs the handler, records success (and publishes status events on Redis); "bare"
-is send_task of a task that does nothing. The ratio is what our bookkeeping costs.
+Both sides run on the same private redis-server (broker and, for ours, the event bus) and the same
+worker node (prefork, 2 processes, acks_late, prefetch 1, JSON), and their producers send the same
+way: one send_task per job from one thread. "Ours" first inserts the jobs' rows in one
+transaction (``jobs.service.request_jobs``), as a service asking for many jobs does; then each
+delivery claims its row, runs the handler, records success and publishes two events. "Bare" is a
+task that does nothing. Done = the broker holds no waiting or unacknowledged message (acks_late:
+a message is acknowledged once its task returned), for both; ours is then checked in the table.
 
-Also: the price of a fresh event loop and engine per task (``asyncio.run`` in every task) against
-the per-process loop and resources the worker keeps, measured in process on the same database.
+- end to end: from the producer's first step until all are done;
+- worker side: the messages are queued while the node consumes nothing, then it starts: the
+  rate at which the workers get through them.
+
+The bare rate is measured once per database run. Then, in process, where the time of one of our
+jobs goes: ``run_operation`` against its floor (the same two statements in raw SQL and two
+publishes), and a profile of ``run_operation``'s own functions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import cProfile
+import io
+import pstats
 import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from celery import Celery
+from sqlalchemy import func, select, text
 from tests import pg
 from tests.jobs.celery.harness import CeleryWorker, wait_broker_idle, worker_environment
 from tests.redis_server import RedisServer
 
 from bench import celery_noop
-from bench.common import fresh_sqlite_settings
+from bench.common import SMOKE, compare, fresh_sqlite_settings, size
 from quantdesk.jobs import service
-from quantdesk.jobs.celery_app import create_celery_app
+from quantdesk.jobs.celery_config import create_celery_app
 from quantdesk.jobs.executors.base import pop_current_executor, push_current_executor
 from quantdesk.jobs.executors.celery import CeleryExecutor
 from quantdesk.jobs.resources import JobResources
@@ -37,145 +48,199 @@ from quantdesk.kit.logging import configure_logging
 from quantdesk.kit.migrations import upgrade
 from quantdesk.models import Operation
 
-JOBS = int(os.environ.get("BENCH_CELERY_JOBS", "400"))
-CONCURRENCY = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "2"))
-LOOP_SAMPLES = 100
+JOBS = size(2000, 30)
+CONCURRENCY = 2
+IN_PROCESS = size(300, 10)
+QUEUE = "maintenance"
 
 
-async def _request(resources: JobResources, executor: CeleryExecutor, count: int) -> float:
+def _node(settings: Settings, root: Path, label: str) -> CeleryWorker:
+    env = worker_environment(settings, QUANTDESK_CELERY_CONFIG="bench.celery_noop")
+    return CeleryWorker(f"bench-{label}", env, log_dir=root, concurrency=CONCURRENCY)
+
+
+def _pause(client: Celery, worker: CeleryWorker) -> None:
+    client.control.cancel_consumer(QUEUE, destination=[worker.node], reply=True, timeout=5)
+
+
+def _resume(client: Celery, worker: CeleryWorker) -> None:
+    client.control.add_consumer(QUEUE, destination=[worker.node], reply=True, timeout=5)
+
+
+def _bare(client: Celery, worker: CeleryWorker) -> tuple[float, float]:
+    """(end-to-end, worker-side) jobs/s of the bare no-op task."""
     started = time.perf_counter()
+    for _ in range(JOBS):
+        client.send_task(celery_noop.BARE_TASK, [], queue=QUEUE)
+    wait_broker_idle(client, timeout=300)
+    end_to_end = JOBS / (time.perf_counter() - started)
+
+    _pause(client, worker)
+    for _ in range(JOBS):
+        client.send_task(celery_noop.BARE_TASK, [], queue=QUEUE)
+    started = time.perf_counter()
+    _resume(client, worker)
+    wait_broker_idle(client, timeout=300)
+    return end_to_end, JOBS / (time.perf_counter() - started)
+
+
+async def _request(resources: JobResources, executor: CeleryExecutor) -> None:
+    """N jobs in one transaction; the executor sends them after the commit."""
     push_current_executor(executor)
     try:
-        for _ in range(count):
-            async with resources.db.transaction(system=True) as session:
-                await service.request_job(
-                    session, kind=celery_noop.NOOP_KIND, owner_id=None, params={}
-                )
+        async with resources.db.transaction(system=True) as session:
+            await service.request_jobs(
+                session, kind=celery_noop.NOOP_KIND, owner_id=None, params=[{}] * JOBS
+            )
     finally:
         pop_current_executor(executor)
-    return time.perf_counter() - started
 
 
 async def _succeeded(resources: JobResources) -> int:
     async with resources.db.transaction(system=True) as session:
-        count = await session.scalar(
+        found = await session.scalar(
             select(func.count()).select_from(Operation).where(Operation.status == "succeeded")
         )
-        return int(count or 0)
+    return int(found or 0)
 
 
-async def _wait_succeeded(resources: JobResources, count: int) -> None:
-    deadline = time.monotonic() + 300
-    while (done := await _succeeded(resources)) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {done} of {count} jobs succeeded")
-        await asyncio.sleep(0.02)
-
-
-async def _ours(settings: Settings) -> tuple[float, float]:
-    resources = JobResources(settings)
-    executor = CeleryExecutor(settings, resources)
-    await executor.start()
-    try:
-        started = time.perf_counter()
-        submit = await _request(resources, executor, JOBS)
-        await _wait_succeeded(resources, JOBS)
-        return time.perf_counter() - started, submit
-    finally:
-        await executor.stop()
-        await resources.aclose()
-
-
-def _bare(settings: Settings) -> tuple[float, float]:
-    client = create_celery_app(settings)
-    started = time.perf_counter()
-    for _ in range(JOBS):
-        client.send_task(celery_noop.BARE_TASK, [], queue="maintenance")
-    submit = time.perf_counter() - started
-    wait_broker_idle(client, timeout=120)
-    return time.perf_counter() - started, submit
-
-
-async def _one_operation(resources: JobResources) -> uuid.UUID:
-    async with resources.db.transaction(system=True) as session:
-        operation = await service.request_job(
-            session, kind=celery_noop.NOOP_KIND, owner_id=None, params={}
-        )
-        return operation.id
-
-
-def _loop_cost(settings: Settings) -> tuple[float, float]:
-    """Seconds per no-op run: on a kept loop and resources, and with asyncio.run + fresh ones."""
-    runner_settings = settings.model_copy(update={"redis_url": None})  # isolate the loop cost
-    ids: list[uuid.UUID] = []
-
-    async def make_ids() -> None:
-        resources = JobResources(runner_settings)
-        ids.extend([await _one_operation(resources) for _ in range(2 * LOOP_SAMPLES)])
-        await resources.aclose()
-
-    asyncio.run(make_ids())
+def _ours(settings: Settings, client: Celery, worker: CeleryWorker) -> tuple[float, float]:
+    """(end-to-end, worker-side) jobs/s of our no-op job."""
     loop = asyncio.new_event_loop()
-    kept = JobResources(runner_settings)
-    started = time.perf_counter()
-    for operation_id in ids[:LOOP_SAMPLES]:
-        loop.run_until_complete(run_operation(kept, operation_id, worker_id="bench"))
-    per_kept = (time.perf_counter() - started) / LOOP_SAMPLES
-    loop.run_until_complete(kept.aclose())
-    loop.close()
+    resources = JobResources(settings)
+    executor = CeleryExecutor(settings, app=client)
+    try:
+        before = loop.run_until_complete(_succeeded(resources))
+        started = time.perf_counter()
+        loop.run_until_complete(_request(resources, executor))
+        wait_broker_idle(client, timeout=300)
+        end_to_end = JOBS / (time.perf_counter() - started)
 
-    async def fresh(operation_id: uuid.UUID) -> None:
-        resources = JobResources(runner_settings)
-        try:
+        _pause(client, worker)
+        loop.run_until_complete(_request(resources, executor))
+        started = time.perf_counter()
+        _resume(client, worker)
+        wait_broker_idle(client, timeout=300)
+        worker_side = JOBS / (time.perf_counter() - started)
+        done = loop.run_until_complete(_succeeded(resources)) - before
+        if done != 2 * JOBS:
+            raise RuntimeError(f"only {done} of {2 * JOBS} jobs succeeded")
+        return end_to_end, worker_side
+    finally:
+        loop.run_until_complete(resources.aclose())
+        loop.close()
+
+
+async def _rows(resources: JobResources, count: int) -> list[uuid.UUID]:
+    async with resources.db.transaction(system=True) as session:
+        made = await service.request_jobs(
+            session, kind=celery_noop.NOOP_KIND, owner_id=None, params=[{}] * count
+        )
+    return [operation.id for operation in made]
+
+
+# The floor of a job's bookkeeping: the same two single-statement writes, as plain SQL.
+_RAW_CLAIM = text(
+    "UPDATE operations SET status = 'running', lease_owner = :w, attempts = attempts + 1, "
+    "updated_at = CURRENT_TIMESTAMP WHERE id = :id AND status = 'pending' "
+    "RETURNING id, kind, params"
+)
+_RAW_FINISH = text(
+    "UPDATE operations SET status = 'succeeded', lease_owner = NULL, "
+    "finished_at = CURRENT_TIMESTAMP, updated_at = CURRENT_TIMESTAMP "
+    "WHERE id = :id AND lease_owner = :w RETURNING id, status"
+)
+
+
+async def _in_process(settings: Settings) -> tuple[float, float, str]:
+    """Seconds per job: run_operation, and its raw-SQL floor; and run_operation's profile."""
+    resources = JobResources(settings)
+    try:
+        ids = await _rows(resources, IN_PROCESS)
+        started = time.perf_counter()
+        for operation_id in ids:
             await run_operation(resources, operation_id, worker_id="bench")
-        finally:
-            await resources.aclose()
+        ours = (time.perf_counter() - started) / len(ids)
 
-    started = time.perf_counter()
-    for operation_id in ids[LOOP_SAMPLES:]:
-        asyncio.run(fresh(operation_id))
-    per_fresh = (time.perf_counter() - started) / LOOP_SAMPLES
-    return per_kept, per_fresh
+        raw_ids = await _rows(resources, IN_PROCESS)
+        sqlite = resources.db.kind == "sqlite"
+        started = time.perf_counter()
+        for operation_id in raw_ids:
+            params = {"id": operation_id.hex if sqlite else operation_id, "w": "bench"}
+            async with resources.db.autocommit() as conn:
+                (await conn.execute(_RAW_CLAIM, params)).first()
+            await resources.bus.publish("bench:raw", {"id": str(operation_id), "s": "running"})
+            async with resources.db.autocommit() as conn:
+                (await conn.execute(_RAW_FINISH, params)).first()
+            await resources.bus.publish("bench:raw", {"id": str(operation_id), "s": "done"})
+        floor = (time.perf_counter() - started) / len(raw_ids)
+
+        profiled = await _rows(resources, IN_PROCESS)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for operation_id in profiled:
+            await run_operation(resources, operation_id, worker_id="bench")
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(14)
+        return ours, floor, out.getvalue()
+    finally:
+        await resources.aclose()
 
 
-def _run_on(label: str, settings: Settings, root: Path, bare_rate: float | None) -> float:
-    """Start a worker node on ``settings``' database, measure, stop it; returns the bare rate."""
-    env = worker_environment(settings, QUANTDESK_CELERY_CONFIG="bench.celery_noop")
-    worker = CeleryWorker(f"bench-{label}", env, log_dir=root, concurrency=CONCURRENCY)
+def _profile_lines(report: str) -> str:
+    lines = report.splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    return "\n".join("    " + line.rstrip() for line in lines[start:] if line.strip())
+
+
+def _run_on(label: str, settings: Settings, root: Path) -> None:
+    client = create_celery_app(settings)
+    worker = _node(settings, root, label)
     worker.start()
     try:
-        worker.wait_ready(create_celery_app(settings), timeout=60)
-        if bare_rate is None:
-            bare_total, bare_submit = _bare(settings)
-            bare_rate = JOBS / bare_total
-            print(
-                f"bare Celery no-op      : {bare_rate:7.1f} jobs/s "
-                f"(send {JOBS / bare_submit:.0f}/s)"
-            )
-        ours_total, ours_submit = asyncio.run(_ours(settings))
-        ours_rate = JOBS / ours_total
-        overhead_ms = (1 / ours_rate - 1 / bare_rate) * 1000 * CONCURRENCY
-        print(
-            f"our jobs on {label:<10} : {ours_rate:7.1f} jobs/s (request_job + send "
-            f"{JOBS / ours_submit:.0f}/s); bare/ours = {bare_rate / ours_rate:.1f} x, "
-            f"overhead {overhead_ms:.1f} ms of worker time per job"
-        )
-        per_kept, per_fresh = _loop_cost(settings)
-        print(
-            f"  one run in process on {label}: kept loop + resources {per_kept * 1000:.2f} ms, "
-            f"asyncio.run + fresh resources {per_fresh * 1000:.2f} ms "
-            f"({per_fresh / per_kept:.1f} x)"
-        )
-        return bare_rate
+        worker.wait_ready(client, timeout=60)
+        bare_e2e, bare_worker = _bare(client, worker)
+        ours_e2e, ours_worker = _ours(settings, client, worker)
     finally:
         worker.stop()
+    goal = None if SMOKE else 0.8
+    compare(
+        f"[{label}] ours end to end",
+        ours_e2e,
+        bare_e2e,
+        "jobs/s",
+        baseline_label="bare Celery no-op",
+        higher_is_better=True,
+        goal=goal,
+    )
+    compare(
+        f"[{label}] ours worker side",
+        ours_worker,
+        bare_worker,
+        "jobs/s",
+        baseline_label="bare Celery no-op",
+        higher_is_better=True,
+        goal=goal,
+    )
+    ours, floor, profile = asyncio.run(_in_process(settings))
+    compare(
+        f"[{label}] one job in process (run_operation)",
+        ours * 1000,
+        floor * 1000,
+        "ms",
+        baseline_label="raw SQL claim + finish + 2 publishes",
+        higher_is_better=False,
+    )
+    print(f"  where run_operation's time goes ({IN_PROCESS} no-op jobs, by own time):")
+    print(_profile_lines(profile), flush=True)
 
 
 def main() -> None:
     binary = shutil.which("redis-server")
     if binary is None:
-        print("skipped: redis-server is not installed")
-        return
+        raise SystemExit("redis-server is not installed")
     configure_logging("WARNING")
     root = Path(tempfile.mkdtemp(prefix="quantdesk-bench-celery-"))
     redis = RedisServer(binary, root)
@@ -183,13 +248,20 @@ def main() -> None:
     pg_name: str | None = None
     try:
         celery = {"celery_broker_url": redis.url, "redis_url": redis.url, "executor": "celery"}
-        sqlite = fresh_sqlite_settings(root).model_copy(update=celery)
-        print(f"{JOBS} no-op jobs; 1 worker node x {CONCURRENCY} prefork processes; Redis broker")
-        bare_rate = _run_on("sqlite", sqlite, root, None)
-        if pg.postgres_available():
-            url, pg_name = pg.create_database("qd_bench")
-            upgrade(url)
-            _run_on("postgresql", sqlite.model_copy(update={"database_url": url}), root, bare_rate)
+        print(
+            f"{JOBS} no-op jobs per measurement; 1 worker node x {CONCURRENCY} prefork "
+            "processes; Redis broker and event bus"
+        )
+        sqlite = fresh_sqlite_settings(root, **celery)
+        _run_on("sqlite", sqlite, root)
+        if not pg.postgres_available():
+            if pg.IN_CI:
+                raise SystemExit("PostgreSQL is not reachable and CI=true")
+            print("PostgreSQL is not reachable: its half is skipped")
+            return
+        url, pg_name = pg.create_database("qd_bench")
+        upgrade(url)
+        _run_on("postgresql", sqlite.model_copy(update={"database_url": url}), root)
     finally:
         redis.stop()
         if pg_name is not None:

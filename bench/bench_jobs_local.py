@@ -1,9 +1,16 @@
-"""Jobs on the local executor: no-op throughput (jobs/s) and 202-to-first-progress-frame latency.
+"""Jobs on the local executor: no-op throughput beside a bare asyncio.Queue worker pool doing the
+same database writes, and 202-to-first-progress-frame latency over a real WebSocket.
 
-Throughput: N no-op jobs requested one transaction each (as services do), run by the embedded
-executor at a few concurrencies, until all have succeeded. Latency: a real uvicorn server; a
-bench-only endpoint answers 202 with the operation id; the client opens the WebSocket and the
-clock stops at the first frame showing progress (p50/p95 over sequential runs).
+Throughput, per database and concurrency: N no-op jobs requested in one transaction
+(``jobs.service.request_jobs``) and run by the embedded executor until all have succeeded. The
+baseline inserts the same rows the same way, puts their ids on an ``asyncio.Queue``, and as many
+workers as the executor has slots each claim a row and mark it succeeded with the same two
+single-statement writes in plain SQL: the floor of a database-backed job queue.
+
+Latency: a real uvicorn server; a bench-only endpoint answers 202 with an operation id; the
+client opens the WebSocket and the clock stops at the first frame showing progress. Its floor:
+the same WebSocket opened on a finished operation (handshake, authentication, one read, one
+frame).
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from tests import pg
 from websockets.asyncio.client import connect
 
-from bench.common import fresh_sqlite_settings, percentile
+from bench import celery_noop
+from bench.common import SMOKE, compare, fresh_sqlite_settings, percentile, size
 from quantdesk.app import create_app
 from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.jobs import service
@@ -35,19 +44,17 @@ from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.logging import configure_logging
+from quantdesk.kit.migrations import upgrade
 from quantdesk.kit.security import hash_password, issue_jwt
 from quantdesk.models import Operation, User
 
-THROUGHPUT_JOBS = 1000
-LATENCY_RUNS = 100
+JOBS = size(2000, 40)
+CONCURRENCIES = (1, 4, 16)
+LATENCY_RUNS = size(100, 5)
+PROGRESS_KIND = "bench_progress"
 
 
-@job("bench_noop")
-async def bench_noop(ctx: JobContext) -> dict[str, Any] | None:
-    return None
-
-
-@job("bench_progress")
+@job(PROGRESS_KIND)
 async def bench_progress(ctx: JobContext) -> dict[str, Any] | None:
     await ctx.progress(1, 2, "started")
     await asyncio.sleep(0.2)
@@ -55,28 +62,88 @@ async def bench_progress(ctx: JobContext) -> dict[str, Any] | None:
     return None
 
 
-async def _throughput(settings: Settings, concurrency: int) -> float:
+async def _request(resources: JobResources, executor: LocalExecutor | None) -> list[uuid.UUID]:
+    if executor is not None:
+        push_current_executor(executor)
+    try:
+        async with resources.db.transaction(system=True) as session:
+            made = await service.request_jobs(
+                session, kind=celery_noop.NOOP_KIND, owner_id=None, params=[{}] * JOBS
+            )
+    finally:
+        if executor is not None:
+            pop_current_executor(executor)
+    return [operation.id for operation in made]
+
+
+async def _unfinished(resources: JobResources) -> int:
+    async with resources.db.transaction(system=True) as session:
+        found = await session.scalar(
+            select(func.count()).select_from(Operation).where(Operation.status != "succeeded")
+        )
+    return int(found or 0)
+
+
+async def _ours(settings: Settings, concurrency: int) -> float:
     resources = JobResources(settings)
     executor = LocalExecutor(resources, concurrency=concurrency)
     await executor.start()
-    push_current_executor(executor)
     try:
         started = time.perf_counter()
-        ids = []
-        for _ in range(THROUGHPUT_JOBS):
-            async with resources.db.transaction(system=True) as session:
-                operation = await service.request_job(
-                    session, kind="bench_noop", owner_id=None, params={}
-                )
-                ids.append(operation.id)
-        while executor.completed < THROUGHPUT_JOBS:  # noqa: ASYNC110 - a counter, not an event
-            await asyncio.sleep(0.005)
+        await _request(resources, executor)
+        while executor.completed < JOBS:  # noqa: ASYNC110 - a counter, not an event
+            await asyncio.sleep(0.002)
         elapsed = time.perf_counter() - started
+        if await _unfinished(resources):
+            raise RuntimeError("some jobs did not succeed")
+        return JOBS / elapsed
     finally:
-        pop_current_executor(executor)
         await executor.stop()
         await resources.aclose()
-    return THROUGHPUT_JOBS / elapsed
+
+
+_CLAIM = text(
+    "UPDATE operations SET status = 'running', lease_owner = :w, attempts = attempts + 1, "
+    "updated_at = CURRENT_TIMESTAMP WHERE id = :id AND status = 'pending' "
+    "RETURNING id, kind, params"
+)
+_FINISH = text(
+    "UPDATE operations SET status = 'succeeded', lease_owner = NULL, "
+    "finished_at = CURRENT_TIMESTAMP, updated_at = CURRENT_TIMESTAMP "
+    "WHERE id = :id AND lease_owner = :w RETURNING id"
+)
+
+
+async def _bare(settings: Settings, concurrency: int) -> float:
+    resources = JobResources(settings)
+    queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+    sqlite = resources.db.kind == "sqlite"
+
+    async def work(worker: str) -> None:
+        while True:
+            operation_id = await queue.get()
+            params = {"id": operation_id.hex if sqlite else operation_id, "w": worker}
+            async with resources.db.autocommit() as conn:
+                (await conn.execute(_CLAIM, params)).first()
+            async with resources.db.autocommit() as conn:
+                (await conn.execute(_FINISH, params)).first()
+            queue.task_done()
+
+    workers = [asyncio.create_task(work(f"bare-{n}")) for n in range(concurrency)]
+    try:
+        started = time.perf_counter()
+        for operation_id in await _request(resources, None):
+            queue.put_nowait(operation_id)
+        await queue.join()
+        elapsed = time.perf_counter() - started
+        if await _unfinished(resources):
+            raise RuntimeError("some bare jobs did not succeed")
+        return JOBS / elapsed
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await resources.aclose()
 
 
 def _free_port() -> int:
@@ -91,7 +158,7 @@ def _bench_app(settings: Settings) -> FastAPI:
 
     async def start_bench_job(session: DbSession, user: CurrentUser) -> JSONResponse:
         operation = await service.request_job(
-            session, kind="bench_progress", owner_id=user.id, params={}
+            session, kind=PROGRESS_KIND, owner_id=user.id, params={}
         )
         location = f"/api/v1/operations/{operation.id}"
         return JSONResponse(
@@ -117,7 +184,8 @@ async def _make_user(settings: Settings) -> str:
         await resources.aclose()
 
 
-async def _latency(settings: Settings) -> list[float]:
+async def _latency(settings: Settings) -> tuple[list[float], list[float]]:
+    """(202 → first progress frame, WebSocket of a finished operation → its frame) in seconds."""
     token = await _make_user(settings)
     port = _free_port()
     server = uvicorn.Server(
@@ -135,62 +203,76 @@ async def _latency(settings: Settings) -> list[float]:
     while not server.started:  # noqa: ASYNC110 - set by the server's thread
         await asyncio.sleep(0.02)
     headers = {"Authorization": f"Bearer {token}"}
-    samples: list[float] = []
+    frames: list[float] = []
+    floor: list[float] = []
+    finished: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
             for _ in range(LATENCY_RUNS):
+                started = time.perf_counter()
                 response = await http.post("/bench/jobs")
-                accepted = time.perf_counter()
                 assert response.status_code == 202, response.text
                 operation_id = response.json()["data"]["id"]
                 url = f"ws://127.0.0.1:{port}/ws/operations/{operation_id}"
                 async with connect(url, additional_headers=headers) as ws:
                     async for raw in ws:
-                        frame = json.loads(raw)
-                        if frame["operation"]["progress"]["done"] >= 1:
-                            samples.append(time.perf_counter() - accepted)
+                        if json.loads(raw)["operation"]["progress"]["done"] >= 1:
+                            frames.append(time.perf_counter() - started)
                             break
+                finished.append(operation_id)
+            await asyncio.sleep(0.5)  # every one of them has finished
+            for operation_id in finished:
+                url = f"ws://127.0.0.1:{port}/ws/operations/{operation_id}"
+                started = time.perf_counter()
+                async with connect(url, additional_headers=headers) as ws:
+                    await ws.recv()
+                floor.append(time.perf_counter() - started)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-    return samples
+    return frames, floor
 
 
-async def _count_leftovers(settings: Settings) -> int:
-    resources = JobResources(settings)
-    try:
-        async with resources.db.transaction(system=True) as session:
-            return int(
-                await session.scalar(
-                    select(func.count())
-                    .select_from(Operation)
-                    .where(Operation.status != "succeeded")
-                )
-                or 0
-            )
-    finally:
-        await resources.aclose()
+def _throughput(label: str, settings: Settings) -> None:
+    for concurrency in CONCURRENCIES:
+        ours = asyncio.run(_ours(settings, concurrency))
+        bare = asyncio.run(_bare(settings, concurrency))
+        compare(
+            f"[{label}, concurrency {concurrency:>2}] local executor",
+            ours,
+            bare,
+            "jobs/s",
+            baseline_label="bare asyncio.Queue pool, same writes",
+            higher_is_better=True,
+            goal=None if SMOKE else 0.8,
+        )
 
 
 def main() -> None:
     configure_logging("WARNING")
-    for concurrency in (1, 4, 16):
-        settings = fresh_sqlite_settings()
-        rate = asyncio.run(_throughput(settings, concurrency))
-        left = asyncio.run(_count_leftovers(settings))
-        print(
-            f"local executor no-op throughput (SQLite, concurrency {concurrency}): "
-            f"{rate:,.0f} jobs/s over {THROUGHPUT_JOBS} jobs (request + run; unfinished: {left})",
-            flush=True,
+    print(f"{JOBS} no-op jobs per measurement (request in one transaction, then run)")
+    _throughput("sqlite", fresh_sqlite_settings())
+    if pg.postgres_available():
+        url, name = pg.create_database("qd_bench")
+        try:
+            upgrade(url)
+            _throughput(
+                "postgresql", fresh_sqlite_settings().model_copy(update={"database_url": url})
+            )
+        finally:
+            pg.drop_database(name)
+    elif pg.IN_CI:
+        raise SystemExit("PostgreSQL is not reachable and CI=true")
+    frames, floor = asyncio.run(_latency(fresh_sqlite_settings()))
+    for name, samples in (("p50", 50), ("p95", 95)):
+        compare(
+            f"202 -> first progress frame {name} (SQLite)",
+            percentile(frames, samples) * 1000,
+            percentile(floor, samples) * 1000,
+            "ms",
+            baseline_label="WebSocket of a finished operation",
+            higher_is_better=False,
         )
-    samples = asyncio.run(_latency(fresh_sqlite_settings()))
-    ms = [s * 1000 for s in samples]
-    print(
-        f"202 -> first progress frame on the WebSocket (SQLite, local executor): "
-        f"n={len(ms)} p50={percentile(ms, 50):.1f} ms p95={percentile(ms, 95):.1f} ms "
-        f"max={max(ms):.1f} ms",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":

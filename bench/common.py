@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmarks: a fresh migrated SQLite database, timing, percentiles."""
+"""Helpers shared by the benchmarks: a fresh migrated database, sizes, percentiles, and the one
+way a figure is printed: beside its same-run baseline, with the ratio."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -10,9 +12,15 @@ from quantdesk.kit.config import Settings
 from quantdesk.kit.migrations import upgrade
 
 BENCH_SECRET = "bench-secret-long-enough-for-any-environment-0123456789"
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 
 
-def fresh_sqlite_settings(directory: Path | None = None) -> Settings:
+def size(full: int, smoke: int) -> int:
+    """``full`` for a measurement, ``smoke`` under ``BENCH_SMOKE=1`` (does it still run?)."""
+    return smoke if SMOKE else full
+
+
+def fresh_sqlite_settings(directory: Path | None = None, **overrides: object) -> Settings:
     """Settings for a new, migrated SQLite database in a temporary directory."""
     root = directory or Path(tempfile.mkdtemp(prefix="quantdesk-bench-"))
     settings = Settings(
@@ -20,6 +28,7 @@ def fresh_sqlite_settings(directory: Path | None = None) -> Settings:
         data_dir=root,
         jwt_secret=BENCH_SECRET,  # type: ignore[arg-type]
         log_level="WARNING",
+        **overrides,  # type: ignore[arg-type]
     )
     upgrade(settings.resolved_database_url)
     return settings
@@ -40,3 +49,30 @@ def summary_ms(samples_s: list[float]) -> str:
         f"n={len(ms)} p50={percentile(ms, 50):.2f} ms p95={percentile(ms, 95):.2f} ms "
         f"p99={percentile(ms, 99):.2f} ms mean={statistics.fmean(ms):.2f} ms"
     )
+
+
+def compare(
+    label: str,
+    ours: float,
+    baseline: float,
+    unit: str,
+    *,
+    baseline_label: str,
+    higher_is_better: bool,
+    goal: float | None = None,
+) -> float:
+    """Print ``label: ours unit | baseline_label: baseline unit | ratio`` and return the ratio.
+
+    The ratio is always "ours relative to the baseline" in the direction where 1.0 means as good
+    as the floor: ours/baseline for rates, baseline/ours for times. With ``goal``, a verdict.
+    """
+    ratio = ours / baseline if higher_is_better else baseline / ours
+    verdict = ""
+    if goal is not None:
+        verdict = f"  goal >= {goal:g}: {'met' if ratio >= goal else 'NOT MET'}"
+    print(
+        f"{label}: {ours:,.2f} {unit} | {baseline_label}: {baseline:,.2f} {unit} | "
+        f"ratio {ratio:.2f}{verdict}",
+        flush=True,
+    )
+    return ratio
