@@ -50,6 +50,7 @@ PER_ACCOUNT = 3  # login attempts per account per minute
 PER_IP = 6  # login attempts per client IP per minute (more than one account's budget)
 BULK_SYMBOLS = 2500  # several seconds of batches of 10, long enough to kill a worker mid-way
 JOB_TIMEOUT_SECONDS = 60.0
+WATCH_GRACE_SECONDS = 20.0  # more than a WebSocket's 15 s re-read of a quiet operation
 TRUSTED_PROXY = "127.0.0.1"  # the test client stands in for the load balancer
 OTHER_PROXY = "192.0.2.1"  # a proxy that is not us (TEST-NET-1)
 PASSWORD = "a long and correct passphrase"
@@ -317,7 +318,13 @@ async def test_bulk_job_survives_the_kill_of_its_worker(topology: Topology) -> N
             if status not in ("pending", "running"):
                 break
             await asyncio.sleep(0.1)
-        frames = await asyncio.wait_for(watcher, timeout=20)
+        try:
+            frames = await asyncio.wait_for(watcher, timeout=WATCH_GRACE_SECONDS)
+        except TimeoutError:
+            raise AssertionError(
+                f"API 2's WebSocket still open {WATCH_GRACE_SECONDS} s after the job ended\n"
+                f"{topology.logs()}"
+            ) from None
 
         cursor = await conn.execute(
             "SELECT item, applied FROM topology_effects WHERE operation_id = %s ORDER BY item",
@@ -340,7 +347,7 @@ async def test_bulk_job_survives_the_kill_of_its_worker(topology: Topology) -> N
     # The watcher on API 2 saw the workers' progress as it happened (the Redis bus), not only
     # the re-reads it makes after 15 quiet seconds.
     progress = sorted({frame["operation"]["progress"]["done"] for frame in frames})
-    assert len(progress) >= min(10, total_batches), progress
+    assert len(progress) >= min(10, total_batches), f"API 2 heard no worker: {progress}"
     assert any(done > done_at_kill for done in progress)
     # The dead node's lease until it expired, then the survivor's.
     assert owners_after, "no lease holder seen after the kill"
