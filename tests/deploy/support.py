@@ -23,6 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+README = ROOT / "README.md"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 ALERT_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
@@ -185,3 +186,13 @@ def running_prometheus(workdir: Path, config: dict[str, Any]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def readme_settings() -> set[str]:
+    """The ``QUANTDESK_*`` variables that have a row in the README's configuration table."""
+    section = README.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `QUANTDESK_"):
+            names.update(re.findall(r"`(QUANTDESK_[A-Z0-9_]+)`", line.split("|")[1]))
+    return names

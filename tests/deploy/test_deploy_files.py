@@ -24,6 +24,7 @@ from tests.deploy.support import (
     dashboard_targets,
     load_yaml,
     metric_names,
+    readme_settings,
 )
 
 COMPOSE = DEPLOY / "compose.yaml"
@@ -135,6 +136,30 @@ def test_compose_has_the_scaled_out_topology() -> None:
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }
+
+
+def test_compose_shares_what_the_api_processes_must_share() -> None:
+    """Login limits in Redis (else each API process counts alone), the proxy trusted."""
+    services = compose()["services"]
+    for name in ("api-1", "api-2"):
+        environment = services[name]["environment"]
+        assert environment["QUANTDESK_RATE_LIMIT_STORAGE_URL"].startswith("redis://redis:")
+        assert environment["QUANTDESK_FORWARDED_ALLOW_IPS"]
+        assert (
+            environment["QUANTDESK_JWT_SECRET"]
+            == services["api-1"]["environment"]["QUANTDESK_JWT_SECRET"]
+        )
+
+
+def test_the_readme_configuration_table_has_every_setting_compose_sets() -> None:
+    set_by_compose = {
+        name
+        for service in QUANTDESK_SERVICES
+        for name in compose()["services"][service]["environment"]
+        if name.startswith("QUANTDESK_")
+    }
+
+    assert set_by_compose - readme_settings() == set()
 
 
 @pytest.mark.parametrize("service", sorted(QUANTDESK_SERVICES))

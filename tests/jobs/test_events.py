@@ -47,3 +47,14 @@ async def test_redis_bus_carries_events_between_buses_and_survives_an_outage(
         finally:
             await publisher.aclose()
             await subscriber.aclose()
+
+
+async def test_without_redis_workers_events_cannot_arrive_so_watchers_poll() -> None:
+    """Celery without QUANTDESK_REDIS_URL: the API's bus hears no worker, so it says it is lossy
+    and a WebSocket re-reads the database instead of waiting forever for an event."""
+    embedded = build_event_bus(Settings(executor="local"))
+    scaled_out = build_event_bus(Settings(executor="celery"))
+
+    async with embedded.subscribe("operations:1") as local, scaled_out.subscribe("x") as remote:
+        assert local.reliable is True
+        assert remote.reliable is False

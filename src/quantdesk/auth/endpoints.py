@@ -33,7 +33,7 @@ _LOGIN_LIMIT_MESSAGE = "Too many login attempts; wait before trying again"
 
 
 def _client_ip(request: Request) -> str:
-    # uvicorn runs with proxy_headers, so behind a trusted proxy this is the real client.
+    # The proxy's X-Forwarded-For, when it is one QUANTDESK_FORWARDED_ALLOW_IPS trusts.
     return request.client.host if request.client else "unknown"
 
 

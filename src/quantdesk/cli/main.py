@@ -52,6 +52,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies (load balancers) whose X-Forwarded-For/-Proto are believed: "
+            "comma-separated addresses or networks, * for any, '' for none "
+            "[default: QUANTDESK_FORWARDED_ALLOW_IPS, 127.0.0.1,::1]"
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and, embedded, the background work) with uvicorn."""
     import uvicorn
@@ -59,6 +67,7 @@ def serve(
     settings = load_settings()
     check_database(settings)  # a missing or unmigrated database: one line, before uvicorn
     configure_cli_logging(verbose=True)
+    trusted = settings.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
     uvicorn.run(
         "quantdesk.app:create_app",
         factory=True,
@@ -66,7 +75,9 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_config=None,
-        proxy_headers=True,
+        # Per-IP login limits see the client's address only through a trusted proxy's headers.
+        proxy_headers=bool(trusted.strip()),
+        forwarded_allow_ips=trusted,
         access_log=False,  # our middleware logs each request once, with its request id
     )
 

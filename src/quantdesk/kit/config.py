@@ -92,7 +92,6 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, gt=0)
     job_retry_base_seconds: float = Field(default=60.0, ge=0)
     operations_retention_days: int = Field(default=7, gt=0)
-    export_dir: Path | None = Field(default=None, description="Empty means <data_dir>/exports")
     scheduler_enabled: bool | None = Field(
         default=None, description="In-process periodic jobs; empty means on, except in tests"
     )
@@ -113,6 +112,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Proxies whose X-Forwarded-For/-Proto `serve` believes: comma-separated "
+        "addresses or networks, * for any; empty for none",
+    )
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None
 
@@ -132,7 +136,6 @@ class Settings(BaseSettings):
 
     @field_validator(
         "celery_broker_url",
-        "export_dir",
         "scheduler_enabled",
         "worker_metrics_port",
         "worker_metrics_dir",
@@ -141,12 +144,6 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
-
-    @model_validator(mode="after")
-    def _default_export_dir(self) -> Settings:
-        if self.export_dir is None:
-            self.export_dir = self.data_dir / "exports"
-        return self
 
     @model_validator(mode="after")
     def _idle_below_active(self) -> Settings:
@@ -162,10 +159,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'quantdesk.db').as_posix()}"
-
-    @property
-    def resolved_export_dir(self) -> Path:
-        return self.export_dir if self.export_dir is not None else self.data_dir / "exports"
 
     @property
     def runs_scheduler(self) -> bool:

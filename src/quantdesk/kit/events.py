@@ -78,7 +78,11 @@ class EventBus(ABC):
 
 
 class InProcessEventBus(EventBus):
-    def __init__(self) -> None:
+    """Subscribers see what this process publishes. ``reliable=False`` when other processes
+    (Celery workers) change what they watch: then readers re-read the database now and then."""
+
+    def __init__(self, *, reliable: bool = True) -> None:
+        self.reliable = reliable
         self._subscribers: dict[str, set[Subscription]] = {}
 
     async def publish(self, channel: str, message: Message) -> None:
@@ -89,7 +93,7 @@ class InProcessEventBus(EventBus):
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel, reliable=True)
+        subscription = Subscription(channel, reliable=self.reliable)
         self._subscribers.setdefault(channel, set()).add(subscription)
         try:
             yield subscription
@@ -167,4 +171,5 @@ def build_event_bus(settings: Settings) -> EventBus:
     """Redis pub/sub when QUANTDESK_REDIS_URL is set, otherwise in process."""
     if settings.redis_url:
         return RedisEventBus(settings.redis_url)
-    return InProcessEventBus()
+    # Celery workers' events never reach an in-process bus: watchers must poll the database.
+    return InProcessEventBus(reliable=settings.executor == "local")

@@ -92,7 +92,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
-        uvicorn_logger.propagate = True
+        # quantdesk.access logs each request once, with its request id: uvicorn's line would
+        # repeat it (uvicorn asks its logger for handlers, so propagating would switch it on).
+        uvicorn_logger.propagate = name != "uvicorn.access"
     install_query_token_redaction()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
