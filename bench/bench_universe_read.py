@@ -4,6 +4,9 @@ transaction and the envelope, no domain work).
 
 Fresh SQLite, one user, one universe of 5,000 catalog assets. The requests are interleaved
 (one of each per round) so that the shared machine's noise falls on all of them alike.
+
+Before members were paged, `GET /universes/{id}` answered all 5,000 of them: 888 KB, p50 391 ms,
+97x the floor (same bench, 2-core dev machine). Reading every member still costs about that much.
 """
 
 from __future__ import annotations
