@@ -56,6 +56,8 @@ EDGE_MOMENTS = ["0001-01-01T00:00:00+01:00", "0001-01-05T00:00:00Z", "9999-12-31
 EDGE_CURSORS = [
     *(_cursor({"c": moment, "id": str(uuid.UUID(int=0))}) for moment in EDGE_MOMENTS),
     _cursor({"t": 0, "o": 2**63, "f": ""}),
+    _cursor({"p": 2**31, "a": 10**30}),
+    _cursor({"p": True, "a": -1}),
     _cursor([0]),
 ]
 

@@ -90,7 +90,8 @@ async def test_csv_import_of_ten_thousand_rows_is_a_job_with_progress_and_per_ro
     assert rows[-1]["status"] == "invalid_format"
     detail = (await client.get(f"{API}/{universe['id']}", headers=alice.headers)).json()["data"]
     assert detail["asset_count"] == 9_998
-    assert detail["assets"][5]["metadata"] == {"weight": "5"}
+    first = await client.get(detail["assets_url"], params={"limit": 6}, headers=alice.headers)
+    assert first.json()["data"]["items"][5]["metadata"] == {"weight": "5"}
 
 
 @pytest.mark.usefixtures("paused_executor")

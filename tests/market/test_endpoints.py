@@ -365,6 +365,7 @@ async def test_universe_add_while_providers_are_down_adds_pending(
             headers=account.headers,
         )
         detail = await client.get(f"{API}/universes/{universe_id}", headers=account.headers)
+        members = await client.get(f"{API}/universes/{universe_id}/assets", headers=account.headers)
         asset = await client.get(f"{API}/assets/QVPEND", headers=account.headers)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
@@ -375,7 +376,11 @@ async def test_universe_add_while_providers_are_down_adds_pending(
     assert data["counts"]["added_pending"] == 1
     assert data["asset_count"] == 2
     assert response.json()["message"].startswith("1 added, 1 pending validation")
-    assert [a["symbol"] for a in detail.json()["data"]["assets"]] == ["AAPL", "QVPEND"]
+    assert detail.json()["data"]["by_validation_status"] == {"valid": 1, "pending": 1, "invalid": 0}
+    assert [(a["symbol"], a["validation_status"]) for a in members.json()["data"]["items"]] == [
+        ("AAPL", "valid"),
+        ("QVPEND", "pending"),
+    ]
     row = await asset_row(db, "QVPEND")
     assert row is not None
     assert (row.validation_status, row.name, row.is_validated) == (
@@ -454,7 +459,9 @@ async def test_universe_add_validates_with_a_provider(
             json={"add": ["QVNOTREAL"]},
             headers=account.headers,
         )
-    member = created.json()["data"]["assets"][0]
+        members = await client.get(f"{API}/universes/{universe_id}/assets", headers=account.headers)
+    assert created.json()["data"]["by_validation_status"]["valid"] == 1
+    member = members.json()["data"]["items"][0]
     assert (member["symbol"], member["name"]) == ("QVNEW", "Brand New Listing SA")
     row = await asset_row(db, "QVNEW")
     assert row is not None

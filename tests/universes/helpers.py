@@ -79,10 +79,42 @@ async def change(
     return await client.post(f"{API}/{universe_id}/assets", json=body, headers=account.headers)
 
 
-async def symbols_of(client: httpx.AsyncClient, account: Account, universe_id: str) -> list[str]:
+async def get_detail(
+    client: httpx.AsyncClient, account: Account, universe_id: str
+) -> dict[str, Any]:
     response = await client.get(f"{API}/{universe_id}", headers=account.headers)
     assert response.status_code == 200, response.text
-    return [a["symbol"] for a in response.json()["data"]["assets"]]
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def member_pages(
+    client: httpx.AsyncClient, account: Account, universe_id: str, limit: int | None = None
+) -> list[list[dict[str, Any]]]:
+    """Every page of the universe's members, following ``next_cursor`` to the last one."""
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, Any] = {} if limit is None else {"limit": limit}
+    while True:
+        response = await client.get(
+            f"{API}/{universe_id}/assets", params=params, headers=account.headers
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()["data"]
+        pages.append(page["items"])
+        if page["next_cursor"] is None:
+            return pages
+        params = {**params, "cursor": page["next_cursor"]}
+
+
+async def members_of(
+    client: httpx.AsyncClient, account: Account, universe_id: str, limit: int = 1000
+) -> list[dict[str, Any]]:
+    pages = await member_pages(client, account, universe_id, limit)
+    return [member for page in pages for member in page]
+
+
+async def symbols_of(client: httpx.AsyncClient, account: Account, universe_id: str) -> list[str]:
+    return [a["symbol"] for a in await members_of(client, account, universe_id)]
 
 
 @dataclass(frozen=True)

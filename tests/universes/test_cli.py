@@ -24,7 +24,7 @@ from quantdesk.kit.config import Settings, get_settings
 from quantdesk.kit.db import Database
 from tests.cli.support import cli_env, quantdesk
 from tests.factories import Account, create_api_token, ensure_assets
-from tests.universes.helpers import snapshot
+from tests.universes.helpers import ensure_bulk_assets, snapshot
 
 runner = CliRunner()
 
@@ -95,6 +95,33 @@ async def test_create_list_and_show(api_url: str, token: str, db: Database, alic
     assert "Big ones" in shown.output
     body = shown.output
     assert body.index("AAPL") < body.index("MSFT") < body.index("NVDA")
+
+
+async def test_show_prints_every_member_of_a_universe_longer_than_a_page(
+    api_url: str, token: str, db: Database, alice: Account
+) -> None:
+    symbols = await ensure_bulk_assets(db, 1005)  # the CLI reads pages of 1,000
+    created = cli(api_url, token, "create", "Long", ",".join(symbols))
+    assert created.exit_code == 0, created.output
+
+    as_json = cli(api_url, token, "show", "Long", "-o", "json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["asset_count"] == 1005
+    assert data["by_validation_status"]["valid"] == 1005
+    assert [a["symbol"] for a in data["assets"]] == symbols
+    assert [a["position"] for a in data["assets"]] == list(range(1005))
+
+    as_csv = cli(api_url, token, "show", "Long", "-o", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    assert [row["symbol"] for row in csv.DictReader(io.StringIO(as_csv.stdout))] == symbols
+
+    table = cli(api_url, token, "show", "Long")
+    assert table.exit_code == 0, table.output
+    assert "1005 assets" in table.output
+    assert "1005 valid; 1005 equity" in table.output
+    assert table.output.index(symbols[0]) < table.output.index(symbols[999])
+    assert table.output.index(symbols[999]) < table.output.index(symbols[-1])
 
 
 async def test_add_and_remove_by_name_report_each_problem(
@@ -245,7 +272,9 @@ async def test_lists_print_whole_ids_in_every_format(
     ]
 
     members = sh(api_url, token, tmp_path, "universe", "show", universe_id, "-o", "csv")
-    assert members.stdout.splitlines()[0] == "position,symbol,name,asset_class,exchange,sector"
+    assert members.stdout.splitlines()[0] == (
+        "position,symbol,name,asset_class,exchange,sector,validation_status"
+    )
     [member] = csv.DictReader(io.StringIO(members.stdout))
     assert (member["position"], member["symbol"], member["name"]) == ("0", "AAPL", "Apple Inc.")
 
@@ -300,6 +329,7 @@ async def test_reorder_and_turnover(
 
     reordered = sh(api_url, token, tmp_path, "universe", "reorder", "Order", "NVDA", "AAPL,MSFT")
     assert reordered.returncode == 0, reordered.stderr
+    assert reordered.stdout.startswith("Order saved for 'Order': NVDA, AAPL, MSFT\n")
     assert await _members(db, alice) == {"Order": ["NVDA", "AAPL", "MSFT"]}
     partial = sh(api_url, token, tmp_path, "universe", "reorder", "Order", "NVDA")
     assert partial.returncode == 1

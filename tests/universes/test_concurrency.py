@@ -8,7 +8,14 @@ import httpx
 
 from quantdesk.kit.db import Database
 from tests.factories import Account
-from tests.universes.helpers import API, change, create_universe, ensure_bulk_assets, snapshot
+from tests.universes.helpers import (
+    API,
+    change,
+    create_universe,
+    ensure_bulk_assets,
+    snapshot,
+    symbols_of,
+)
 
 
 async def test_concurrent_additions_to_one_universe_all_land_in_distinct_positions(
@@ -26,7 +33,7 @@ async def test_concurrent_additions_to_one_universe_all_land_in_distinct_positio
 
     detail = (await client.get(f"{API}/{universe['id']}", headers=alice.headers)).json()["data"]
     assert detail["asset_count"] == 400
-    assert sorted(a["symbol"] for a in detail["assets"]) == symbols
+    assert sorted(await symbols_of(client, alice, universe["id"])) == symbols
     stored_positions = [
         position for _, _, position, _ in (await snapshot(db, alice.user.id)).members
     ]

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from quantdesk.kit.db import Database
 from quantdesk.models import Asset, UniverseAsset, UniverseChange
 from tests.factories import Account, ensure_assets, ensure_index
-from tests.universes.helpers import API, create_universe, snapshot, symbols_of
+from tests.universes.helpers import API, create_universe, members_of, snapshot, symbols_of
 
 
-async def test_create_returns_the_universe_with_its_initial_symbols_in_order(
+async def test_create_returns_the_universe_with_counts_and_its_members_are_in_order(
     client: httpx.AsyncClient, db: Database, alice: Account
 ) -> None:
     await ensure_assets(db)
@@ -32,9 +32,17 @@ async def test_create_returns_the_universe_with_its_initial_symbols_in_order(
     assert data["name"] == "Big Tech"
     assert data["description"] == "Mega caps"
     assert data["asset_count"] == 3
-    assert [a["symbol"] for a in data["assets"]] == ["NVDA", "AAPL", "BRK-B"]
-    assert [a["position"] for a in data["assets"]] == [0, 1, 2]
+    assert data["by_validation_status"] == {"valid": 3, "pending": 0, "invalid": 0}
+    assert data["by_asset_class"] == {"equity": 3}
+    assert "assets" not in data  # the members are paged, even in this answer
+    assert data["assets_url"] == f"{API}/{data['id']}/assets"
     assert body["metadata"]["asset_count"] == 3
+    members = await members_of(client, alice, data["id"])
+    assert [(a["symbol"], a["position"]) for a in members] == [
+        ("NVDA", 0),
+        ("AAPL", 1),
+        ("BRK-B", 2),
+    ]
     stored = await snapshot(db, alice.user.id)
     assert [m[1] for m in stored.members] == ["NVDA", "AAPL", "BRK-B"]
     assert stored.change_count == 3  # the initial members are logged as additions
@@ -46,12 +54,12 @@ async def test_create_from_index_takes_the_members_in_symbol_order(
     await ensure_assets(db)
     await ensure_index(db, "Test Index 3", ["MSFT", "AAPL", "JPM"])
     data = await create_universe(client, alice, "From index", from_index="Test Index 3")
-    assert [a["symbol"] for a in data["assets"]] == ["AAPL", "JPM", "MSFT"]
+    assert await symbols_of(client, alice, data["id"]) == ["AAPL", "JPM", "MSFT"]
 
     both = await create_universe(
         client, alice, "Index plus", from_index="Test Index 3", symbols=["BTC", "AAPL"]
     )
-    assert [a["symbol"] for a in both["assets"]] == ["AAPL", "JPM", "MSFT", "BTC"]
+    assert await symbols_of(client, alice, both["id"]) == ["AAPL", "JPM", "MSFT", "BTC"]
 
 
 async def test_create_from_an_unknown_index_is_422_on_from_index_and_stores_nothing(
@@ -139,20 +147,21 @@ async def test_a_bad_cursor_is_422(client: httpx.AsyncClient, alice: Account) ->
     assert response.json()["error"]["details"][0]["field"] == "cursor"
 
 
-async def test_detail_lists_assets_with_catalog_fields_in_position_order(
+async def test_members_have_catalog_fields_in_position_order(
     client: httpx.AsyncClient, db: Database, alice: Account
 ) -> None:
     await ensure_assets(db)
     created = await create_universe(client, alice, "Detail", symbols=["JPM", "BTC", "SPY"])
-    response = await client.get(f"{API}/{created['id']}", headers=alice.headers)
+    response = await client.get(f"{API}/{created['id']}/assets", headers=alice.headers)
     assert response.status_code == 200
-    assets = response.json()["data"]["assets"]
+    assets = response.json()["data"]["items"]
     assert [a["symbol"] for a in assets] == ["JPM", "BTC", "SPY"]
     jpm = assets[0]
     assert jpm["name"] == "JPMorgan Chase & Co."
     assert jpm["asset_class"] == "equity"
     assert jpm["sector"] == "Financials"
     assert jpm["metadata"] == {}
+    assert jpm["validation_status"] == "valid"
     assert jpm["added_at"].endswith(("Z", "+00:00"))
 
 
@@ -224,6 +233,7 @@ async def test_operation_ids_are_the_documented_verbs(client: httpx.AsyncClient)
         "create_universe",
         "list_universes",
         "get_universe",
+        "list_universe_assets",
         "update_universe",
         "delete_universe",
         "add_assets_to_universe",

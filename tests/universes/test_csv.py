@@ -20,7 +20,13 @@ from quantdesk.universes.csv_io import (
 from quantdesk.universes.schemas import UniverseMember
 from tests.factories import Account, ensure_assets
 from tests.jobs.tasks_support import wait_finished
-from tests.universes.helpers import API, create_universe, ensure_bulk_assets, snapshot
+from tests.universes.helpers import (
+    API,
+    create_universe,
+    ensure_bulk_assets,
+    members_of,
+    snapshot,
+)
 
 
 async def _import(
@@ -47,12 +53,6 @@ async def _import_done(
     assert operation["status"] == "succeeded", operation
     result: dict[str, Any] = operation["result"]
     return result
-
-
-async def _detail(client: httpx.AsyncClient, account: Account, universe_id: str) -> dict[str, Any]:
-    response = await client.get(f"{API}/{universe_id}", headers=account.headers)
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def test_export_then_import_round_trips_members_order_and_metadata(
@@ -92,14 +92,14 @@ async def test_export_then_import_round_trips_members_order_and_metadata(
     target = await create_universe(client, alice, "Target")
     await _import_done(client, alice, target["id"], export.content)
     original, copy = (
-        await _detail(client, alice, source["id"]),
-        await _detail(client, alice, target["id"]),
+        await members_of(client, alice, source["id"]),
+        await members_of(client, alice, target["id"]),
     )
-    assert [(a["symbol"], a["metadata"]) for a in copy["assets"]] == [
-        (a["symbol"], a["metadata"]) for a in original["assets"]
+    assert [(a["symbol"], a["metadata"]) for a in copy] == [
+        (a["symbol"], a["metadata"]) for a in original
     ]
-    assert copy["assets"][1]["metadata"] == {"Weight": "0.1", "Note": "=HYPERLINK(1)"}
-    assert copy["assets"][2]["metadata"] == {"Note": "-5"}
+    assert copy[1]["metadata"] == {"Weight": "0.1", "Note": "=HYPERLINK(1)"}
+    assert copy[2]["metadata"] == {"Note": "-5"}
 
 
 async def test_import_reports_a_result_per_row_and_adds_the_valid_ones(
@@ -128,8 +128,8 @@ async def test_import_reports_a_result_per_row_and_adds_the_valid_ones(
     ]
     assert data["counts"]["added"] == 2
     assert data["asset_count"] == 3
-    detail = await _detail(client, alice, universe["id"])
-    assert [(a["symbol"], a["metadata"]) for a in detail["assets"]] == [
+    members = await members_of(client, alice, universe["id"])
+    assert [(a["symbol"], a["metadata"]) for a in members] == [
         ("AAPL", {}),
         ("NVDA", {"sector_view": "growth"}),
         ("JPM", {}),
@@ -272,6 +272,7 @@ def test_export_round_trips_any_metadata_key_through_import() -> None:
             position=position,
             added_at=utcnow(),
             metadata=meta,
+            validation_status="valid",
         )
         for position, (symbol, meta) in enumerate(zip(["AAPL", "MSFT"], metadata, strict=True))
     ]

@@ -11,7 +11,7 @@ import pytest
 
 from quantdesk.kit.db import Database
 from tests.factories import Account, ensure_assets, ensure_index
-from tests.universes.helpers import API, create_universe, snapshot
+from tests.universes.helpers import API, create_universe, snapshot, symbols_of
 
 
 def _error_field(response: httpx.Response) -> str:
@@ -87,4 +87,4 @@ async def test_a_control_character_in_from_index_is_a_422_and_nothing_is_created
         API, json={"name": "From index", "from_index": " qd fuzz index\n"}, headers=alice.headers
     )
     assert created.status_code == 201, created.text
-    assert [a["symbol"] for a in created.json()["data"]["assets"]] == ["AAPL", "MSFT"]
+    assert await symbols_of(client, alice, created.json()["data"]["id"]) == ["AAPL", "MSFT"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from quantdesk.kit.db import Database
 from quantdesk.models import Universe, UniverseAsset, UniverseChange
 from tests.factories import Account, ensure_assets
-from tests.universes.helpers import API, create_universe, snapshot
+from tests.universes.helpers import API, create_universe, snapshot, symbols_of
 
 Call = Callable[[httpx.AsyncClient, str, dict[str, str]], Awaitable[httpx.Response]]
 
@@ -20,6 +20,7 @@ _CSV = {"file": ("x.csv", b"symbol\nJPM\n", "text/csv")}
 
 ENDPOINTS: dict[str, Call] = {
     "get_universe": lambda c, u, h: c.get(f"{API}/{u}", headers=h),
+    "list_universe_assets": lambda c, u, h: c.get(f"{API}/{u}/assets", headers=h),
     "update_universe": lambda c, u, h: c.patch(f"{API}/{u}", json={"name": "Mine now"}, headers=h),
     "delete_universe": lambda c, u, h: c.delete(f"{API}/{u}", headers=h),
     "add_assets": lambda c, u, h: c.post(f"{API}/{u}/assets", json={"add": ["JPM"]}, headers=h),
@@ -59,7 +60,7 @@ async def test_bob_gets_404_on_every_endpoint_of_alices_universe_and_it_stays_un
     assert await snapshot(db, bob.user.id) == before_bob
     detail = (await client.get(f"{API}/{universe['id']}", headers=alice.headers)).json()["data"]
     assert detail["name"] == "Alice's"
-    assert [a["symbol"] for a in detail["assets"]] == ["AAPL", "MSFT", "NVDA"]
+    assert await symbols_of(client, alice, universe["id"]) == ["AAPL", "MSFT", "NVDA"]
 
 
 async def test_a_random_id_is_404_and_a_malformed_id_is_422(

@@ -86,13 +86,17 @@ class ApiClient:
                 return str(universe["id"])
         fail(f"you have no universe named {ref!r}", "see: quantdesk universe list")
 
-    def all_universes(self) -> list[dict[str, Any]]:
+    def all_items(self, path: str, *, limit: int) -> list[dict[str, Any]]:
+        """Every item of a paged list, following ``next_cursor`` to the last page."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-            page = self.data("GET", "/universes", params=params)
+            params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            page = self.data("GET", path, params=params)
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+
+    def all_universes(self) -> list[dict[str, Any]]:
+        return self.all_items("/universes", limit=200)

@@ -127,7 +127,16 @@ _MEMBER_COLUMNS = (
     Column("asset_class", "Class"),
     Column("exchange", "Exchange"),
     Column("sector", "Sector"),
+    Column("validation_status", "Validation"),
 )
+
+
+# The API's largest page: a 5,000-member universe is read in 5 requests.
+_MEMBERS_PAGE = 1000
+
+
+def _breakdown(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n)
 
 
 @app.command()
@@ -137,21 +146,31 @@ def show(
     api_url: ApiUrl = None,
     token: Token = None,
 ) -> None:
-    """Show a universe and its assets in order (csv: the assets; json: everything)."""
+    """Show a universe and all its assets in order (csv: the assets; json: everything)."""
     client = ApiClient(api_url, token)
-    data = client.data("GET", f"/universes/{client.universe_id(universe)}")
+    universe_id = client.universe_id(universe)
+    data = client.data("GET", f"/universes/{universe_id}")
+    # The universe answer carries counts only: the members come page by page.
+    assets = client.all_items(f"/universes/{universe_id}/assets", limit=_MEMBERS_PAGE)
     if output is not OutputFormat.TABLE:
-        emit(output, _MEMBER_COLUMNS, data["assets"], data=data)
+        emit(output, _MEMBER_COLUMNS, assets, data={**data, "assets": assets})
         return
     console = out()
     console.print(
         f"[bold]{escape(data['name'])}[/bold] ({data['id']}): {data['asset_count']} assets",
         soft_wrap=True,
     )
+    if data["asset_count"]:
+        console.print(
+            f"{_breakdown(data['by_validation_status'])}; {_breakdown(data['by_asset_class'])}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if data["description"]:
         console.print(data["description"], highlight=False, markup=False, soft_wrap=True)
-    if data["assets"]:
-        print_table(make_table(_MEMBER_COLUMNS, data["assets"]))
+    if assets:
+        print_table(make_table(_MEMBER_COLUMNS, assets))
 
 
 @app.command()
@@ -194,10 +213,12 @@ def reorder(
 ) -> None:
     """Set the order of a universe's members (list every member once)."""
     client = ApiClient(api_url, token)
-    path = f"/universes/{client.universe_id(universe)}/assets/order"
+    universe_id = client.universe_id(universe)
+    path = f"/universes/{universe_id}/assets/order"
     data = client.data("PUT", path, json={"symbols": split_symbols(symbols)})
-    first = ", ".join(a["symbol"] for a in data["assets"][:5])
-    more = ", …" if data["asset_count"] > 5 else ""
+    page = client.data("GET", f"/universes/{universe_id}/assets", params={"limit": 5})
+    first = ", ".join(a["symbol"] for a in page["items"])
+    more = ", …" if page["next_cursor"] else ""
     out().print(
         f"Order saved for {escape(repr(data['name']))}: {escape(first)}{more}",
         highlight=False,

@@ -17,12 +17,15 @@ from quantdesk.kit.pagination import Page
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.universes import csv_io, membership, service
 from quantdesk.universes.schemas import (
+    DEFAULT_MEMBERS_PAGE,
+    MAX_MEMBERS_PAGE,
     DeletedUniverse,
     MembershipChange,
     MembershipResult,
     ReorderRequest,
     UniverseCreate,
     UniverseDetail,
+    UniverseMember,
     UniverseSummary,
     UniverseTurnover,
     UniverseUpdate,
@@ -62,12 +65,13 @@ async def create_universe(
     `symbols` in the order given; duplicates are kept once. Names are unique per user (409).
     Symbols the catalog lacks are validated with the data providers; those no provider can check
     now are added as pending assets, visible only to you until a provider confirms them.
+    The answer is the universe with its member counts, like `get_universe`.
     """
     detail = await service.create_universe(db, owner_id=user.id, data=body, market=market)
     return ok(
         detail,
         f"Universe '{detail.name}' created with {detail.asset_count} assets",
-        next_actions=["add_assets_to_universe", "get_universe", "import_universe_csv"],
+        next_actions=["add_assets_to_universe", "list_universe_assets", "import_universe_csv"],
         asset_count=detail.asset_count,
     )
 
@@ -93,18 +97,56 @@ async def list_universes(
 async def get_universe(
     universe_id: UniverseId, session: DbSession, user: CurrentUser
 ) -> Envelope[UniverseDetail]:
-    """A universe with its assets in order (position is the 0-based rank)."""
+    """A universe with its member counts (in all, by validation status, by asset class).
+
+    The members themselves are paged, in order, at `assets_url` (`list_universe_assets`).
+    """
     detail = await service.get_universe_detail(session, owner_id=user.id, universe_id=universe_id)
     return ok(
         detail,
         f"Universe '{detail.name}' with {detail.asset_count} assets",
         next_actions=[
+            "list_universe_assets",
             "add_assets_to_universe",
             "reorder_universe_assets",
             "get_universe_turnover",
             "export_universe_csv",
         ],
         asset_count=detail.asset_count,
+    )
+
+
+@router.get(
+    "/{universe_id}/assets",
+    response_model=Envelope[Page[UniverseMember]],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def list_universe_assets(
+    universe_id: UniverseId,
+    session: DbSession,
+    user: CurrentUser,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_MEMBERS_PAGE, description="Members per page")
+    ] = DEFAULT_MEMBERS_PAGE,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+    ] = None,
+) -> Envelope[Page[UniverseMember]]:
+    """The universe's members in order (`position` is the 0-based rank), a page at a time;
+    `next_cursor` gives the next page and is null on the last one.
+
+    Members added between two pages show up on a later page; a reorder between two pages makes
+    the next one go on from the cursor's place in the new order.
+    """
+    page = await service.list_members(
+        session, owner_id=user.id, universe_id=universe_id, limit=limit, cursor=cursor
+    )
+    more = ["list_universe_assets"] if page.next_cursor else []
+    return ok(
+        page,
+        f"{len(page.items)} asset(s)" + (", more on the next page" if page.next_cursor else ""),
+        next_actions=[*more, "get_universe", "add_assets_to_universe", "export_universe_csv"],
+        count=len(page.items),
     )
 
 
@@ -171,7 +213,7 @@ async def add_assets_to_universe(
     return ok(
         result,
         f"{counts.added} added{pending}, {counts.removed} removed, {unrecognised} not recognised",
-        next_actions=["get_universe", "get_universe_turnover"]
+        next_actions=["get_universe", "list_universe_assets", "get_universe_turnover"]
         + (["search_assets"] if unrecognised else []),
         asset_count=result.asset_count,
     )
@@ -185,12 +227,21 @@ async def add_assets_to_universe(
 async def reorder_universe_assets(
     universe_id: UniverseId, body: ReorderRequest, session: DbSession, user: CurrentUser
 ) -> Envelope[UniverseDetail]:
-    """Set the order of the members: `symbols` must list every current member exactly once."""
+    """Set the order of the members: `symbols` must list every current member exactly once.
+
+    The answer is the universe with its member counts, like `get_universe`; the members in
+    their new order are at `assets_url`.
+    """
     await membership.reorder_members(
         session, owner_id=user.id, universe_id=universe_id, symbols=body.symbols
     )
     detail = await service.get_universe_detail(session, owner_id=user.id, universe_id=universe_id)
-    return ok(detail, "Order saved", next_actions=["get_universe", "export_universe_csv"])
+    return ok(
+        detail,
+        "Order saved",
+        next_actions=["list_universe_assets", "export_universe_csv"],
+        asset_count=detail.asset_count,
+    )
 
 
 @router.get(

@@ -7,9 +7,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from quantdesk.models import Asset, Universe, UniverseAsset, UniverseChange
 
@@ -97,6 +109,24 @@ async def count_members(
     return int(result.scalar_one())
 
 
+async def member_counts(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> list[tuple[str, str, int]]:
+    """(validation_status, asset_class, members) of the universe, in one grouped query."""
+    result = await session.execute(
+        select(Asset.validation_status, Asset.asset_class, func.count())
+        .select_from(UniverseAsset)
+        .join(Asset, Asset.id == UniverseAsset.asset_id)
+        .where(UniverseAsset.universe_id == universe_id, UniverseAsset.owner_id == owner_id)
+        .group_by(Asset.validation_status, Asset.asset_class)
+    )
+    return [(status, asset_class, int(count)) for status, asset_class, count in result.all()]
+
+
+# The universe's order: position, then asset id, so that the order is total (keyset pages).
+_MEMBER_ORDER = (UniverseAsset.position, UniverseAsset.asset_id)
+
+
 async def list_members(
     session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
 ) -> list[tuple[UniverseAsset, Asset]]:
@@ -105,9 +135,50 @@ async def list_members(
         select(UniverseAsset, Asset)
         .join(Asset, Asset.id == UniverseAsset.asset_id)
         .where(UniverseAsset.universe_id == universe_id, UniverseAsset.owner_id == owner_id)
-        .order_by(UniverseAsset.position, Asset.symbol)
+        .order_by(*_MEMBER_ORDER)
     )
     return [(member, asset) for member, asset in result.all()]
+
+
+async def list_members_after(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    limit: int,
+    after: tuple[int, int] | None = None,
+) -> tuple[list[tuple[UniverseAsset, Asset]], int]:
+    """Up to ``limit`` members in the universe's order after the (position, asset_id) ``after``,
+    and how many members come before the first of them (its 0-based rank)."""
+    keyset: list[ColumnElement[bool]] = []
+    earlier: ColumnElement[int] = literal(0)
+    if after is not None:
+        position, asset_id = after
+        # `position >= p` first: the part of the keyset the (universe_id, position) index can
+        # range over; the rest only settles ties.
+        keyset.append(UniverseAsset.position >= position)
+        keyset.append((UniverseAsset.position > position) | (UniverseAsset.asset_id > asset_id))
+        before = aliased(UniverseAsset)  # not correlated with the outer rows: a single count
+        earlier = (
+            select(func.count())
+            .select_from(before)
+            .where(before.universe_id == universe_id, before.owner_id == owner_id)
+            .where(before.position <= position)
+            .where((before.position < position) | (before.asset_id <= asset_id))
+            .scalar_subquery()
+        )
+    # One statement (one snapshot, one round trip): the rank comes as a column.
+    result = await session.execute(
+        select(UniverseAsset, Asset, earlier)
+        .join(Asset, Asset.id == UniverseAsset.asset_id)
+        .where(UniverseAsset.universe_id == universe_id, UniverseAsset.owner_id == owner_id)
+        .where(*keyset)
+        .order_by(*_MEMBER_ORDER)
+        .limit(limit)
+    )
+    rows = result.all()
+    rank = int(rows[0][2]) if rows else 0
+    return [(member, asset) for member, asset, _ in rows], rank
 
 
 async def member_positions(

@@ -24,6 +24,8 @@ MAX_SYMBOLS_PER_REQUEST = 10_000
 MAX_UNIVERSE_ASSETS = 50_000
 MAX_SYMBOL_INPUT_LENGTH = 64
 MAX_INDEX_NAME_LENGTH = 64
+DEFAULT_MEMBERS_PAGE = 100
+MAX_MEMBERS_PAGE = 1000
 
 # Categories never accepted in text: control characters, lone surrogates, line/paragraph breaks.
 _FORBIDDEN_IN_NAME = {"Cc", "Cs", "Zl", "Zp"}
@@ -161,10 +163,30 @@ class UniverseMember(BaseModel):
     position: int = Field(description="0-based rank in the universe's order")
     added_at: datetime
     metadata: dict[str, str] = Field(description="Membership metadata, e.g. from a CSV import")
+    validation_status: str = Field(
+        description="The asset's: valid, invalid (a provider refuted it since it was added), "
+        "or pending (added while no provider could check it)"
+    )
+
+
+class ValidationCounts(BaseModel):
+    valid: int = 0
+    pending: int = 0
+    invalid: int = 0
 
 
 class UniverseDetail(UniverseSummary):
-    assets: list[UniverseMember]
+    """A universe without its members (they are paged at ``assets_url``), with their counts."""
+
+    by_validation_status: ValidationCounts = Field(description="Members by validation status")
+    by_asset_class: dict[str, int] = Field(
+        description="Members by asset class (only classes present)",
+        examples=[{"equity": 480, "etf": 20}],
+    )
+    assets_url: str = Field(
+        description="The members in order, a page at a time (`list_universe_assets`)",
+        examples=["/api/v1/universes/3fa85f64-5717-4562-b3fc-2c963f66afa6/assets"],
+    )
 
 
 class SymbolResult(BaseModel):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,11 +39,14 @@ from quantdesk.universes.schemas import (
     UniverseSummary,
     UniverseTurnover,
     UniverseUpdate,
+    ValidationCounts,
 )
 
 DEFAULT_TURNOVER_WINDOW = timedelta(days=30)
 _RATE_PLACES = Decimal("0.000001")
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+_MAX_INT32 = 2**31 - 1
+API_PREFIX = "/api/v1/universes"
 
 
 def _summary(universe: Universe, asset_count: int) -> UniverseSummary:
@@ -66,7 +70,12 @@ def _member(position: int, member: UniverseAsset, asset: Asset) -> UniverseMembe
         position=position,
         added_at=member.added_at,
         metadata={str(k): str(v) for k, v in (member.metadata_ or {}).items()},
+        validation_status=asset.validation_status,
     )
+
+
+def assets_url(universe_id: uuid.UUID) -> str:
+    return f"{API_PREFIX}/{universe_id}/assets"
 
 
 async def _owned(session: AsyncSession, owner_id: uuid.UUID, universe_id: uuid.UUID) -> Universe:
@@ -79,10 +88,74 @@ async def _owned(session: AsyncSession, owner_id: uuid.UUID, universe_id: uuid.U
 async def get_universe_detail(
     session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
 ) -> UniverseDetail:
+    """The universe with its member counts; the members themselves are paged (``list_members``)."""
+    universe = await _owned(session, owner_id, universe_id)
+    groups = await repository.member_counts(session, owner_id=owner_id, universe_id=universe.id)
+    by_status: Counter[str] = Counter()
+    by_class: Counter[str] = Counter()
+    for status, asset_class, count in groups:
+        by_status[status] += count
+        by_class[asset_class] += count
+    return UniverseDetail(
+        **_summary(universe, by_status.total()).model_dump(),
+        by_validation_status=ValidationCounts.model_validate(by_status),
+        by_asset_class=dict(sorted(by_class.items(), key=lambda item: (-item[1], item[0]))),
+        assets_url=assets_url(universe.id),
+    )
+
+
+def _member_cursor(cursor: str | None) -> tuple[int, int] | None:
+    """The (position, asset_id) a page starts after; a forged cursor is a 422, never a 500."""
+    position = decode_cursor(cursor)
+    if not position:
+        return None
+    key = (position.get("p"), position.get("a"))
+    # Both columns are 32-bit integers: a bigger number would fail in the database, not here.
+    if not all(type(v) is int and 0 <= v <= _MAX_INT32 for v in key):
+        raise InvalidInput("The cursor is not valid", field="cursor")
+    return cast(tuple[int, int], key)
+
+
+async def list_members(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    universe_id: uuid.UUID,
+    limit: int,
+    cursor: str | None = None,
+) -> Page[UniverseMember]:
+    """A page of the universe's members in order; ``next_cursor`` is null on the last page.
+
+    Keyset pages on the stored (position, asset_id): members added or removed between two pages
+    never make another one skipped or repeated (additions go to the end); a reorder between two
+    pages can: the next page goes on from the cursor's place in the new order.
+    """
+    universe = await _owned(session, owner_id, universe_id)
+    rows, rank = await repository.list_members_after(
+        session,
+        owner_id=owner_id,
+        universe_id=universe.id,
+        limit=limit + 1,
+        after=_member_cursor(cursor),
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor({"p": last.position, "a": last.asset_id})
+    return Page[UniverseMember](
+        items=[_member(rank + i, member, asset) for i, (member, asset) in enumerate(page)],
+        next_cursor=next_cursor,
+    )
+
+
+async def all_members(
+    session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
+) -> tuple[Universe, list[UniverseMember]]:
+    """The universe and every member in order, for an export (not for an API answer)."""
     universe = await _owned(session, owner_id, universe_id)
     rows = await repository.list_members(session, owner_id=owner_id, universe_id=universe.id)
-    members = [_member(i, member, asset) for i, (member, asset) in enumerate(rows)]
-    return UniverseDetail(**_summary(universe, len(members)).model_dump(), assets=members)
+    return universe, [_member(i, member, asset) for i, (member, asset) in enumerate(rows)]
 
 
 async def check_new_universe(
@@ -324,8 +397,8 @@ async def export_csv(
     session: AsyncSession, *, owner_id: uuid.UUID, universe_id: uuid.UUID
 ) -> tuple[str, str, int]:
     """(universe name, CSV text, member count) of the universe's members in order."""
-    detail = await get_universe_detail(session, owner_id=owner_id, universe_id=universe_id)
-    return detail.name, csv_io.render_members(detail.assets), len(detail.assets)
+    universe, members = await all_members(session, owner_id=owner_id, universe_id=universe_id)
+    return universe.name, csv_io.render_members(members), len(members)
 
 
 # --- CSV import and export as jobs ----------------------------------------------------------
@@ -334,7 +407,6 @@ IMPORT_KIND = "import_universe_csv"
 EXPORT_KIND = "export_universe_csv"
 UPLOAD_FILE = "upload"
 EXPORT_FILE = "export"
-API_PREFIX = "/api/v1/universes"
 
 
 def export_url(universe_id: uuid.UUID, operation_id: uuid.UUID) -> str:
