@@ -1,4 +1,5 @@
-"""Resident memory of `quantdesk serve` after start and after some requests, full catalog."""
+"""Resident memory of `quantdesk serve` after start and after some requests, full catalog,
+beside the floor: a bare FastAPI app with one route, served by the same uvicorn."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import BENCH_SECRET
+from bench.common import BENCH_SECRET, SMOKE, compare
 
 QD = str(Path(sys.executable).with_name("quantdesk"))
+SEARCHES = ("AAPL", "micro", "bank", "A", "gold", "BRK.B") * (2 if SMOKE else 20)
+BARE_APP = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
 
 
 def _free_port() -> int:
@@ -31,6 +42,31 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} never answered")
+
+
+def _bare_rss() -> float:
+    port = _free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    try:
+        _wait(f"http://127.0.0.1:{port}/health")
+        for _ in range(len(SEARCHES)):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        return _rss_mib(bare.pid)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=10)
+
+
 def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="quantdesk-bench-server-")
     env = {
@@ -41,7 +77,10 @@ def main() -> None:
     }
     subprocess.run([QD, "db", "upgrade"], env=env, check=True, capture_output=True)
     started = time.perf_counter()
-    subprocess.run([QD, "catalog", "load"], env=env, check=True, capture_output=True)
+    load = [QD, "catalog", "load"]
+    if SMOKE:
+        load += ["--sources", "stocks", "--countries", "iceland"]
+    subprocess.run(load, env=env, check=True, capture_output=True)
     print(f"catalog load (CLI, fresh SQLite): {time.perf_counter() - started:.1f} s wall")
 
     port = _free_port()
@@ -53,13 +92,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        _wait(f"{base}/health/ready")
         print(f"server RSS after start: {_rss_mib(server.pid):.1f} MiB")
         with httpx.Client(base_url=base, timeout=10) as client:
             client.post(
@@ -72,12 +105,20 @@ def main() -> None:
             ).json()
             token = login["data"]["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
-            for q in ("AAPL", "micro", "bank", "A", "gold", "BRK.B") * 20:
+            for q in SEARCHES:
                 client.get("/api/v1/assets/search", params={"q": q}, headers=headers)
-        print(f"server RSS after 120 searches: {_rss_mib(server.pid):.1f} MiB")
+        ours = _rss_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
+    compare(
+        f"server RSS after {len(SEARCHES)} searches",
+        ours,
+        _bare_rss(),
+        "MiB",
+        baseline_label="bare FastAPI app on uvicorn",
+        higher_is_better=False,
+    )
 
 
 if __name__ == "__main__":

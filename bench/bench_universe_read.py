@@ -18,7 +18,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import insert
 
-from bench.common import fresh_sqlite_settings, percentile
+from bench.common import fresh_sqlite_settings, percentile, size
 from quantdesk.app import create_app
 from quantdesk.assets.symbols import lookup_key
 from quantdesk.kit.config import Settings
@@ -26,9 +26,9 @@ from quantdesk.kit.db import Database
 from quantdesk.kit.security import hash_password, issue_jwt
 from quantdesk.models import Asset, User
 
-MEMBERS = 5_000
-ROUNDS = 25
-WARM_UP = 3
+MEMBERS = size(5_000, 200)
+ROUNDS = size(25, 2)
+WARM_UP = size(3, 1)
 FLOOR = "GET /auth/me (floor)"
 
 
