@@ -54,7 +54,7 @@ def _cursor(position: object) -> str:
 EDGE_VALUES: list[str | int] = ["\x00", "a\x00b", "\x1f", "\x7f", 2**63, -(2**63) - 1, 10**30]
 EDGE_MOMENTS = ["0001-01-01T00:00:00+01:00", "0001-01-05T00:00:00Z", "9999-12-31T23:59:59-05:00"]
 EDGE_CURSORS = [
-    *(_cursor({"c": moment, "id": str(uuid.UUID(int=0))}) for moment in EDGE_MOMENTS),
+    *(_cursor({"c": moment, "i": str(uuid.UUID(int=0))}) for moment in EDGE_MOMENTS),
     _cursor({"t": 0, "o": 2**63, "f": ""}),
     _cursor({"p": 2**31, "a": 10**30}),
     _cursor({"p": True, "a": -1}),

@@ -64,7 +64,7 @@ async def test_a_list_cursor_outside_the_calendar_in_utc_is_a_422(
     client: httpx.AsyncClient, alice: Account, moment: str
 ) -> None:
     universe = await create_universe(client, alice, "Paged")
-    position = json.dumps({"c": moment, "id": universe["id"]}).encode()
+    position = json.dumps({"c": moment, "i": universe["id"]}).encode()
     cursor = base64.urlsafe_b64encode(position).decode().rstrip("=")
     response = await client.get(API, params={"cursor": cursor}, headers=alice.headers)
     assert _error_field(response) == "cursor"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -34,3 +36,27 @@ def decode_cursor(cursor: str | None) -> dict[str, Any]:
     if not isinstance(position, dict):
         raise InvalidInput("The cursor is not valid", field="cursor")
     return position
+
+
+# --- Keyset cursors over (created_at, id): "newest first" lists -------------------------------
+
+
+def encode_time_id(created_at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor of the row a page ended at, for a list ordered by (created_at, id)."""
+    return encode_cursor({"c": created_at.isoformat(), "i": str(row_id)})
+
+
+def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """(created_at, id) of the previous page's last row; a forged cursor is a 422, never a 500."""
+    position = decode_cursor(cursor)
+    if not position:
+        return None
+    try:
+        created_at = datetime.fromisoformat(position["c"])
+        row_id = uuid.UUID(position["i"])
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        # Converted here: an offset that moves it past year 1 or 9999 is a bad cursor.
+        return created_at.astimezone(UTC), row_id
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise InvalidInput("The cursor is not valid", field="cursor") from exc

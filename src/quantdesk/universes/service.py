@@ -22,7 +22,13 @@ from quantdesk.jobs import service as jobs_service
 from quantdesk.kit.db import Database
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.orm import utcnow
-from quantdesk.kit.pagination import Page, decode_cursor, encode_cursor
+from quantdesk.kit.pagination import (
+    Page,
+    decode_cursor,
+    decode_time_id,
+    encode_cursor,
+    encode_time_id,
+)
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.models import Asset, Operation, OperationStatus, Universe, UniverseAsset
 from quantdesk.universes import csv_io, membership, repository
@@ -259,32 +265,18 @@ async def create_universe(
         return await new_universe(session, owner_id=owner_id, data=data, additions=additions)
 
 
-def _list_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    position = decode_cursor(cursor)
-    if not position:
-        return None
-    try:
-        created_at = datetime.fromisoformat(str(position["c"]))
-        if created_at.tzinfo is None:
-            raise ValueError("naive")
-        # Converted here: an offset that moves it past year 1 or 9999 is a bad cursor, not a 500.
-        return created_at.astimezone(UTC), uuid.UUID(str(position["id"]))
-    except (KeyError, ValueError, OverflowError) as exc:
-        raise InvalidInput("The cursor is not valid", field="cursor") from exc
-
-
 async def list_universes(
     session: AsyncSession, *, owner_id: uuid.UUID, limit: int, cursor: str | None = None
 ) -> Page[UniverseSummary]:
     """The owner's universes, newest first."""
     rows = await repository.list_universes(
-        session, owner_id=owner_id, limit=limit + 1, before=_list_cursor(cursor)
+        session, owner_id=owner_id, limit=limit + 1, before=decode_time_id(cursor)
     )
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
-        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "id": str(last.id)})
+        next_cursor = encode_time_id(last.created_at, last.id)
     return Page[UniverseSummary](
         items=[_summary(universe, count) for universe, count in page], next_cursor=next_cursor
     )
