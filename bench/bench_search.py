@@ -208,3 +208,7 @@ def main() -> None:
         if pg_name is not None:
             pg.drop_database(pg_name)
         shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

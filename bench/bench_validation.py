@@ -111,7 +111,7 @@ async def _run(settings: Settings) -> None:
             for _ in range(SINGLE_CALLS):
                 started = time.perf_counter()
                 response = await client.post(
-                    VALIDATE, json={"symbols": ["BVA00042"]}, headers=headers
+                    VALIDATE, json={"symbols": [symbols[len(symbols) // 2]]}, headers=headers
                 )
                 single.append(time.perf_counter() - started)
                 if not _check(response, 1)["data"]["results"][0]["from_cache"]:
@@ -133,7 +133,7 @@ async def _run(settings: Settings) -> None:
                 bulk.append(time.perf_counter() - started)
                 _check(response, SYMBOLS)
 
-        service = await _service_calls(app.state.db, app.state.market, "BVA00042")
+        service = await _service_calls(app.state.db, app.state.market, symbols[len(symbols) // 2])
 
     print(f"first (cold: catalog) validation of {SYMBOLS} symbols: {cold * 1000:.0f} ms")
     _report(
