@@ -1,7 +1,8 @@
 """Jobs on the local executor: no-op throughput beside a bare asyncio.Queue worker pool doing the
 same database writes, and 202-to-first-progress-frame latency over a real WebSocket.
 
-Throughput, per database and concurrency: N no-op jobs requested in one transaction
+Throughput, per database and concurrency (the median of interleaved rounds): N no-op jobs
+requested in one transaction
 (``jobs.service.request_jobs``) and run by the embedded executor until all have succeeded. The
 baseline inserts the same rows the same way, puts their ids on an ``asyncio.Queue``, and as many
 workers as the executor has slots each claim a row and mark it succeeded with the same two
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import statistics
 import threading
 import time
 import uuid
@@ -50,6 +52,7 @@ from quantdesk.kit.security import hash_password, issue_jwt
 from quantdesk.models import Operation, User
 
 JOBS = size(2000, 40)
+ROUNDS = size(3, 1)
 CONCURRENCIES = (1, 4, 16)
 LATENCY_RUNS = size(100, 5)
 PROGRESS_KIND = "bench_progress"
@@ -235,8 +238,12 @@ async def _latency(settings: Settings) -> tuple[list[float], list[float]]:
 
 def _throughput(label: str, settings: Settings) -> None:
     for concurrency in CONCURRENCIES:
-        ours = asyncio.run(_ours(settings, concurrency))
-        bare = asyncio.run(_bare(settings, concurrency))
+        # Interleaved rounds, the median of each: this machine's noise falls on both alike.
+        ours_runs, bare_runs = [], []
+        for _ in range(ROUNDS):
+            ours_runs.append(asyncio.run(_ours(settings, concurrency)))
+            bare_runs.append(asyncio.run(_bare(settings, concurrency)))
+        ours, bare = statistics.median(ours_runs), statistics.median(bare_runs)
         compare(
             f"[{label}, concurrency {concurrency:>2}] local executor",
             ours,

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from quantdesk.jobs import repository, service
 from quantdesk.jobs.executors.base import pop_current_executor, push_current_executor
 from quantdesk.jobs.executors.local import LocalExecutor
 from quantdesk.jobs.resources import JobResources
 from quantdesk.kit.orm import utcnow
+from quantdesk.models import Operation
 from tests.jobs import kinds, suite
 
 
@@ -141,3 +143,41 @@ async def test_claims_take_due_rows_in_batches_and_never_the_same_row_twice(
         row = await suite.read(resources, operation_id)
         assert row.status == "running"
         assert row.attempts == 1
+
+
+async def _abandon(resources: JobResources, operation_id: uuid.UUID, attempts: int) -> None:
+    """What a process that died mid-job leaves: running, under a lease nobody renews."""
+    async with resources.db.transaction(system=True) as session:
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(
+                status="running",
+                lease_owner="dead-host:1:0",
+                lease_expires_at=utcnow() - timedelta(seconds=1),
+                attempts=attempts,
+                not_before=None,
+            )
+        )
+
+
+async def test_runs_of_a_dead_worker_are_taken_over_or_failed_once_out_of_attempts(
+    resources: JobResources,
+) -> None:
+    retried = await suite.request_held(resources, "test_noop", {"echo": "again"})
+    exhausted = await suite.request_held(resources, "test_flaky", {"failures": 0})
+    await _abandon(resources, retried, attempts=1)
+    await _abandon(resources, exhausted, attempts=3)  # test_flaky has 3 attempts
+    local = LocalExecutor(resources, concurrency=2)
+    await local.start()
+    try:
+        done = await suite.wait_for(resources, retried)
+        failed = await suite.wait_for(resources, exhausted)
+    finally:
+        await local.stop()
+    assert (done.status, done.attempts, done.result) == ("succeeded", 2, {"echo": "again"})
+    assert done.lease_owner is None
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error["type"] == "LeaseExpired"
+    assert kinds.RUNS[str(exhausted)] == 0  # never run again

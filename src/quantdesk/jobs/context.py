@@ -103,10 +103,13 @@ class JobContext:
         if row is None:
             raise LeaseLost(str(self.operation_id))
         self.saw_cancel_flag(bool(row.cancel_requested))
-        bus, event = self.resources.bus, events.event_for(row, "progress")
+        bus, name = self.resources.bus, events.channel(self.operation_id)
+        if not bus.may_have_subscribers(name):
+            return  # a subscriber from now on reads the row first (see jobs.live)
+        event = events.event_for(row, "progress")
 
         async def publish() -> None:
-            await bus.publish(events.channel(self.operation_id), event)
+            await bus.publish(name, event)
 
         if publish_now:
             await publish()

@@ -29,4 +29,6 @@ def event_for(operation: OperationLike, event_type: EventType | None = None) -> 
 async def publish(
     bus: EventBus, operation: OperationLike, event_type: EventType | None = None
 ) -> None:
-    await bus.publish(channel(operation.id), event_for(operation, event_type))
+    name = channel(operation.id)
+    if bus.may_have_subscribers(name):  # nobody listening in process: nothing to build
+        await bus.publish(name, event_for(operation, event_type))

@@ -78,13 +78,19 @@ _CLAIM = (
     .values(_CLAIM_VALUES)
     .returning(*CLAIM_COLUMNS)
 )
-# Up to b_limit due rows at once, by priority. PostgreSQL: the rows are picked in a CTE with
-# FOR UPDATE SKIP LOCKED (other claimers take the rest; in a plain IN (subquery) the planner may
-# run the subquery again and take more than the limit). SQLite has one writer at a time, so the
-# plain subquery is already exclusive there.
+# Up to b_limit pending rows whose time has come, by priority then age: read in order from the
+# partial index ix_operations_pending_order (no sort of every pending row per claim).
+# PostgreSQL: the rows are picked in a CTE with FOR UPDATE SKIP LOCKED (other claimers take the
+# rest; in a plain IN (subquery) the planner may run the subquery again and take more than the
+# limit). SQLite has one writer at a time, so the plain subquery is already exclusive there.
+# Running rows whose lease expired are not claimed here: ``release_abandoned`` puts them back.
 _DUE_IDS = (
     select(c.id)
-    .where(c.attempts < c.max_attempts, _claimable(_now))
+    .where(
+        c.status == S.PENDING,
+        or_(c.not_before.is_(None), c.not_before <= _now),
+        c.attempts < c.max_attempts,
+    )
     .order_by(c.priority.desc(), c.created_at)
     .limit(bindparam("b_limit", type_=Integer()))
 )
@@ -97,6 +103,14 @@ _CLAIM_BATCH_SQLITE = (
     .where(c.id.in_(_DUE_IDS.scalar_subquery()))
     .values(_CLAIM_VALUES)
     .returning(*CLAIM_COLUMNS)
+)
+# Running rows whose worker stopped renewing the lease, with attempts left: pending again (the
+# interrupted attempt stays counted), so a batch claim takes them like any other.
+_RELEASE_ABANDONED = (
+    update(ops)
+    .where(c.status == S.RUNNING, c.lease_expires_at < _now, c.attempts < c.max_attempts)
+    .values(status=S.PENDING, lease_owner=None, lease_expires_at=None, updated_at=_now)
+    .returning(c.id)
 )
 _FAIL_EXHAUSTED = (
     update(ops)
@@ -174,7 +188,7 @@ async def claim(
 async def claim_batch(
     conn: AsyncConnection, *, worker_id: str, now: datetime, lease_until: datetime, limit: int
 ) -> Sequence[AnyRow]:
-    """Take up to ``limit`` due rows, highest priority first, oldest first."""
+    """Take up to ``limit`` due pending rows, highest priority first, oldest first."""
     statement = (
         _CLAIM_BATCH_POSTGRESQL if conn.dialect.name == "postgresql" else _CLAIM_BATCH_SQLITE
     )
@@ -183,6 +197,11 @@ async def claim_batch(
         {"b_worker": worker_id, "b_now": now, "b_lease_until": lease_until, "b_limit": limit},
     )
     return found.all()
+
+
+async def release_abandoned(conn: AsyncConnection, *, now: datetime) -> int:
+    """Put abandoned runs (expired lease, attempts left) back to pending; how many."""
+    return len((await conn.execute(_RELEASE_ABANDONED, {"b_now": now})).all())
 
 
 async def fail_exhausted(

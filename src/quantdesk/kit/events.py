@@ -69,6 +69,11 @@ class EventBus(ABC):
     async def publish(self, channel: str, message: Message) -> None:
         """Send ``message`` (JSON-serialisable) to every current subscriber; never raises."""
 
+    def may_have_subscribers(self, channel: str) -> bool:
+        """False only when nobody can be listening (so a publisher may skip building its
+        message); a bus that cannot tell says True."""
+        return True
+
     @abstractmethod
     def subscribe(self, channel: str) -> Any:
         """``async with bus.subscribe(channel) as sub``: messages published after entry."""
@@ -85,7 +90,12 @@ class InProcessEventBus(EventBus):
         self.reliable = reliable
         self._subscribers: dict[str, set[Subscription]] = {}
 
+    def may_have_subscribers(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel))
+
     async def publish(self, channel: str, message: Message) -> None:
+        if not self._subscribers.get(channel):
+            return
         # Through JSON, as over Redis: a subscriber never shares mutable state with the publisher.
         payload = json.loads(json.dumps(message, default=str))
         for subscription in list(self._subscribers.get(channel, ())):

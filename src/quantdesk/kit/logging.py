@@ -97,7 +97,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         uvicorn_logger.propagate = name != "uvicorn.access"
     install_query_token_redaction()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below the level, a line costs one check: none of the processors run for it.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -5,14 +5,17 @@ batches, as many as there are free slots, highest priority first, in a single st
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and runs each claimed row. ``submit`` only wakes the
 loop; so do finished jobs (a slot came free). Otherwise it wakes when the earliest pending row
 becomes due (a retry's back-off) or after ``poll_interval``, which also picks up what nobody
-announced: rows another process requested, abandoned leases, everything a previous run of this
-process left unfinished. Nothing depends on memory surviving a restart.
+announced: rows another process requested, runs whose worker died (their lease expired: put back
+to pending, or failed once out of attempts; also checked every ``poll_interval`` while busy),
+everything a previous run of this process left unfinished. Nothing depends on memory surviving a
+restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -32,6 +35,7 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
 MAX_POLL_INTERVAL_SECONDS = 5.0
 # A fetch error (database away) is retried after this long.
 FETCH_RETRY_SECONDS = 1.0
+FETCHER_STOP_SECONDS = 5.0
 
 
 class LocalExecutor(Executor):
@@ -104,10 +108,13 @@ class LocalExecutor(Executor):
         self.completed += 1
         self._wake.set()  # a slot came free
 
-    async def _fail_exhausted(self) -> None:
+    async def _recover_abandoned(self) -> None:
+        """Runs whose worker died: back to pending with attempts left, else failed for good."""
+        now = utcnow()
         async with self.resources.db.autocommit() as conn:
+            await repository.release_abandoned(conn, now=now)
             failed = await repository.fail_exhausted(
-                conn, now=utcnow(), error=EXHAUSTED_ERROR, operation_id=None
+                conn, now=now, error=EXHAUSTED_ERROR, operation_id=None
             )
         for row in failed:
             await events.publish(self.resources.bus, row)
@@ -122,16 +129,23 @@ class LocalExecutor(Executor):
 
     async def _fetch_forever(self) -> None:
         timeout = 0.0
-        while True:
+        recovered_at = time.monotonic()
+        while self._accepting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             self._wake.clear()
+            if not self._accepting:
+                return
             try:
+                if time.monotonic() - recovered_at >= self.poll_interval:  # busy for a while
+                    await self._recover_abandoned()
+                    recovered_at = time.monotonic()
                 if await self.fetch() or self._running:
                     timeout = self.poll_interval  # a finishing job wakes the loop sooner
-                else:  # idle: fail what ran out of attempts, sleep until the next due row
-                    await self._fail_exhausted()
-                    timeout = await self._idle_wait()
+                else:  # idle: recover abandoned runs, then sleep until the next due row
+                    await self._recover_abandoned()
+                    recovered_at = time.monotonic()
+                    timeout = self.poll_interval if await self.fetch() else await self._idle_wait()
             except Exception:
                 _log.warning("executor_fetch_failed", exc_info=True)
                 timeout = FETCH_RETRY_SECONDS
@@ -141,6 +155,10 @@ class LocalExecutor(Executor):
             return
         self._accepting = False
         if self._fetcher is not None:
+            # Let it finish the claim it may be making (a claim cut short in the middle of its
+            # statement would leave the rows it took leased to nobody, and the connection busy).
+            self._wake.set()
+            await asyncio.wait({self._fetcher}, timeout=FETCHER_STOP_SECONDS)
             self._fetcher.cancel()
             await asyncio.gather(self._fetcher, return_exceptions=True)
         running = list(self._running.values())
