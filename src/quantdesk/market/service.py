@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,22 +132,29 @@ async def admit_symbols(
         asset = found.get(target) if target else None
         if target is not None and asset is None and result.valid is True:
             # A cached "valid" whose row is gone: write it again (the cache outlived a restore).
-            await asset_service.record_valid(
-                session,
-                symbol=target,
-                name=result.name or target,
-                asset_class=result.asset_class or validation.guess_asset_class(target),
-                exchange=result.exchange,
-                country=None,
-                metadata={},
-                source=result.source or "provider",
-                now=utcnow(),
-            )
+            await _record_valid(session, target, result, utcnow())
             asset = (await asset_service.resolve_symbols(session, [target]))[target]
         pending = asset is not None and result.valid == "unknown"
         admissions[symbol] = Admission(asset=asset, pending=pending, result=result)
     validation.finish_stats(run)
     return admissions
+
+
+async def _record_valid(
+    session: AsyncSession, symbol: str, result: ValidationResult, now: datetime
+) -> None:
+    """An asset row for a "valid" answer (from the cache, or a re-check) of ``symbol``."""
+    await asset_service.record_valid(
+        session,
+        symbol=symbol,
+        name=result.name or symbol,
+        asset_class=result.asset_class or validation.guess_asset_class(symbol),
+        exchange=result.exchange,
+        country=None,
+        metadata={},
+        source=result.source or "provider",
+        now=now,
+    )
 
 
 # --- An asset with its market data ------------------------------------------------------------
@@ -291,17 +298,7 @@ async def record_recheck(session: AsyncSession, run: validation.Validation) -> l
         outcome = validation.outcome(result)
         outcomes.append(outcome)
         if outcome == "valid":
-            await asset_service.record_valid(
-                session,
-                symbol=symbol,
-                name=result.name or symbol,
-                asset_class=result.asset_class or validation.guess_asset_class(symbol),
-                exchange=result.exchange,
-                country=None,
-                metadata={},
-                source=result.source or "provider",
-                now=now,
-            )
+            await _record_valid(session, symbol, result, now)
         elif outcome == "invalid":
             refuted.setdefault(result.source or "provider", []).append(symbol)
     for source, symbols in refuted.items():
