@@ -50,6 +50,16 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 # What the runner needs of a claimed row: the event's columns and who owns it.
 CLAIM_COLUMNS = (*EVENT_COLUMNS, c.owner_id)
+# What a finish returns: what may have changed since the claim that the finish did not set
+# itself (the rest of the final event is the claimed row and the values written).
+FINISH_COLUMNS = (
+    c.id,
+    c.attempts,
+    c.progress_done,
+    c.progress_total,
+    c.progress_message,
+    c.cancel_requested,
+)
 
 _now = bindparam("b_now", type_=UTCDateTime())
 _id = bindparam("b_id", type_=c.id.type)
@@ -157,7 +167,7 @@ _FINISH = (
         lease_expires_at=None,
         updated_at=_now,
     )
-    .returning(*EVENT_COLUMNS)
+    .returning(*FINISH_COLUMNS)
 )
 _CANCEL_REQUESTED = select(c.cancel_requested).where(c.id == _id)
 _DUE = (

@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from quantdesk.jobs import progress as events
@@ -184,7 +185,18 @@ class _Run:
             )
         if written is None:
             return False
-        await events.publish(self.resources.bus, written, "status")
+        if self.resources.bus.may_have_subscribers(events.channel(self.row.id)):
+            # The row as written: the claimed one, what the finish set, what it returned.
+            final = {
+                **self.row._mapping,
+                **written._mapping,
+                "status": status,
+                "result": result,
+                "error": error,
+                "finished_at": now if status in S.FINISHED else None,
+                "updated_at": now,
+            }
+            await events.publish(self.resources.bus, SimpleNamespace(**final), "status")
         return True
 
     async def _failure(self, exc: Exception, log: Any) -> Outcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,8 +14,9 @@ from quantdesk.models import Operation
 
 AnyRow = Row[*tuple[Any, ...]]
 """A Core result row of any shape (attribute access by column name)."""
-# An ORM row or a Core row carrying the event columns (``jobs.repository.EVENT_COLUMNS``).
-OperationLike = Operation | AnyRow
+# An ORM row, a Core row carrying the event columns (``jobs.repository.EVENT_COLUMNS``), or a
+# namespace of them.
+OperationLike = Operation | AnyRow | SimpleNamespace
 
 OperationStatusName = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 EventType = Literal["status", "progress", "completed", "failed", "cancelled"]
