@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
+from quantdesk.jobs.completer import Completer
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.events import EventBus, build_event_bus
@@ -41,6 +42,8 @@ class JobResources:
         self._owns_bus = bus is None
         self.db = db or Database(settings)
         self.bus = bus or build_event_bus(settings)
+        # Where this process's runs record how they ended (written together when they end together).
+        self.completer = Completer(self.db)
         self._resources: dict[ResourceKey[Any], Any] = {}
         self._owned: list[ResourceKey[Any]] = []
 
@@ -55,6 +58,7 @@ class JobResources:
         return cast(T, self._resources[key])
 
     async def aclose(self) -> None:
+        await self.completer.aclose()
         for key in reversed(self._owned):
             try:
                 await key.close(self._resources.pop(key))

@@ -5,7 +5,8 @@ alive while the handler runs, then record the outcome: succeeded, failed, cancel
 again with a back-off (``retry``) while attempts remain.
 
 Bookkeeping is one autocommit statement each (claim, finish; a heartbeat only for a job that
-outlives a third of its lease), so a short job costs two round trips to the database.
+outlives a third of its lease), so a short job costs two round trips to the database; finishes of
+runs that end together share one (``jobs.completer``), and so do claims (``claim_batch``).
 """
 
 from __future__ import annotations
@@ -170,9 +171,8 @@ class _Run:
     ) -> bool:
         """Write the outcome while the lease is ours, then publish the row as written."""
         now = utcnow()
-        async with self.resources.db.autocommit() as conn:
-            written = await repository.finish(
-                conn,
+        written = await self.resources.completer.finish(
+            repository.Ending(
                 operation_id=self.row.id,
                 worker_id=self.worker_id,
                 now=now,
@@ -183,6 +183,7 @@ class _Run:
                 finished_at=now if status in S.FINISHED else None,
                 refund=refund,
             )
+        )
         if written is None:
             return False
         if self.resources.bus.may_have_subscribers(events.channel(self.row.id)):
