@@ -15,13 +15,19 @@ import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import insert, select
 
-from bench.common import compare, fresh_sqlite_settings, size, summary_ms
+from bench.common import (
+    bench_symbol,
+    compare,
+    fresh_sqlite_settings,
+    seed_catalog,
+    size,
+    summary_ms,
+)
 from quantdesk.app import create_app
-from quantdesk.assets.symbols import lookup_key
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
-from quantdesk.kit.security import hash_password, issue_jwt
+from quantdesk.kit.security import issue_jwt
 from quantdesk.models import Asset, Universe, UniverseAsset, UniverseChange, User
 
 SYMBOLS = size(5_000, 100)
@@ -30,35 +36,12 @@ RUNS = size(7, 2)
 GOAL_S = 1.0
 
 
-async def _seed(db: Database) -> User:
-    async with db.transaction() as session:
-        await session.execute(
-            insert(Asset),
-            [
-                {
-                    "symbol": f"BEN{n:05d}",
-                    "lookup_key": lookup_key(f"BEN{n:05d}"),
-                    "name": f"Bench Asset {n}",
-                    "asset_class": "equity",
-                    "exchange": "BENCH",
-                    "sector": "Benchmarks",
-                    "metadata_": {},
-                }
-                for n in range(CATALOG)
-            ],
-        )
-        user = User(email="bench@example.com", password_hash=hash_password("bench-password"))
-        session.add(user)
-        await session.flush()
-    return user
-
-
 async def _run(settings: Settings) -> None:
     app = create_app(settings)
     async with LifespanManager(app):
-        user = await _seed(app.state.db)
+        user = await seed_catalog(app.state.db, CATALOG)
         headers = {"Authorization": f"Bearer {issue_jwt(settings, user.id, 'access').token}"}
-        symbols = [f"BEN{n:05d}" for n in range(SYMBOLS)]
+        symbols = [bench_symbol(n) for n in range(SYMBOLS)]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             samples: list[float] = []
@@ -110,7 +93,7 @@ async def _floor(db: Database, user: User) -> float:
         ]  # fmt: skip
         changes = [
             {"universe_id": universe.id, "owner_id": user.id, "asset_id": asset_id,
-             "symbol": f"BEN{n:05d}", "action": "added", "occurred_at": now}
+             "symbol": bench_symbol(n), "action": "added", "occurred_at": now}
             for n, asset_id in enumerate(ids)
         ]  # fmt: skip
         await session.execute(insert(UniverseAsset), members)

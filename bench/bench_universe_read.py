@@ -16,43 +16,16 @@ import time
 
 import httpx
 from asgi_lifespan import LifespanManager
-from sqlalchemy import insert
 
-from bench.common import fresh_sqlite_settings, percentile, size
+from bench.common import bench_symbol, fresh_sqlite_settings, percentile, seed_catalog, size
 from quantdesk.app import create_app
-from quantdesk.assets.symbols import lookup_key
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import Database
-from quantdesk.kit.security import hash_password, issue_jwt
-from quantdesk.models import Asset, User
+from quantdesk.kit.security import issue_jwt
 
 MEMBERS = size(5_000, 200)
 ROUNDS = size(25, 2)
 WARM_UP = size(3, 1)
 FLOOR = "GET /auth/me (floor)"
-
-
-async def _seed(db: Database) -> User:
-    async with db.transaction() as session:
-        await session.execute(
-            insert(Asset),
-            [
-                {
-                    "symbol": f"BEN{n:05d}",
-                    "lookup_key": lookup_key(f"BEN{n:05d}"),
-                    "name": f"Bench Asset {n}",
-                    "asset_class": "equity" if n % 4 else "etf",
-                    "exchange": "BENCH",
-                    "sector": "Benchmarks",
-                    "metadata_": {},
-                }
-                for n in range(MEMBERS)
-            ],
-        )
-        user = User(email="bench@example.com", password_hash=hash_password("bench-password"))
-        session.add(user)
-        await session.flush()
-    return user
 
 
 async def _get(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -82,11 +55,11 @@ async def _walk(
 async def _run(settings: Settings) -> None:
     app = create_app(settings)
     async with LifespanManager(app):
-        user = await _seed(app.state.db)
+        user = await seed_catalog(app.state.db, MEMBERS, etf_every=4)
         headers = {"Authorization": f"Bearer {issue_jwt(settings, user.id, 'access').token}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            symbols = [f"BEN{n:05d}" for n in range(MEMBERS)]
+            symbols = [bench_symbol(n) for n in range(MEMBERS)]
             created = await client.post(
                 "/api/v1/universes", json={"name": "Bench", "symbols": symbols}, headers=headers
             )

@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmarks: a fresh migrated database, sizes, percentiles, and the one
-way a figure is printed: beside its same-run baseline, with the ratio."""
+"""Helpers shared by the benchmarks: a fresh migrated database, a seeded catalog, sizes,
+percentiles, and the one way a figure is printed: beside its same-run baseline, with the ratio."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from sqlalchemy import insert
+
+from quantdesk.assets.symbols import lookup_key
 from quantdesk.kit.config import Settings
+from quantdesk.kit.db import Database
 from quantdesk.kit.migrations import upgrade
+from quantdesk.kit.security import hash_password
+from quantdesk.models import Asset, User
 
 BENCH_SECRET = "bench-secret-long-enough-for-any-environment-0123456789"
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
@@ -32,6 +38,36 @@ def fresh_sqlite_settings(directory: Path | None = None, **overrides: object) ->
     )
     upgrade(settings.resolved_database_url)
     return settings
+
+
+def bench_symbol(n: int) -> str:
+    """The symbol of the ``n``-th asset ``seed_catalog`` inserts."""
+    return f"BEN{n:05d}"
+
+
+async def seed_catalog(db: Database, count: int, *, etf_every: int | None = None) -> User:
+    """``count`` catalog assets (``bench_symbol(0)`` on; with ``etf_every``, each asset whose
+    number it divides is an ETF, the rest equities) and one user, in one transaction."""
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Asset),
+            [
+                {
+                    "symbol": bench_symbol(n),
+                    "lookup_key": lookup_key(bench_symbol(n)),
+                    "name": f"Bench Asset {n}",
+                    "asset_class": "etf" if etf_every and n % etf_every == 0 else "equity",
+                    "exchange": "BENCH",
+                    "sector": "Benchmarks",
+                    "metadata_": {},
+                }
+                for n in range(count)
+            ],
+        )
+        user = User(email="bench@example.com", password_hash=hash_password("bench-password"))
+        session.add(user)
+        await session.flush()
+    return user
 
 
 def percentile(samples: list[float], pct: float) -> float:

@@ -18,11 +18,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 import httpx
 
 from tests.jobs.live_server import free_port
+from tests.procs import ProcessGroup
 
 ROOT = Path(__file__).resolve().parents[2]
 QUANTDESK = Path(sys.executable).with_name("quantdesk")  # the console script beside this Python
@@ -37,39 +37,26 @@ class ProcessExited(AssertionError):
     """A topology process is gone when it should be running."""
 
 
-class QuantdeskProcess:
+class QuantdeskProcess(ProcessGroup):
     """One ``quantdesk …`` command in its own directory, process group and log file."""
 
     def __init__(self, name: str, args: Sequence[str], env: Mapping[str, str], home: Path) -> None:
+        super().__init__(home / f"{name}.log")
         self.name = name
         self.args = list(args)
         self.env = dict(env)
         self.cwd = home / name
         self.cwd.mkdir(parents=True, exist_ok=True)
         self.env.setdefault("QUANTDESK_DATA_DIR", str(self.cwd / "data"))
-        self.log_path = home / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
         assert self.process is not None, f"{self.name} was never started"
         return self.process.pid
 
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def start(self) -> None:
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [str(QUANTDESK), *self.args],
-            cwd=self.cwd,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill() takes its children too
+        self.spawn(
+            [str(QUANTDESK), *self.args], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL
         )
 
     def check_alive(self) -> None:
@@ -82,19 +69,7 @@ class QuantdeskProcess:
         return f"`quantdesk {' '.join(self.args)}` log tail:\n{self.log_tail()}"
 
     def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-        except OSError:
-            return "(no log)"
-
-    def kill(self) -> None:
-        """``kill -9`` the whole process group, without warning (a machine that died)."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._close_log()
+        return self.tail(LOG_TAIL_CHARS, missing="(no log)")
 
     def terminate(self) -> None:
         if self.alive:
@@ -110,11 +85,6 @@ class QuantdeskProcess:
             # Pool children may outlive their parent's clean exit: the group goes either way.
             self.kill()
         self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 class ApiProcess(QuantdeskProcess):

@@ -448,9 +448,10 @@ async def record_profile_facts(
     facts: dict[str, Any],
     country: str | None,
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
     """A live profile's facts onto the asset (what it says wins; gaps keep the catalog's); its
-    country only where the catalog has none."""
-    await validation_repo.update_facts(
+    country only where the catalog has none. Returns the fact columns written, as the row now
+    holds them."""
+    return await validation_repo.update_facts(
         session, asset_id=asset_id, facts=facts, fill={"country": country}, now=now
     )

@@ -170,17 +170,27 @@ async def update_facts(
     facts: dict[str, Any],
     fill: dict[str, Any],
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
     """A live provider's facts onto the asset row: ``facts`` win where given, ``fill`` only
-    fills columns that are empty."""
-    values: dict[str, Any] = {k: v for k, v in facts.items() if v is not None}
-    for column, value in fill.items():
-        if value is not None:
-            values[column] = func.coalesce(getattr(_assets.c, column), value)
-    if values:
+    fills columns that are empty. Returns the fact columns written, as the row now holds them
+    (empty when nothing was written)."""
+    written: dict[str, Any] = {k: v for k, v in facts.items() if v is not None}
+    filled = [column for column, value in fill.items() if value is not None]
+    values: dict[str, Any] = dict(written)
+    for column in filled:
+        values[column] = func.coalesce(getattr(_assets.c, column), fill[column])
+    if not values:
+        return {}
+    row = (
         await session.execute(
             update(Asset)
             .where(Asset.id == asset_id)
             .values(**values, updated_at=now)
+            .returning(_assets.c.id, *(getattr(_assets.c, column) for column in filled))
             .execution_options(synchronize_session=False)
         )
+    ).first()
+    if row is None:
+        return {}
+    # A filled column holds what the row had, or the fill: the row says which.
+    return {**written, **dict(zip(filled, row[1:], strict=True))}

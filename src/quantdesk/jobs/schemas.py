@@ -92,13 +92,6 @@ class OperationOut(BaseModel):
         )
 
 
-class OperationEvent(BaseModel):
-    """What travels on channel ``operations:{id}`` and over the WebSocket."""
-
-    type: EventType
-    operation: OperationOut
-
-
 class WorkerInfo(BaseModel):
     id: str
     executor: str

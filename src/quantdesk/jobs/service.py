@@ -37,11 +37,6 @@ class OperationFinished(Conflict):
     message = "The operation has already finished"
 
 
-class OperationNotFinished(Conflict):
-    code = "operation_not_finished"
-    message = "The operation has not finished (yet)"
-
-
 def _submit_after_commit(session: AsyncSession, submissions: list[Submission]) -> None:
     """Buffer submissions; once per transaction, all of them go to the executor in one call."""
     pending: list[Submission] | None = session.info.get(_PENDING_SUBMISSIONS)
@@ -248,18 +243,6 @@ async def stream_results(
         if len(page) < RESULTS_PAGE:
             return
         after = page[-1][0]
-
-
-async def read_results(
-    session: AsyncSession, *, operation_id: uuid.UUID, limit: int
-) -> list[dict[str, Any]]:
-    """The first ``limit`` per-item results (for summaries)."""
-    page = await repository.read_results(session, operation_id=operation_id, after=-1, limit=limit)
-    return [{"i": item, **payload} for item, payload in page]
-
-
-async def count_results(session: AsyncSession, *, operation_id: uuid.UUID) -> int:
-    return await repository.count_results(session, operation_id=operation_id)
 
 
 async def delete_expired(

@@ -172,14 +172,24 @@ class Database:
             pools["system"] = self._system_engine
         found: dict[str, int] = {}
         for name, engine in pools.items():
-            checkedout = getattr(engine.pool, "checkedout", None)
-            found[name] = int(checkedout()) if callable(checkedout) else 0
+            usage = pool_usage(engine)
+            found[name] = 0 if usage is None else usage[0]
         return found
 
     async def dispose(self) -> None:
         if self._system_engine is not None:
             await self._system_engine.dispose()
         await self.engine.dispose()
+
+
+def pool_usage(engine: AsyncEngine) -> tuple[int, int] | None:
+    """(checked out, size) of the engine's pool; None for pools without a fixed size (SQLite in
+    memory, NullPool), which have nothing to report."""
+    pool = engine.sync_engine.pool
+    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+    if callable(checkedout) and callable(size):
+        return int(checkedout()), int(size())
+    return None
 
 
 async def _run_after_commit(session: AsyncSession) -> None:

@@ -242,10 +242,12 @@ async def market_data(
             if fetched_profile.source not in _simulated_names(runtime):
                 facts = {k: profile_values.get(k) for k in _PROFILE_FACTS}
                 country = profile_values.get("country")
-                await asset_service.record_profile_facts(
+                written = await asset_service.record_profile_facts(
                     session, asset_id=asset.id, facts=facts, country=country, now=now
                 )
-                _show_facts(asset, facts, country)
+                # The caller's (detached) copy of the asset as the write left the row.
+                for name, value in written.items():
+                    setattr(asset, name, value)
         to_cache: list[tuple[str, dict[str, Any], int]] = []
         if quote_values is not None and quote is not None:
             to_cache.append((QUOTE_KIND, quote.model_dump(mode="json"), quote_ttl))
@@ -258,15 +260,6 @@ async def market_data(
 
         after_commit(session, publish)
     return quote, profile
-
-
-def _show_facts(asset: Asset, facts: dict[str, Any], country: str | None) -> None:
-    """The caller's (detached) copy of the asset as the write above left the row."""
-    for name, value in facts.items():
-        if value is not None:
-            setattr(asset, name, value)
-    if asset.country is None and country:
-        asset.country = country
 
 
 def _simulated_names(runtime: MarketRuntime) -> set[str]:

@@ -189,7 +189,7 @@ class Validation:
         counts: Counter[str] = Counter()
         first: dict[str, ValidationResult] = {}
         for raw, symbol, problem in self.parsed:
-            key = symbol if symbol is not None else f"\x00{raw}"
+            key = _key(raw, symbol)
             counts[key] += 1
             if key in first:
                 continue
@@ -209,9 +209,15 @@ class Validation:
 def input_key(raw: str) -> str:
     """Inputs with one key are one input: the canonical symbol, or the text that cannot be one."""
     try:
-        return canonical_symbol(raw)
+        symbol: str | None = canonical_symbol(raw)
     except InvalidSymbol:
-        return f"\x00{raw}"
+        symbol = None
+    return _key(raw, symbol)
+
+
+def _key(raw: str, symbol: str | None) -> str:
+    # A leading NUL keeps malformed text apart from every canonical symbol.
+    return symbol if symbol is not None else f"\x00{raw}"
 
 
 def begin(runtime: MarketRuntime, raws: Sequence[str]) -> Validation:

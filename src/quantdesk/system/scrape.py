@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quantdesk.jobs import service as jobs_service
 from quantdesk.jobs.registry import QUEUES
-from quantdesk.kit import activity, metrics
+from quantdesk.kit import activity, db, metrics
 from quantdesk.kit.db import Database
 from quantdesk.kit.logging import get_logger
 
@@ -51,11 +51,9 @@ async def refresh(state: Any) -> None:
 
 
 def pool_usage(engine: AsyncEngine) -> None:
-    pool = engine.sync_engine.pool
-    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
-    # Pools without a fixed size (SQLite in memory, NullPool) have nothing to report.
-    if callable(checkedout) and callable(size):
-        metrics.set_db_pool(int(checkedout()), int(size()))
+    usage = db.pool_usage(engine)
+    if usage is not None:
+        metrics.set_db_pool(*usage)
 
 
 async def jobs_backlog(database: Database, *, statement_seconds: float) -> None:

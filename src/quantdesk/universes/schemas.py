@@ -225,13 +225,6 @@ class ImportRowResult(BaseModel):
     reason: str | None = None
 
 
-class ImportResult(BaseModel):
-    universe_id: uuid.UUID
-    results: list[ImportRowResult]
-    counts: MembershipCounts
-    asset_count: int
-
-
 class TurnoverEvent(BaseModel):
     symbol: str
     occurred_at: datetime

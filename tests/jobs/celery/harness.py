@@ -6,7 +6,6 @@ group, so ``kill()`` is a ``kill -9`` of the whole node (main process and pool c
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,12 +13,13 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from celery import Celery
 
 from quantdesk.jobs.registry import QUEUES
 from quantdesk.kit.config import Settings
+from tests.procs import ProcessGroup
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER_CONFIG = "tests.jobs.celery.worker_config"
@@ -49,7 +49,7 @@ def worker_environment(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-class CeleryWorker:
+class CeleryWorker(ProcessGroup):
     """One ``celery -A quantdesk.worker worker`` node."""
 
     def __init__(
@@ -63,20 +63,14 @@ class CeleryWorker:
         queues: tuple[str, ...] | None = None,
         via_cli: bool = False,
     ) -> None:
+        super().__init__(log_dir / f"{name}.log")
         self.name = name
         self.node = f"{name}@qd-test"
         self.env = dict(env)
-        self.log_path = log_dir / f"{name}.log"
         self.concurrency = concurrency
         self.pool = pool
         self.queues = queues  # None: no -Q, the app's default (every queue)
         self.via_cli = via_cli  # `quantdesk worker` rather than `celery -A … worker`
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def command(self) -> list[str]:
         concurrency = str(self.concurrency)
@@ -93,16 +87,7 @@ class CeleryWorker:
         ]  # fmt: skip
 
     def start(self) -> None:
-        command = self.command()
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill() takes the children too
-        )
+        self.spawn(self.command(), cwd=ROOT, env=self.env)
 
     def wait_ready(self, client: Celery, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
@@ -112,15 +97,6 @@ class CeleryWorker:
             if client.control.ping(destination=[self.node], timeout=0.3):
                 return
         raise RuntimeError(f"worker {self.name} not ready in {timeout} s; log:\n{self.log()}")
-
-    def kill(self) -> None:
-        """``kill -9`` the node: the main process and its pool children, without any warning."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._close_log()
 
     def terminate(self) -> None:
         """Ask for a warm shutdown (SIGTERM): finish the running task, then exit."""
@@ -140,15 +116,7 @@ class CeleryWorker:
         self._close_log()
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        return self.tail(4000, missing="")
 
 
 def broker_idle(client: Celery, queues: tuple[str, ...] = QUEUES) -> bool:
