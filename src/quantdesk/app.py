@@ -41,6 +41,8 @@ from quantdesk.kit.middleware import (
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market.endpoints import health_router as market_health_router
 from quantdesk.market.endpoints import router as market_router
+from quantdesk.market.live import PresenceKeeper
+from quantdesk.market.live import router as market_live_router
 from quantdesk.market.runtime import MARKET, MarketRuntime
 from quantdesk.system.endpoints import router as system_router
 from quantdesk.universes.endpoints import router as universes_router
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
         app.state.market = MarketRuntime(settings)
         app.state.bus = build_event_bus(settings)
+        app.state.market_presence = PresenceKeeper(app.state.db)
         resources = JobResources(settings, db=app.state.db, bus=app.state.bus)
         resources.provide(MARKET, app.state.market)  # jobs share the API's runtime
         jobs = await start_jobs(resources)  # executor (resumes unfinished), scheduler
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await jobs.stop()
+            await app.state.market_presence.aclose()
             await app.state.bus.aclose()
             await app.state.market.aclose()
             await app.state.db.dispose()
@@ -167,4 +171,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations_router, prefix="/api/v1")
     app.include_router(jobs_health_router)
     app.include_router(live_router)
+    app.include_router(market_live_router)
     return app

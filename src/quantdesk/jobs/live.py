@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from quantdesk.auth.dependencies import authenticate
+from quantdesk.auth.dependencies import authenticate, websocket_credential
 from quantdesk.jobs import progress as events
 from quantdesk.jobs import service
 from quantdesk.kit.config import Settings
@@ -37,15 +37,6 @@ QUIET_RECHECK_SECONDS = 15.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 _FINAL = frozenset(events.FINAL_EVENTS.values())
-
-
-def _credential(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    token = websocket.query_params.get("token")
-    return token or None
 
 
 class _Refused(Exception):
@@ -82,7 +73,9 @@ async def watch_operation(websocket: WebSocket, operation_id: uuid.UUID) -> None
     db: Database = app.state.db
     bus: EventBus = app.state.bus
     try:
-        owner_id = await _load(db, app.state.settings, _credential(websocket), operation_id)
+        owner_id = await _load(
+            db, app.state.settings, websocket_credential(websocket), operation_id
+        )
     except _Refused as refused:
         await websocket.accept()
         await websocket.close(code=refused.code, reason=refused.reason)

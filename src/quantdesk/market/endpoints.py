@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from quantdesk.assets.schemas import AssetDetail
@@ -18,18 +18,22 @@ from quantdesk.auth.dependencies import AuthenticatedUser, CurrentUser
 from quantdesk.jobs.schemas import OperationOut
 from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.orm import utcnow
 from quantdesk.kit.ratelimit import RateLimiter
-from quantdesk.market import service
+from quantdesk.market import service, watching
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
     MAX_VALIDATE_SYMBOLS,
+    WATCHABLE_TYPES,
     AssetWithMarketData,
     BulkValidateRequest,
     ProvidersHealth,
     ValidateRequest,
     ValidationBatch,
     ValidationStats,
+    WatchList,
+    WatchRequest,
 )
 
 router = APIRouter(tags=["market data"])
@@ -37,6 +41,7 @@ health_router = APIRouter(tags=["system"])
 
 VALIDATE_RATE_LIMIT = "5/minute"
 BULK_VALIDATE_RATE_LIMIT = "10/hour"
+WATCH_RATE_LIMIT = "120/minute"
 
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": Envelope[None], "description": "Missing or invalid bearer token"}
@@ -232,4 +237,96 @@ async def get_asset(
         detail,
         f"{asset.symbol}: {asset.name}",
         next_actions=["search_assets", "get_index"] if indices else ["search_assets"],
+    )
+
+
+# --- Watching without a WebSocket -----------------------------------------------------------
+
+_WATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    422: {"model": Envelope[None], "description": "A malformed symbol or an unknown data type"},
+    429: {
+        "model": Envelope[None],
+        "description": f"Over {WATCH_RATE_LIMIT} per user (see Retry-After)",
+    },
+}
+
+
+@router.post("/market/subscriptions", response_model=Envelope[WatchList], responses=_WATCH_ERRORS)
+async def watch_market_data(
+    body: WatchRequest, request: Request, session: DbSession, user: CurrentUser
+) -> Envelope[WatchList]:
+    """Watch symbols' data types for `ttl_seconds` (default 300, at most 3,600), as `/ws/market`
+    does for a live connection: the engine keeps what someone watches fresh. Asking again renews
+    the watch. Symbols need not be validated first (an unknown one is simply never refreshed).
+    Returns every live watch of yours."""
+    await _watch_rate_limit(request, user.id)
+    now = utcnow()
+    pairs = watching.pairs_of(body.symbols, body.types)
+    await watching.watch(
+        session,
+        owner_id=user.id,
+        client=watching.API_CLIENT,
+        pairs=pairs,
+        now=now,
+        seconds=body.ttl_seconds,
+    )
+    watches = await watching.my_watches(session, owner_id=user.id, now=now)
+    return ok(
+        WatchList(watches=watches, count=len(watches)),
+        f"Watching {len(pairs)} (symbol, type) pair(s) for {body.ttl_seconds} s",
+        next_actions=["list_market_subscriptions", "unwatch_market_data"],
+    )
+
+
+@router.get("/market/subscriptions", response_model=Envelope[WatchList], responses=_UNAUTHORIZED)
+async def list_market_subscriptions(session: DbSession, user: CurrentUser) -> Envelope[WatchList]:
+    """Your live watches, from the API and from your open `/ws/market` connections."""
+    watches = await watching.my_watches(session, owner_id=user.id, now=utcnow())
+    return ok(WatchList(watches=watches, count=len(watches)), f"{len(watches)} watch(es)")
+
+
+@router.delete("/market/subscriptions", response_model=Envelope[WatchList], responses=_WATCH_ERRORS)
+async def unwatch_market_data(
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    symbols: Annotated[
+        list[str] | None, Query(description="Symbols to stop watching; all when omitted")
+    ] = None,
+    types: Annotated[
+        list[str] | None, Query(description="Data types to stop watching; all when omitted")
+    ] = None,
+) -> Envelope[WatchList]:
+    """Stop API watches (those of `/ws/market` end with their connection)."""
+    await _watch_rate_limit(request, user.id)
+    pairs = None
+    if symbols is not None or types is not None:
+        pairs = watching.pairs_of(symbols or [], types or list(WATCHABLE_TYPES))
+        if symbols is None:  # these types of every symbol watched
+            held = await watching.my_watches(session, owner_id=user.id, now=utcnow())
+            wanted = set(types or ())
+            pairs = [
+                (w.symbol, w.data_type)
+                for w in held
+                if w.client == watching.API_CLIENT and w.data_type in wanted
+            ]
+    ended = await watching.unwatch(
+        session, owner_id=user.id, client=watching.API_CLIENT, pairs=pairs
+    )
+    watches = await watching.my_watches(session, owner_id=user.id, now=utcnow())
+    return ok(
+        WatchList(watches=watches, count=len(watches)),
+        f"{ended} watch(es) ended",
+        next_actions=["watch_market_data"],
+    )
+
+
+async def _watch_rate_limit(request: Request, user_id: uuid.UUID) -> None:
+    limiter: RateLimiter = request.app.state.limiter
+    await limiter.hit(
+        WATCH_RATE_LIMIT,
+        "market_subscriptions",
+        str(user_id),
+        message=f"At most {WATCH_RATE_LIMIT} subscription changes per user",
     )

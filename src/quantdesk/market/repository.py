@@ -1,20 +1,22 @@
 """Every query of market data: last known quotes and profiles and the validation queue (global
-data: nothing here is owner-scoped). Asset rows themselves are written by the assets domain.
-Writes are upserts: two requests fetching the same symbol at once must both succeed.
+data), and presence (``market_watches``, owner-scoped). Asset rows themselves are written by the
+assets domain. Writes are upserts: two requests fetching the same symbol at once must both
+succeed.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.db import dialect_name
-from quantdesk.models import AssetProfile, AssetQuote, ValidationRequest
+from quantdesk.models import AssetProfile, AssetQuote, MarketWatch, ValidationRequest
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -95,3 +97,80 @@ async def upsert_profile(session: AsyncSession, values: dict[str, Any]) -> None:
         set_={k: v for k, v in values.items() if k != "asset_id"},
     )
     await session.execute(stmt)
+
+
+# --- Presence: who watches what ---------------------------------------------------------------
+
+_W = MarketWatch
+
+
+async def upsert_watches(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Start watching, or extend a watch already held (its ``expires_at`` is renewed)."""
+    if not rows:
+        return
+    stmt = _insert(session, MarketWatch.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_W.owner_id, _W.client, _W.symbol, _W.data_type],
+        set_={"expires_at": stmt.excluded.expires_at},
+    )
+    await session.execute(stmt, list(rows))
+
+
+async def delete_watches(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    client: str,
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> int:
+    """Stop watching ``pairs`` (symbol, data type), or everything ``client`` watches; how many."""
+    stmt = delete(_W).where(_W.owner_id == owner_id, _W.client == client)
+    if pairs is not None:
+        if not pairs:
+            return 0
+        stmt = stmt.where(tuple_(_W.symbol, _W.data_type).in_(list(pairs)))
+    found = await session.execute(stmt.returning(_W.symbol))
+    return len(found.all())
+
+
+async def renew_watches(
+    session: AsyncSession, *, clients: Sequence[str], expires_at: datetime
+) -> int:
+    """Extend every watch of these clients (a process's live connections) in one statement."""
+    if not clients:
+        return 0
+    found = await session.execute(
+        update(_W)
+        .where(_W.client.in_(list(clients)))
+        .values(expires_at=expires_at)
+        .returning(_W.client)
+    )
+    return len(found.all())
+
+
+async def delete_expired_watches(session: AsyncSession, *, now: datetime) -> int:
+    found = await session.execute(delete(_W).where(_W.expires_at < now).returning(_W.client))
+    return len(found.all())
+
+
+async def list_watches(
+    session: AsyncSession, *, owner_id: uuid.UUID, now: datetime
+) -> Sequence[tuple[str, str, str, datetime]]:
+    """A user's live watches: (client, symbol, data type, expires_at)."""
+    found = await session.execute(
+        select(_W.client, _W.symbol, _W.data_type, _W.expires_at)
+        .where(_W.owner_id == owner_id, _W.expires_at >= now)
+        .order_by(_W.symbol, _W.data_type, _W.client)
+    )
+    return [tuple(row) for row in found.all()]  # type: ignore[misc]
+
+
+async def watched_pairs(session: AsyncSession, *, now: datetime) -> Sequence[tuple[str, str, int]]:
+    """Every (symbol, data type) someone watches now, with how many watchers (system context)."""
+    found = await session.execute(
+        select(_W.symbol, _W.data_type, func.count())
+        .where(_W.expires_at >= now)
+        .group_by(_W.symbol, _W.data_type)
+        .order_by(_W.symbol, _W.data_type)
+    )
+    return [(symbol, data_type, int(count)) for symbol, data_type, count in found.all()]

@@ -211,3 +211,66 @@ class AssetWithMarketData(AssetDetail):
     profile: MarketProfile | None = Field(
         default=None, description="Latest company / fund profile; null when none is known"
     )
+
+
+# --- Watching (presence) ------------------------------------------------------------------------
+
+# The data types a client can watch per symbol (the engine's symbol-less types, available
+# exchanges and exchange market status, are refreshed on their schedule, not by watching).
+WATCHABLE_TYPES = (
+    "quote",
+    "profile",
+    "financial-statements",
+    "ratios-ttm",
+    "dividend-history",
+    "shares-float",
+    "revenue-segmentation",
+    "grades-historical",
+    "exchange-variants",
+)
+MAX_WATCH_SYMBOLS = 500
+DEFAULT_WATCH_SECONDS = 300
+MAX_WATCH_SECONDS = 3600
+
+
+class WatchRequest(BaseModel):
+    """Watch (symbol, data type) pairs for a while: the engine keeps what is watched fresh."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[SymbolInput] = Field(
+        min_length=1, max_length=MAX_WATCH_SYMBOLS, examples=[["AAPL", "BTC-USD"]]
+    )
+    types: list[str] = Field(
+        default_factory=lambda: ["quote"],
+        min_length=1,
+        max_length=len(WATCHABLE_TYPES),
+        description=f"Any of: {', '.join(WATCHABLE_TYPES)}",
+    )
+    ttl_seconds: int = Field(
+        default=DEFAULT_WATCH_SECONDS,
+        ge=30,
+        le=MAX_WATCH_SECONDS,
+        description="How long the watch lasts unless renewed by asking again",
+    )
+
+
+class UnwatchRequest(BaseModel):
+    """Stop watching these pairs (all of this client's watches when ``symbols`` is omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[SymbolInput] | None = Field(default=None, max_length=MAX_WATCH_SYMBOLS)
+    types: list[str] | None = Field(default=None, max_length=len(WATCHABLE_TYPES))
+
+
+class Watch(BaseModel):
+    symbol: str
+    data_type: str
+    client: str = Field(description='"api", or "ws" for a live WebSocket connection')
+    expires_at: datetime
+
+
+class WatchList(BaseModel):
+    watches: list[Watch]
+    count: int

@@ -7,6 +7,7 @@
   than a job per enqueue).
 - ``bulk_validate_assets``: up to 100,000 symbols in resumable batches of 10.
 - ``refresh_stale_validations`` (hourly): provider-validated assets re-checked after a day.
+- ``expire_market_watches`` (every 5 min): presence rows nobody renewed are deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.jobs.batches import BatchJob
 from quantdesk.jobs.context import JobContext
 from quantdesk.jobs.registry import job
-from quantdesk.market import service, validation
+from quantdesk.kit.orm import utcnow
+from quantdesk.market import service, validation, watching
 from quantdesk.market.providers.base import Capability
 from quantdesk.market.runtime import MARKET
 
@@ -118,3 +120,11 @@ async def refresh_stale_validations(ctx: JobContext) -> dict[str, Any]:
     # Fixed by the first attempt, so a retry resumes over the same list.
     symbols = await ctx.pinned_list("symbols", stale)
     return await _Recheck(ctx, symbols).run()
+
+
+@job("expire_market_watches", queue="maintenance", every=timedelta(minutes=5))
+async def expire_market_watches(ctx: JobContext) -> dict[str, Any]:
+    """Forget watches nobody renewed (a closed API client, a process that died)."""
+    async with ctx.transaction() as session:
+        expired = await watching.expire(session, now=utcnow())
+    return {"expired": expired}

@@ -11,6 +11,7 @@ from quantdesk.models.login_session import (
 )
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
+from quantdesk.models.market_watch import MarketWatch
 from quantdesk.models.operation import (
     Operation,
     OperationFile,
@@ -31,6 +32,7 @@ __all__ = [
     "IndexMember",
     "LoginSession",
     "MarketIndex",
+    "MarketWatch",
     "Operation",
     "OperationFile",
     "OperationResult",
@@ -61,4 +63,5 @@ OWNED_TABLES = (
     "pending_asset_owners",
     "login_sessions",
     "refresh_tokens",
+    "market_watches",
 )
