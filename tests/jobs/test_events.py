@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from quantdesk.kit.config import Settings
 from quantdesk.kit.events import InProcessEventBus, RedisEventBus, build_event_bus
@@ -58,3 +61,64 @@ async def test_without_redis_workers_events_cannot_arrive_so_watchers_poll() -> 
     async with embedded.subscribe("operations:1") as local, scaled_out.subscribe("x") as remote:
         assert local.reliable is True
         assert remote.reliable is False
+
+
+async def _pubsub_connections(url: str) -> int:
+    client = Redis.from_url(url)
+    try:
+        listing = await client.client_list()
+        return sum(1 for entry in listing if int(entry.get("sub", 0)) > 0)
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_bus_listens_to_every_channel_on_one_connection(tmp_path: Path) -> None:
+    """300 subscriptions to 30 channels: one pub/sub connection, each message to its channel's
+    subscribers only; leaving unsubscribes."""
+    with running_redis_server(tmp_path) as server:
+        publisher, subscriber = RedisEventBus(server.url), RedisEventBus(server.url)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                subscriptions = [
+                    await stack.enter_async_context(subscriber.subscribe(f"market:quote:S{n % 30}"))
+                    for n in range(300)
+                ]
+                assert await _pubsub_connections(server.url) == 1
+                await publisher.publish("market:quote:S7", {"price": "7"})
+                for n, subscription in enumerate(subscriptions):
+                    got = await subscription.get(wait=2 if n % 30 == 7 else 0)
+                    assert got == ({"price": "7"} if n % 30 == 7 else None), n
+            client = Redis.from_url(server.url)
+            try:
+                assert await client.pubsub_numsub("market:quote:S7") == [(b"market:quote:S7", 0)]
+            finally:
+                await client.aclose()
+        finally:
+            await publisher.aclose()
+            await subscriber.aclose()
+
+
+async def test_a_redis_subscription_survives_a_restart_with_a_gap(tmp_path: Path) -> None:
+    with running_redis_server(tmp_path) as server:
+        publisher, subscriber = RedisEventBus(server.url), RedisEventBus(server.url)
+        try:
+            async with subscriber.subscribe("operations:7") as subscription:
+                await publisher.publish("operations:7", {"n": 1})
+                assert await subscription.get(wait=2) == {"n": 1}
+                server.stop()
+                for _ in range(100):  # the reader notices within its read timeout
+                    if subscription.gaps:
+                        break
+                    await asyncio.sleep(0.05)
+                assert subscription.gaps == 1  # the reader goes back to the database
+                server.start()
+                delivered = None
+                for _ in range(100):  # reconnected and listening again: the same subscription
+                    await publisher.publish("operations:7", {"n": 2})
+                    delivered = await subscription.get(wait=0.1)
+                    if delivered is not None:
+                        break
+                assert delivered == {"n": 2}
+        finally:
+            await publisher.aclose()
+            await subscriber.aclose()

@@ -7,6 +7,7 @@ reads the database again. So publishing never raises and a full subscriber queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -23,6 +24,9 @@ _log = get_logger("quantdesk.events")
 
 Message = dict[str, Any]
 SUBSCRIBER_QUEUE_SIZE = 1000
+# A subscription waits this long for Redis to confirm it; a lost connection is retried this often.
+SUBSCRIBE_CONFIRM_SECONDS = 2.0
+RECONNECT_SECONDS = 1.0
 
 
 class Subscription:
@@ -118,13 +122,24 @@ class InProcessEventBus(EventBus):
 class RedisEventBus(EventBus):
     """Redis pub/sub, so a worker's events reach subscribers in every API process.
 
-    Publishing goes through a RedisGuard (fail fast, one warning per outage); each subscription
-    holds its own pub/sub connection, confirmed before the block is entered.
+    Publishing goes through a RedisGuard (fail fast, one warning per outage). Subscriptions share
+    ONE pub/sub connection per bus (a process watching 5,000 channels holds one connection, not
+    5,000): the first local subscriber of a channel subscribes on it and waits for Redis's
+    confirmation before its block is entered, the last one to leave unsubscribes, and one reader
+    task hands each message to that channel's local subscribers. If the connection fails, every
+    subscription records a gap (its reader goes back to the database) and the reader reconnects
+    and subscribes again.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._guard = RedisGuard(url, component="event_bus")
+        self._local: dict[str, set[Subscription]] = {}
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._lock = asyncio.Lock()  # one (un)subscribe or (re)connection at a time
+        self._client: Redis | None = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: Message) -> None:
         payload = json.dumps(message, default=str)
@@ -136,44 +151,124 @@ class RedisEventBus(EventBus):
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         subscription = Subscription(channel, reliable=False)
-        client: Redis = Redis.from_url(self.url, socket_connect_timeout=2.0)
-        pubsub = client.pubsub()
-        reader: asyncio.Task[None] | None = None
+        await self._add(channel, subscription)
         try:
-            await pubsub.subscribe(channel)
-            # Wait for the confirmation: from then on every publish reaches this subscription.
-            while await pubsub.get_message(timeout=2.0) is None:
-                pass
-            reader = asyncio.create_task(self._read(pubsub, subscription))
             yield subscription
         finally:
-            if reader is not None:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-            try:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
-            finally:
-                await client.aclose()
+            await self._remove(channel, subscription)
 
-    @staticmethod
-    async def _read(pubsub: Any, subscription: Subscription) -> None:
-        while True:
+    async def _add(self, channel: str, subscription: Subscription) -> None:
+        async with self._lock:
+            local = self._local.setdefault(channel, set())
+            local.add(subscription)
+            if len(local) > 1:
+                return  # the connection already listens to it
             try:
-                raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except REDIS_FAILURES as exc:
-                _log.warning(
-                    "event_subscription_lost", channel=subscription.channel, error=repr(exc)
-                )
-                subscription.lost()
+                if self._pubsub is None:
+                    await self._connect()
+                await self._listen(channel)
+            except BaseException:
+                local.discard(subscription)
+                if not local:
+                    del self._local[channel]
+                raise
+
+    async def _remove(self, channel: str, subscription: Subscription) -> None:
+        async with self._lock:
+            local = self._local.get(channel)
+            if local is None:
                 return
-            if raw is None or raw.get("type") != "message":
+            local.discard(subscription)
+            if local:
+                return
+            del self._local[channel]
+            if self._pubsub is not None:
+                # On failure the reader reconnects, listening to the channels still wanted only.
+                with contextlib.suppress(*REDIS_FAILURES):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _connect(self) -> None:
+        self._client = Redis.from_url(self.url, socket_connect_timeout=2.0)
+        self._pubsub = self._client.pubsub()
+
+    async def _listen(self, channel: str) -> None:
+        """Subscribe on the shared connection; return once Redis confirmed it."""
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = confirmed
+        try:
+            await self._pubsub.subscribe(channel)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read(), name="event-bus-reader")
+            await asyncio.wait_for(confirmed, SUBSCRIBE_CONFIRM_SECONDS)
+        finally:
+            self._confirmations.pop(channel, None)
+
+    async def _read(self) -> None:
+        while True:
+            pubsub = self._pubsub
+            try:
+                raw = await pubsub.get_message(timeout=1.0)
+            except REDIS_FAILURES as exc:
+                await self._reconnect(exc)
+                continue
+            if raw is None:
+                continue
+            name = raw.get("channel")
+            channel = name.decode() if isinstance(name, bytes) else str(name)
+            if raw.get("type") == "subscribe":
+                confirmed = self._confirmations.get(channel)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+                continue
+            if raw.get("type") != "message":
                 continue
             try:
-                subscription.deliver(json.loads(raw["data"]))
+                message = json.loads(raw["data"])
             except ValueError:
-                _log.warning("event_not_json", channel=subscription.channel)
+                _log.warning("event_not_json", channel=channel)
+                continue
+            for subscription in list(self._local.get(channel, ())):
+                subscription.deliver(message)
+
+    async def _reconnect(self, error: BaseException) -> None:
+        """The connection failed: every subscription has a gap; connect and listen again."""
+        _log.warning("event_subscription_lost", channels=len(self._local), error=repr(error))
+        for local in self._local.values():
+            for subscription in local:
+                subscription.lost()
+        for confirmed in self._confirmations.values():
+            if not confirmed.done():
+                confirmed.set_exception(RedisUnavailable(repr(error)))
+        async with self._lock:
+            await self._disconnect()
+        while True:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            async with self._lock:
+                try:
+                    if self._pubsub is None:  # a new subscriber may have connected meanwhile
+                        await self._connect()
+                    if self._local:
+                        await self._pubsub.subscribe(*self._local)
+                    return
+                except REDIS_FAILURES:
+                    await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        pubsub, client = self._pubsub, self._client
+        self._pubsub = self._client = None
+        with contextlib.suppress(Exception):
+            if pubsub is not None:
+                await pubsub.aclose()
+        with contextlib.suppress(Exception):
+            if client is not None:
+                await client.aclose()
 
     async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        await self._disconnect()
         await self._guard.aclose()
 
 
