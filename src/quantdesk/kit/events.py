@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -37,13 +37,19 @@ class Subscription:
     reader goes back to the database only after a gap, or now and then on an unreliable bus.
     """
 
-    def __init__(self, channel: str, *, reliable: bool) -> None:
+    def __init__(
+        self, channel: str, *, reliable: bool, sink: Callable[[Message], None] | None = None
+    ) -> None:
         self.channel = channel
         self.reliable = reliable
         self.gaps = 0
         self._queue: asyncio.Queue[Message] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
+        self._sink = sink
 
     def deliver(self, message: Message) -> None:
+        if self._sink is not None:  # handed over as it arrives, no queue and no reader task
+            self._sink(message)
+            return
         if self._queue.full():  # a reader this far behind re-reads the database anyway
             self._queue.get_nowait()
             self.gaps += 1
@@ -79,8 +85,11 @@ class EventBus(ABC):
         return True
 
     @abstractmethod
-    def subscribe(self, channel: str) -> Any:
-        """``async with bus.subscribe(channel) as sub``: messages published after entry."""
+    def subscribe(self, channel: str, *, sink: Callable[[Message], None] | None = None) -> Any:
+        """``async with bus.subscribe(channel) as sub``: messages published after entry.
+
+        With ``sink``, each message is passed to it as it arrives instead (a reader of many
+        channels merges them without a task per channel); ``sub`` then only counts gaps."""
 
     async def aclose(self) -> None:
         return None
@@ -106,8 +115,10 @@ class InProcessEventBus(EventBus):
             subscription.deliver(payload)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel, reliable=self.reliable)
+    async def subscribe(
+        self, channel: str, *, sink: Callable[[Message], None] | None = None
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channel, reliable=self.reliable, sink=sink)
         self._subscribers.setdefault(channel, set()).add(subscription)
         try:
             yield subscription
@@ -149,8 +160,10 @@ class RedisEventBus(EventBus):
             _log.debug("event_not_published", channel=channel)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel, reliable=False)
+    async def subscribe(
+        self, channel: str, *, sink: Callable[[Message], None] | None = None
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channel, reliable=False, sink=sink)
         await self._add(channel, subscription)
         try:
             yield subscription

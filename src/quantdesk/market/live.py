@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from quantdesk.auth.dependencies import authenticate, websocket_credential
 from quantdesk.kit.db import Database
 from quantdesk.kit.errors import InvalidInput, Unauthorized
-from quantdesk.kit.events import EventBus, Subscription
+from quantdesk.kit.events import EventBus
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import watching
@@ -42,6 +42,18 @@ CLOSE_UNAUTHORIZED = 4401
 MAX_PAIRS_PER_CONNECTION = 1000
 # Frames waiting for a slow client; beyond this the oldest go (a newer value supersedes them).
 OUTBOX_SIZE = 1000
+
+
+_last_encoded: tuple[dict[str, Any], str] | None = None
+
+
+def _encoded(message: dict[str, Any]) -> str:
+    """The frame's JSON text. A bus hands one message object to every subscriber of a channel,
+    so the thousands of sockets watching a symbol share one encoding, not one each."""
+    global _last_encoded
+    if _last_encoded is None or _last_encoded[0] is not message:
+        _last_encoded = (message, json.dumps(message, separators=(",", ":"), default=str))
+    return _last_encoded[1]
 
 
 class PresenceKeeper:
@@ -80,9 +92,6 @@ class PresenceKeeper:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-_Listening = AbstractAsyncContextManager[Any]
-
-
 class _Connection:
     def __init__(
         self, websocket: WebSocket, db: Database, bus: EventBus, owner_id: uuid.UUID
@@ -93,10 +102,8 @@ class _Connection:
         self.owner_id = owner_id
         self.client = watching.websocket_client(uuid.uuid4())
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(OUTBOX_SIZE)
-        self.watched: dict[
-            watching.Pair, tuple[AbstractAsyncContextManager[Any], asyncio.Task[None]]
-        ]
-        self.watched = {}
+        # Per watched pair: its bus subscription (which hands messages straight to the outbox).
+        self.watched: dict[watching.Pair, AbstractAsyncContextManager[Any]] = {}
 
     def send(self, message: dict[str, Any]) -> None:
         if self.outbox.full():
@@ -137,9 +144,9 @@ class _Connection:
             )
         # Listen first, then say so: a value published from now on reaches this client.
         for pair in new:
-            manager = self.bus.subscribe(watching.channel(*pair))
-            subscription: Subscription = await manager.__aenter__()
-            self.watched[pair] = (manager, asyncio.create_task(self._forward(subscription)))
+            manager = self.bus.subscribe(watching.channel(*pair), sink=self.send)
+            await manager.__aenter__()
+            self.watched[pair] = manager
         async with self.db.transaction(user_id=self.owner_id) as session:
             await watching.watch(
                 session,
@@ -176,18 +183,10 @@ class _Connection:
             }
         )
 
-    async def _forward(self, subscription: Subscription) -> None:
-        async for message in subscription:
-            self.send(message)
-
     async def _stop(self, pair: watching.Pair) -> None:
-        found = self.watched.pop(pair, None)
-        if found is None:
-            return
-        manager, task = found
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await manager.__aexit__(None, None, None)
+        manager = self.watched.pop(pair, None)
+        if manager is not None:
+            await manager.__aexit__(None, None, None)
 
     async def close(self) -> None:
         for pair in list(self.watched):
@@ -213,7 +212,7 @@ class _Connection:
 
     async def send_forever(self) -> None:
         while True:
-            await self.websocket.send_json(await self.outbox.get())
+            await self.websocket.send_text(_encoded(await self.outbox.get()))
 
 
 async def _owner(db: Database, websocket: WebSocket) -> uuid.UUID | None:
