@@ -33,12 +33,15 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.jobs.schemas import AnyRow
+from quantdesk.kit.db import dialect_name
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
-from quantdesk.models import Operation, OperationFile, OperationResult, OperationStatus
+from quantdesk.models import LoopLease, Operation, OperationFile, OperationResult, OperationStatus
 
 S = OperationStatus
 ops = cast(Table, Operation.__table__)
@@ -552,3 +555,29 @@ async def count_results(session: AsyncSession, *, operation_id: uuid.UUID) -> in
         select(func.count()).select_from(_results).where(_results.c.operation_id == operation_id)
     )
     return int(count or 0)
+
+
+# --- Loops that run once across every process -------------------------------------------------
+
+_leases = cast(Table, LoopLease.__table__)
+
+
+async def take_loop_turn(
+    session: AsyncSession, *, name: str, holder: str, now: datetime, next_run_at: datetime
+) -> bool:
+    """True when ``holder`` may run loop ``name`` now: nobody else runs it in a concurrent
+    transaction and its time has come (``next_run_at`` of the last turn). The turn is recorded
+    in the caller's transaction, so a rolled-back turn is not spent."""
+    postgresql = dialect_name(session) == "postgresql"
+    if postgresql:
+        # Concurrent claimants do not queue behind the row lock: they see it taken and go.
+        key = func.hashtext(literal(f"quantdesk.loop:{name}"))
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+            return False
+    insert_into = pg_insert if postgresql else sqlite_insert
+    turn = {"holder": holder, "ran_at": now, "next_run_at": next_run_at}
+    stmt = insert_into(_leases).values(name=name, **turn)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[_leases.c.name], set_=turn, where=_leases.c.next_run_at <= now
+    )
+    return (await session.execute(upsert.returning(_leases.c.name))).first() is not None

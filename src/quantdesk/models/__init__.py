@@ -9,6 +9,7 @@ from quantdesk.models.login_session import (
     RefreshTokenState,
     SessionEndReason,
 )
+from quantdesk.models.loop_lease import LoopLease
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_index import IndexMember, MarketIndex
 from quantdesk.models.market_watch import MarketWatch
@@ -31,6 +32,7 @@ __all__ = [
     "Base",
     "IndexMember",
     "LoginSession",
+    "LoopLease",
     "MarketIndex",
     "MarketWatch",
     "Operation",
