@@ -29,7 +29,10 @@ async def test_signup_login_refresh_me_round_trip(client: httpx.AsyncClient) -> 
     assert user["email"] == "ada.lovelace@example.com"
     assert user["display_name"] == "Ada"
     assert user["is_active"] is True
-    assert set(user) == {"id", "email", "display_name", "is_active", "created_at", "updated_at"}
+    assert set(user) == {
+        "id", "email", "display_name", "is_active", "is_admin", "created_at", "updated_at"
+    }  # fmt: skip
+    assert user["is_admin"] is False  # signing up never makes an admin
     assert "$argon2" not in response.text
 
     # Any case of the address logs in to the same account.

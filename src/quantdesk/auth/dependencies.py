@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.auth import repository
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database, DbSession, after_commit, get_database, set_tenant
-from quantdesk.kit.errors import Unauthorized
+from quantdesk.kit.errors import Forbidden, Unauthorized
 from quantdesk.kit.security import decode_jwt, hash_api_token, is_api_token
 from quantdesk.models import User
 
@@ -129,6 +129,16 @@ async def get_current_user(principal: CurrentPrincipal) -> User:
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 """The caller, authenticated in the request's transaction (``DbSession``)."""
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Only an admin can do this", next_actions=[])
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+"""The caller, who must be an admin (``quantdesk user promote EMAIL``); 403 otherwise."""
 
 
 async def get_authenticated_user(

@@ -76,9 +76,16 @@ async def get_token(
 
 
 async def add_user(
-    session: AsyncSession, *, email: str, password_hash: str, display_name: str | None
+    session: AsyncSession,
+    *,
+    email: str,
+    password_hash: str,
+    display_name: str | None,
+    is_admin: bool = False,
 ) -> User:
-    user = User(email=email, password_hash=password_hash, display_name=display_name)
+    user = User(
+        email=email, password_hash=password_hash, display_name=display_name, is_admin=is_admin
+    )
     session.add(user)
     await session.flush()
     return user

@@ -100,6 +100,7 @@ class UserOut(BaseModel):
     email: str
     display_name: str | None
     is_active: bool
+    is_admin: bool
     created_at: datetime
     updated_at: datetime
 

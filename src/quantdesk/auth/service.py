@@ -77,14 +77,24 @@ class CreatedApiToken:
 
 
 async def signup(
-    session: AsyncSession, *, email: str, password: str, display_name: str | None
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    display_name: str | None,
+    is_admin: bool = False,
 ) -> User:
-    """A new active account; ``email`` is already normalised (lower-cased) by the schema."""
+    """A new active account; ``email`` is already normalised (lower-cased) by the schema.
+    ``is_admin`` only from the operator's CLI, never from a request."""
     if await repository.get_user_by_email(session, email) is not None:
         raise EmailTaken(next_actions=["login"])
     try:
         user = await repository.add_user(
-            session, email=email, password_hash=hash_password(password), display_name=display_name
+            session,
+            email=email,
+            password_hash=hash_password(password),
+            display_name=display_name,
+            is_admin=is_admin,
         )
     except IntegrityError as exc:  # a concurrent signup won the race to the unique index
         raise EmailTaken(next_actions=["login"]) from exc
@@ -94,6 +104,18 @@ async def signup(
 
 async def find_user_by_email(session: AsyncSession, *, email: str) -> User | None:
     return await repository.get_user_by_email(session, email)
+
+
+async def set_admin(session: AsyncSession, *, email: str, admin: bool) -> User | None:
+    """Make an account an admin or not (the operator's CLI); None when there is no such account."""
+    user = await repository.get_user_by_email(session, email)
+    if user is None:
+        return None
+    if user.is_admin != admin:
+        user.is_admin = admin
+        await session.flush()
+        _log.info("user_admin_changed", user_id=str(user.id), admin=admin)
+    return user
 
 
 async def _issue_tokens(

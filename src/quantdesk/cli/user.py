@@ -30,6 +30,9 @@ def create_user(
         ),
     ],
     display_name: Annotated[str | None, typer.Option(help="Name shown in the UI")] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An admin (may change the market engine's settings)")
+    ] = False,
 ) -> None:
     """Create an account."""
     from pydantic import ValidationError
@@ -50,6 +53,7 @@ def create_user(
                 email=request.email,
                 password=request.password,
                 display_name=request.display_name,
+                is_admin=admin,
             )
             return str(user.id)
 
@@ -57,7 +61,34 @@ def create_user(
         user_id = run(with_database(load_settings(), work))
     except QuantdeskError as exc:
         fail(exc.message)
-    out().print(f"created {request.email} ({user_id})", highlight=False, soft_wrap=True)
+    role = "admin " if admin else ""
+    out().print(f"created {role}{request.email} ({user_id})", highlight=False, soft_wrap=True)
+
+
+def _set_admin(email: str, admin: bool) -> None:
+    from quantdesk.auth import service as auth_service
+
+    async def work(db: Database) -> bool:
+        async with db.transaction() as session:
+            user = await auth_service.set_admin(session, email=email, admin=admin)
+            return user is not None
+
+    if not run(with_database(load_settings(), work)):
+        fail(f"no account with email {email}", "create one with: quantdesk user create EMAIL")
+    verb = "is now an admin" if admin else "is no longer an admin"
+    out().print(f"{email} {verb}", highlight=False, soft_wrap=True)
+
+
+@app.command("promote")
+def promote_user(email: str) -> None:
+    """Make an account an admin."""
+    _set_admin(email, True)
+
+
+@app.command("demote")
+def demote_user(email: str) -> None:
+    """Make an admin an ordinary account again."""
+    _set_admin(email, False)
 
 
 @app.command("token")

@@ -55,6 +55,12 @@ class Unauthorized(QuantdeskError):
         super().__init__(message, **kwargs)
 
 
+class Forbidden(QuantdeskError):
+    status_code = 403
+    code = "forbidden"
+    message = "Not allowed"
+
+
 class InvalidInput(QuantdeskError):
     """A 422 raised by a service, shaped like a request-validation error."""
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantdesk.kit.orm import Base, TimestampMixin, UUIDPrimaryKey
@@ -13,6 +13,8 @@ class User(UUIDPrimaryKey, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(100))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Admins change what every user shares: data-type TTLs and flags of the market engine.
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Part of every JWT; incremented when the password changes, which signs out old sessions.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
