@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=64), nullable=False),
         sa.Column("symbol", sa.String(length=32), nullable=False),
         sa.Column("data_type", sa.String(length=40), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("refresh_seconds", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,4 +1,5 @@
-"""users.is_admin: admins change what every user shares (the market engine's data types, flags)
+"""users.is_admin (admins change what every user shares: the market engine's data types and
+flags) and users.last_seen_at (the market engine watches the universes of recently active users)
 
 Revision ID: 8f2a6c4d1e93
 Revises: 6d1b3e8f0c27
@@ -21,8 +22,10 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("last_seen_at")
         batch.drop_column("is_admin")

@@ -27,7 +27,7 @@ URL = "/api/v1/market/subscriptions"
 async def _watched(db: Database) -> dict[tuple[str, str], int]:
     async with db.transaction(system=True) as session:
         found = await watching.watched(session, now=utcnow())
-    return {(symbol, data_type): count for symbol, data_type, count in found}
+    return {(w.symbol, w.data_type): w.watchers for w in found}
 
 
 async def test_api_watches_are_canonical_renewed_and_private(

@@ -54,7 +54,15 @@ async def get_active_token_by_digest(
 
 
 async def touch_token(session: AsyncSession, token_id: uuid.UUID, *, now: datetime) -> None:
-    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    """A token's use: its ``last_used_at`` and its owner's ``last_seen_at``."""
+    owner_id = await session.scalar(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .values(last_used_at=now)
+        .returning(ApiToken.owner_id)
+    )
+    if owner_id is not None:
+        await mark_seen(session, owner_id, now=now)
 
 
 async def list_tokens(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[ApiToken]:
@@ -168,6 +176,14 @@ async def get_refresh_token_by_digest(session: AsyncSession, digest: str) -> Ref
     return result.scalar_one_or_none()
 
 
+async def lock_login_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """Hold the login session's row until the transaction ends (PostgreSQL; SQLite's write
+    transactions are serial already): what one refresh of a session does, the next waits for."""
+    await session.execute(
+        select(LoginSession.id).where(LoginSession.id == session_id).with_for_update()
+    )
+
+
 async def spend_refresh_token(session: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> bool:
     """Mark an active token spent; False if another request spent (or revoked) it first."""
     result = await session.execute(
@@ -247,3 +263,17 @@ async def delete_expired_refresh_tokens(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def recently_active_user_ids(session: AsyncSession, *, since: datetime) -> list[uuid.UUID]:
+    """Active users seen (a login, a session refresh, an API token's use) since ``since``."""
+    found = await session.execute(
+        select(User.id)
+        .where(User.is_active.is_(True), User.last_seen_at >= since)
+        .order_by(User.id)
+    )
+    return list(found.scalars())
+
+
+async def mark_seen(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(last_seen_at=now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,6 +106,11 @@ async def find_user_by_email(session: AsyncSession, *, email: str) -> User | Non
     return await repository.get_user_by_email(session, email)
 
 
+async def recently_active_user_ids(session: AsyncSession, *, since: datetime) -> list[uuid.UUID]:
+    """Who used the service since ``since`` (a login, a session refresh, an API token's use)."""
+    return await repository.recently_active_user_ids(session, since=since)
+
+
 async def set_admin(session: AsyncSession, *, email: str, admin: bool) -> User | None:
     """Make an account an admin or not (the operator's CLI); None when there is no such account."""
     user = await repository.get_user_by_email(session, email)
@@ -146,6 +151,7 @@ async def start_session(session: AsyncSession, *, settings: Settings, user: User
     # Logging in is rare and already pays for Argon2: a fair moment to drop dead sessions.
     await repository.delete_expired_refresh_tokens(session, owner_id=user.id, now=utcnow())
     login_session = await repository.add_login_session(session, owner_id=user.id)
+    await repository.mark_seen(session, user.id, now=utcnow())
     return await _issue_tokens(session, settings=settings, user=user, session_id=login_session.id)
 
 
@@ -191,6 +197,10 @@ async def refresh_session(
     token = await _presented_refresh_token(session, refresh_token)
     if token.state == RefreshTokenState.REVOKED:
         raise InvalidRefreshToken(next_actions=["login"])
+    # Simultaneous refreshes of one session take their turns on its row first: otherwise the
+    # winner (token, then session) and a loser revoking (session, then tokens) lock in opposite
+    # orders, and PostgreSQL kills one of them as a deadlock.
+    await repository.lock_login_session(session, token.session_id)
     now = utcnow()
     # The conditional UPDATE decides between simultaneous refreshes: exactly one spends it.
     spent = token.state == RefreshTokenState.ACTIVE and await repository.spend_refresh_token(
@@ -216,6 +226,7 @@ async def refresh_session(
     if user is None or not user.is_active:
         raise InvalidRefreshToken(next_actions=["login"])
     await repository.delete_expired_refresh_tokens(session, owner_id=user.id, now=now)
+    await repository.mark_seen(session, user.id, now=now)
     tokens = await _issue_tokens(session, settings=settings, user=user, session_id=token.session_id)
     _log.info("session_refreshed", user_id=str(user.id), session_id=str(token.session_id))
     return tokens

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     activity_window_seconds: float = Field(default=300.0, gt=0)
     activity_active_threshold: int = Field(default=5, ge=1)
     activity_idle_threshold: int = Field(default=1, ge=1)
+    # The universes of users active within this many hours are watched in the background, their
+    # quotes refreshed this often while the service is active / idle (the activity monitor).
+    market_active_user_hours: float = Field(default=24.0, gt=0)
+    market_background_refresh_active_seconds: int = Field(default=300, gt=0)
+    market_background_refresh_idle_seconds: int = Field(default=1800, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

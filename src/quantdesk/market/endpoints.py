@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from quantdesk.assets.schemas import AssetDetail
 from quantdesk.auth.dependencies import AuthenticatedUser, CurrentUser
 from quantdesk.jobs.schemas import OperationOut
+from quantdesk.kit import activity
 from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.orm import utcnow
@@ -263,6 +264,7 @@ async def watch_market_data(
     await _watch_rate_limit(request, user.id)
     now = utcnow()
     pairs = watching.pairs_of(body.symbols, body.types)
+    activity.record("watching")
     await watching.watch(
         session,
         owner_id=user.id,

@@ -27,6 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from quantdesk.auth.dependencies import authenticate, websocket_credential
+from quantdesk.kit import activity
 from quantdesk.kit.db import Database
 from quantdesk.kit.errors import InvalidInput, Unauthorized
 from quantdesk.kit.events import EventBus
@@ -156,6 +157,7 @@ class _Connection:
                 now=utcnow(),
                 seconds=watching.WS_PRESENCE_SECONDS,
             )
+        activity.record("watching")
         self.send(
             {
                 "type": "subscribed",

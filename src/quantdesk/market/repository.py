@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,7 +111,11 @@ async def upsert_watches(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     stmt = _insert(session, MarketWatch.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_W.owner_id, _W.client, _W.symbol, _W.data_type],
-        set_={"expires_at": stmt.excluded.expires_at},
+        set_={
+            "expires_at": stmt.excluded.expires_at,
+            "priority": stmt.excluded.priority,
+            "refresh_seconds": stmt.excluded.refresh_seconds,
+        },
     )
     await session.execute(stmt, list(rows))
 
@@ -165,12 +169,27 @@ async def list_watches(
     return [tuple(row) for row in found.all()]  # type: ignore[misc]
 
 
-async def watched_pairs(session: AsyncSession, *, now: datetime) -> Sequence[tuple[str, str, int]]:
-    """Every (symbol, data type) someone watches now, with how many watchers (system context)."""
+async def watched_pairs(
+    session: AsyncSession, *, now: datetime
+) -> Sequence[tuple[str, str, int, int, int | None]]:
+    """Every (symbol, data type) watched now (system context): how many watch it, their highest
+    priority, and how often it must be refreshed (None: at its TTL, when any watcher wants that;
+    else the most frequent of the background watchers' intervals)."""
+    wants_ttl = func.max(case((_W.refresh_seconds.is_(None), 1), else_=0))
     found = await session.execute(
-        select(_W.symbol, _W.data_type, func.count())
+        select(
+            _W.symbol,
+            _W.data_type,
+            func.count(),
+            func.max(_W.priority),
+            wants_ttl,
+            func.min(_W.refresh_seconds),
+        )
         .where(_W.expires_at >= now)
         .group_by(_W.symbol, _W.data_type)
         .order_by(_W.symbol, _W.data_type)
     )
-    return [(symbol, data_type, int(count)) for symbol, data_type, count in found.all()]
+    return [
+        (symbol, data_type, int(count), int(priority), None if ttl else int(every))
+        for symbol, data_type, count, priority, ttl, every in found.all()
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,9 @@ from quantdesk.market.schemas import WATCHABLE_TYPES, Watch
 WS_PRESENCE_SECONDS = 60.0
 WS_RENEW_SECONDS = 20.0
 API_CLIENT = "api"
+# Live watchers (a WebSocket, an API client) are served before background ones.
+LIVE_PRIORITY = 100
+BACKGROUND_PRIORITY = 10
 
 Pair = tuple[str, str]
 
@@ -65,8 +69,13 @@ async def watch(
     pairs: Sequence[Pair],
     now: datetime,
     seconds: float,
+    priority: int = LIVE_PRIORITY,
+    refresh_seconds: int | None = None,
 ) -> datetime:
-    """Watch ``pairs`` until now + ``seconds`` (renewing any already held); when it expires."""
+    """Watch ``pairs`` until now + ``seconds`` (renewing any already held); when it expires.
+
+    ``refresh_seconds``: how often the data must be fresh for this watcher (None: at the data
+    type's TTL, what a live watcher wants)."""
     until = now + timedelta(seconds=seconds)
     await repository.upsert_watches(
         session,
@@ -78,6 +87,8 @@ async def watch(
                 "data_type": data_type,
                 "created_at": now,
                 "expires_at": until,
+                "priority": priority,
+                "refresh_seconds": refresh_seconds,
             }
             for symbol, data_type in pairs
         ],
@@ -116,9 +127,20 @@ async def my_watches(session: AsyncSession, *, owner_id: uuid.UUID, now: datetim
     ]
 
 
-async def watched(session: AsyncSession, *, now: datetime) -> Sequence[tuple[str, str, int]]:
-    """Every pair watched now and by how many (system context): what the engine keeps fresh."""
-    return await repository.watched_pairs(session, now=now)
+@dataclass(frozen=True)
+class Watched:
+    """A pair someone watches now: what the engine keeps fresh, how soon and how often."""
+
+    symbol: str
+    data_type: str
+    watchers: int
+    priority: int
+    refresh_seconds: int | None  # None: at the data type's TTL
+
+
+async def watched(session: AsyncSession, *, now: datetime) -> list[Watched]:
+    """Every pair watched now (system context)."""
+    return [Watched(*row) for row in await repository.watched_pairs(session, now=now)]
 
 
 def data_message(

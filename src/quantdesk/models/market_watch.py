@@ -30,5 +30,9 @@ class MarketWatch(Base):
     client: Mapped[str] = mapped_column(String(64), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     data_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Live watchers (a WebSocket, the API) come first; background ones (the universes of recently
+    # active users) after them, and no more often than ``refresh_seconds`` (None: the type's TTL).
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    refresh_seconds: Mapped[int | None]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

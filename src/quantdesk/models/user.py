@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +17,8 @@ class User(UUIDPrimaryKey, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Admins change what every user shares: data-type TTLs and flags of the market engine.
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Last login, session refresh or API-token use (at most once a minute): who is active.
+    last_seen_at: Mapped[datetime | None]
     # Part of every JWT; incremented when the password changes, which signs out old sessions.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from quantdesk.models import Asset, Universe, UniverseAsset, UniverseChange
+from quantdesk.models import Asset, Universe, UniverseAsset, UniverseChange, ValidationStatus
 
 # Stay well under SQLite's bound-parameter limit in IN lists.
 _IN_CHUNK = 900
@@ -304,3 +304,19 @@ async def changes_between(
         .order_by(UniverseChange.occurred_at, UniverseChange.id)
     )
     return result.scalars().all()
+
+
+async def member_symbols(session: AsyncSession, owner_id: uuid.UUID) -> list[str]:
+    """Every symbol in the owner's universes, once, leaving out those a provider said do not
+    exist (the transaction bound to the owner: universe rows obey row-level security)."""
+    found = await session.execute(
+        select(Asset.symbol)
+        .join(UniverseAsset, UniverseAsset.asset_id == Asset.id)
+        .where(
+            UniverseAsset.owner_id == owner_id,
+            Asset.validation_status != ValidationStatus.INVALID,
+        )
+        .distinct()
+        .order_by(Asset.symbol)
+    )
+    return list(found.scalars())

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.assets import service as asset_service
+from quantdesk.auth import service as auth_service
 from quantdesk.jobs import service as jobs_service
-from quantdesk.kit.db import Database
+from quantdesk.kit.db import Database, set_tenant
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.orm import utcnow
 from quantdesk.kit.pagination import (
@@ -29,6 +30,7 @@ from quantdesk.kit.pagination import (
     encode_cursor,
     encode_time_id,
 )
+from quantdesk.market import watching as market_watching
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.models import Asset, Operation, OperationStatus, Universe, UniverseAsset
 from quantdesk.universes import csv_io, membership, repository
@@ -47,6 +49,9 @@ from quantdesk.universes.schemas import (
     UniverseUpdate,
     ValidationCounts,
 )
+
+# The watches a universe member gets while its owner is active (market.watching).
+UNIVERSE_WATCH_CLIENT = "universes"
 
 DEFAULT_TURNOVER_WINDOW = timedelta(days=30)
 _RATE_PLACES = Decimal("0.000001")
@@ -518,3 +523,40 @@ def import_row_results(
         ).model_dump(mode="json")
         for row, result in zip(rows, results, strict=True)
     ]
+
+
+# --- What the market engine keeps fresh ---------------------------------------------------------
+
+
+async def watch_active_universes(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    active_since: datetime,
+    refresh_seconds: int,
+    hold_seconds: float,
+) -> dict[str, int]:
+    """The members of recently active users' universes become background watches of their
+    quotes (low priority, refreshed every ``refresh_seconds``), held for ``hold_seconds``: renewed
+    while their owners stay active, expired once they are not (system context, bound to each
+    owner in turn)."""
+    owners = await auth_service.recently_active_user_ids(session, since=active_since)
+    watched: set[str] = set()
+    for owner_id in owners:
+        await set_tenant(session, owner_id)  # universe rows are read as their owner
+        symbols = await repository.member_symbols(session, owner_id)
+        watched.update(symbols)
+        await market_watching.watch(
+            session,
+            owner_id=owner_id,
+            client=UNIVERSE_WATCH_CLIENT,
+            pairs=[(symbol, "quote") for symbol in symbols],
+            now=now,
+            seconds=hold_seconds,
+            priority=market_watching.BACKGROUND_PRIORITY,
+            refresh_seconds=refresh_seconds,
+        )
+    return {
+        "active_users": len(owners),
+        "watched_symbols": len(watched),
+    }

@@ -8,6 +8,9 @@ retried run resumes after the last committed chunk. Valid rows are added and the
 a file is not all or nothing.
 
 Export: the members' CSV is stored with the operation, in the transaction that marks it complete.
+
+``watch_active_universes`` (every 5 min): the members of recently active users' universes become
+background watches of the market engine, refreshed more often while the service is active.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.jobs.batches import BatchJob, each_result
 from quantdesk.jobs.context import JobContext
 from quantdesk.jobs.registry import job
+from quantdesk.kit import activity
+from quantdesk.kit.orm import utcnow
 from quantdesk.market.runtime import MARKET
 from quantdesk.universes import csv_io, membership, service
 
@@ -118,3 +124,28 @@ async def export_universe_csv(ctx: JobContext) -> dict[str, Any]:
         "bytes": len(content),
         "download_url": service.export_url(universe_id, ctx.operation_id),
     }
+
+
+WATCH_EVERY = timedelta(minutes=5)
+
+
+@job("watch_active_universes", queue="maintenance", every=WATCH_EVERY)
+async def watch_active_universes(ctx: JobContext) -> dict[str, Any]:
+    """Renew the background watches of active users' universes (held for three runs, so they
+    lapse once their owners stop coming back)."""
+    settings = ctx.resources.settings
+    now = utcnow()
+    refresh = (
+        settings.market_background_refresh_active_seconds
+        if activity.is_active()
+        else settings.market_background_refresh_idle_seconds
+    )
+    async with ctx.transaction() as session:
+        counts = await service.watch_active_universes(
+            session,
+            now=now,
+            active_since=now - timedelta(hours=settings.market_active_user_hours),
+            refresh_seconds=refresh,
+            hold_seconds=3 * WATCH_EVERY.total_seconds(),
+        )
+    return {**counts, "refresh_seconds": refresh}
