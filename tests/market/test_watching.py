@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +20,8 @@ from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import watching
-from tests.factories import Account, create_user
+from tests.cli.support import QUANTDESK, cli_env, quantdesk
+from tests.factories import Account, create_api_token, create_user
 from tests.jobs.live_server import LiveServer, live_server
 
 URL = "/api/v1/market/subscriptions"
@@ -241,3 +244,39 @@ async def test_the_process_renews_its_connections_watches_in_one_statement(
             after = await watching.my_watches(session, owner_id=alice.user.id, now=utcnow())
         assert [w.client for w in after] == ["ws", "ws"]
         assert all(b.expires_at < a.expires_at for b, a in zip(before, after, strict=True))
+
+
+async def test_quantdesk_market_watch_prints_each_fresh_value(
+    server: LiveServer, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    alice = await create_user(db, settings)
+    _, secret = await create_api_token(db, alice.user)
+    auth = ["--api-url", server.http_url, "--token", secret]
+    env = cli_env()
+    command = [str(QUANTDESK), "market", "watch", "aapl", "--count", "2", "-o", "json", *auth]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(200):  # until its subscription is in place
+            if ("AAPL", "quote") in await _watched(db):
+                break
+            await asyncio.sleep(0.05)
+        await _publish(server, "AAPL", "189.5")
+        await _publish(server, "AAPL", "190.25")
+        raw_out, raw_err = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, raw_err
+    frames = [json.loads(line) for line in raw_out.decode().splitlines()]
+    assert [f["value"]["price"] for f in frames] == ["189.5", "190.25"]
+    assert "watching AAPL quote" in raw_err.decode()
+
+    text = quantdesk("market", "watch", "AAPL", "--type", "nope", *auth, env=env, cwd=tmp_path)
+    assert text.returncode == 2
+    assert "types[0]: unknown data type 'nope'" in text.stderr
+    refused = quantdesk("market", "watch", "AAPL", "--api-url", server.http_url, "--token",
+                        "qd_nope", env=env, cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 1
+    assert "refused the token" in refused.stderr

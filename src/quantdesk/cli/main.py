@@ -10,7 +10,18 @@ from typing import Annotated
 
 import typer
 
-from quantdesk.cli import assets, catalog, db, demo, indices, jobs, providers, universe, user
+from quantdesk.cli import (
+    assets,
+    catalog,
+    db,
+    demo,
+    indices,
+    jobs,
+    market,
+    providers,
+    universe,
+    user,
+)
 from quantdesk.cli import worker as worker_commands
 from quantdesk.cli.common import check_database, configure_cli_logging, load_settings
 
@@ -30,6 +41,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
 app.add_typer(providers.app, name="providers")
+app.add_typer(market.app, name="market")
 app.command()(worker_commands.worker)
 app.command()(worker_commands.beat)
 
