@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
+import os
 import pstats
 import shutil
 import tempfile
@@ -54,6 +55,48 @@ IN_PROCESS = size(300, 10)
 QUEUE = "maintenance"
 
 
+# --- Where the machine's CPU goes (Linux /proc): the worker node, Redis, PostgreSQL ---------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(group: int, redis_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the worker node's process group, redis-server, and every
+    PostgreSQL process (the server runs as a service: its backends do our statements)."""
+    used = {"worker": 0.0, "redis": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK
+        if int(fields[2]) == group:
+            used["worker"] += seconds
+        elif int(entry.name) == redis_pid:
+            used["redis"] += seconds
+        elif comm == "postgres":
+            used["postgres"] += seconds
+    return used
+
+
+class _CpuMeter:
+    def __init__(self, worker: CeleryWorker, redis_pid: int) -> None:
+        assert worker.process is not None
+        self.group, self.redis_pid = worker.process.pid, redis_pid
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = _cpu_seconds(self.group, self.redis_pid)
+
+    def per_job_ms(self) -> dict[str, float]:
+        after = _cpu_seconds(self.group, self.redis_pid)
+        return {k: (after[k] - self.before[k]) * 1000 / JOBS for k in after}
+
+
 def _node(settings: Settings, root: Path, label: str) -> CeleryWorker:
     env = worker_environment(settings, QUANTDESK_CELERY_CONFIG="bench.celery_noop")
     return CeleryWorker(f"bench-{label}", env, log_dir=root, concurrency=CONCURRENCY)
@@ -67,8 +110,10 @@ def _resume(client: Celery, worker: CeleryWorker) -> None:
     client.control.add_consumer(QUEUE, destination=[worker.node], reply=True, timeout=5)
 
 
-def _bare(client: Celery, worker: CeleryWorker) -> tuple[float, float]:
-    """(end-to-end, worker-side) jobs/s of the bare no-op task."""
+def _bare(
+    client: Celery, worker: CeleryWorker, meter: _CpuMeter
+) -> tuple[float, float, dict[str, float]]:
+    """(end-to-end, worker-side) jobs/s of the bare no-op task, and CPU ms per task."""
     started = time.perf_counter()
     for _ in range(JOBS):
         client.send_task(celery_noop.BARE_TASK, [], queue=QUEUE)
@@ -78,10 +123,11 @@ def _bare(client: Celery, worker: CeleryWorker) -> tuple[float, float]:
     _pause(client, worker)
     for _ in range(JOBS):
         client.send_task(celery_noop.BARE_TASK, [], queue=QUEUE)
+    meter.start()
     started = time.perf_counter()
     _resume(client, worker)
     wait_broker_idle(client, timeout=300)
-    return end_to_end, JOBS / (time.perf_counter() - started)
+    return end_to_end, JOBS / (time.perf_counter() - started), meter.per_job_ms()
 
 
 async def _request(resources: JobResources, executor: CeleryExecutor) -> None:
@@ -104,8 +150,10 @@ async def _succeeded(resources: JobResources) -> int:
     return int(found or 0)
 
 
-def _ours(settings: Settings, client: Celery, worker: CeleryWorker) -> tuple[float, float]:
-    """(end-to-end, worker-side) jobs/s of our no-op job."""
+def _ours(
+    settings: Settings, client: Celery, worker: CeleryWorker, meter: _CpuMeter
+) -> tuple[float, float, dict[str, float]]:
+    """(end-to-end, worker-side) jobs/s of our no-op job, and CPU ms per job."""
     loop = asyncio.new_event_loop()
     resources = JobResources(settings)
     executor = CeleryExecutor(settings, app=client)
@@ -118,14 +166,16 @@ def _ours(settings: Settings, client: Celery, worker: CeleryWorker) -> tuple[flo
 
         _pause(client, worker)
         loop.run_until_complete(_request(resources, executor))
+        meter.start()
         started = time.perf_counter()
         _resume(client, worker)
         wait_broker_idle(client, timeout=300)
         worker_side = JOBS / (time.perf_counter() - started)
+        cpu = meter.per_job_ms()
         done = loop.run_until_complete(_succeeded(resources)) - before
         if done != 2 * JOBS:
             raise RuntimeError(f"only {done} of {2 * JOBS} jobs succeeded")
-        return end_to_end, worker_side
+        return end_to_end, worker_side, cpu
     finally:
         loop.run_until_complete(resources.aclose())
         loop.close()
@@ -195,14 +245,15 @@ def _profile_lines(report: str) -> str:
     return "\n".join("    " + line.rstrip() for line in lines[start:] if line.strip())
 
 
-def _run_on(label: str, settings: Settings, root: Path) -> None:
+def _run_on(label: str, settings: Settings, root: Path, redis_pid: int) -> None:
     client = create_celery_app(settings)
     worker = _node(settings, root, label)
     worker.start()
     try:
         worker.wait_ready(client, timeout=60)
-        bare_e2e, bare_worker = _bare(client, worker)
-        ours_e2e, ours_worker = _ours(settings, client, worker)
+        meter = _CpuMeter(worker, redis_pid)
+        bare_e2e, bare_worker, bare_cpu = _bare(client, worker, meter)
+        ours_e2e, ours_worker, ours_cpu = _ours(settings, client, worker, meter)
     finally:
         worker.stop()
     goal = None if SMOKE else 0.8
@@ -224,6 +275,17 @@ def _run_on(label: str, settings: Settings, root: Path) -> None:
         higher_is_better=True,
         goal=goal,
     )
+    # The profile of what remains: CPU per job on a machine of os.cpu_count() cores, where the
+    # worker node, Redis and PostgreSQL all run; its sum bounds the rate (cores / CPU per job).
+    cores = os.cpu_count() or 1
+    for name, cpu in (("bare", bare_cpu), ("ours", ours_cpu)):
+        total = sum(cpu.values())
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+        print(
+            f"[{label}] CPU per job, worker side ({name}): {parts} = {total:.2f} ms; "
+            f"{cores} cores bound it to {cores * 1000 / total:,.0f} jobs/s",
+            flush=True,
+        )
     ours, floor, profile = asyncio.run(_in_process(settings))
     compare(
         f"[{label}] one job in process (run_operation)",
@@ -253,7 +315,7 @@ def main() -> None:
             "processes; Redis broker and event bus"
         )
         sqlite = fresh_sqlite_settings(root, **celery)
-        _run_on("sqlite", sqlite, root)
+        _run_on("sqlite", sqlite, root, redis.pid)
         if not pg.postgres_available():
             if pg.IN_CI:
                 raise SystemExit("PostgreSQL is not reachable and CI=true")
@@ -261,7 +323,7 @@ def main() -> None:
             return
         url, pg_name = pg.create_database("qd_bench")
         upgrade(url)
-        _run_on("postgresql", sqlite.model_copy(update={"database_url": url}), root)
+        _run_on("postgresql", sqlite.model_copy(update={"database_url": url}), root, redis.pid)
     finally:
         redis.stop()
         if pg_name is not None:
