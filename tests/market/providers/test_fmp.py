@@ -32,8 +32,10 @@ async def provider(server: FakeHttpServer) -> AsyncIterator[FmpProvider]:
     await adapter.aclose()
 
 
-async def test_quote_from_stable_api(server: FakeHttpServer, provider: FmpProvider) -> None:
-    server.add("/stable/quote", recorded("fmp/quote_stable_AAPL.json"), query={"symbol": "AAPL"})
+async def test_quote_from_the_batch_endpoint(server: FakeHttpServer, provider: FmpProvider) -> None:
+    server.add(
+        "/stable/batch-quote", recorded("fmp/quote_stable_AAPL.json"), query={"symbols": "AAPL"}
+    )
 
     quote = await provider.fetch(Capability.QUOTE, "AAPL")
 
@@ -45,8 +47,8 @@ async def test_quote_from_stable_api(server: FakeHttpServer, provider: FmpProvid
     assert quote.market_cap == Decimal("3800327071200")
     assert quote.as_of == datetime.fromtimestamp(1758571201, tz=UTC)
     assert quote.source == "fmp"
-    (request,) = server.requests("/stable/quote")
-    assert request.query == {"symbol": "AAPL", "apikey": KEY}
+    (request,) = server.requests("/stable/batch-quote")
+    assert request.query == {"symbols": "AAPL", "apikey": KEY}
 
 
 async def test_quote_reads_v3_field_names(server: FakeHttpServer, provider: FmpProvider) -> None:
@@ -54,7 +56,7 @@ async def test_quote_reads_v3_field_names(server: FakeHttpServer, provider: FmpP
     entry = dict(recorded_body("fmp/quote_stable_AAPL.json")[0])
     entry["changesPercentage"] = entry.pop("changePercentage")
     entry["mktCap"] = entry.pop("marketCap")
-    server.add("/stable/quote", Reply(body=[entry]))
+    server.add("/stable/batch-quote", Reply(body=[entry]))
 
     quote = await provider.fetch(Capability.QUOTE, "AAPL")
 
@@ -67,7 +69,7 @@ async def test_quote_reads_v3_field_names(server: FakeHttpServer, provider: FmpP
 async def test_empty_list_means_unknown_symbol(
     server: FakeHttpServer, provider: FmpProvider, capability: Capability
 ) -> None:
-    server.add("/stable/quote", Reply(body=[]))
+    server.add("/stable/batch-quote", Reply(body=[]))
     server.add("/stable/profile", Reply(body=[]))
 
     assert await provider.fetch(capability, "NOSUCHTICKER") is None
@@ -106,7 +108,7 @@ async def test_profile(server: FakeHttpServer, provider: FmpProvider) -> None:
 async def test_bad_key_401_is_auth_error_without_the_key(
     server: FakeHttpServer, provider: FmpProvider
 ) -> None:
-    server.add("/stable/quote", recorded("fmp/error_401_invalid-api-key.json"))
+    server.add("/stable/batch-quote", recorded("fmp/error_401_invalid-api-key.json"))
 
     with pytest.raises(ProviderAuthError) as caught:
         await provider.fetch(Capability.QUOTE, "AAPL")
@@ -129,14 +131,14 @@ async def test_legacy_endpoint_403_is_auth_error(
     server: FakeHttpServer, provider: FmpProvider
 ) -> None:
     body = {"Error Message": "Legacy Endpoint : Due to Legacy endpoints being no longer supported"}
-    server.add("/stable/quote", Reply(status=403, body=body))
+    server.add("/stable/batch-quote", Reply(status=403, body=body))
 
     with pytest.raises(ProviderAuthError, match="Legacy Endpoint"):
         await provider.fetch(Capability.QUOTE, "AAPL")
 
 
 async def test_limit_reach_429_is_quota(server: FakeHttpServer, provider: FmpProvider) -> None:
-    server.add("/stable/quote", recorded("fmp/error_429_limit-reach.json"))  # no Retry-After
+    server.add("/stable/batch-quote", recorded("fmp/error_429_limit-reach.json"))  # no Retry-After
 
     with pytest.raises(ProviderQuotaExceeded, match="Limit Reach"):
         await provider.fetch(Capability.QUOTE, "AAPL")
@@ -146,7 +148,7 @@ async def test_429_with_retry_after_is_throttled(
     server: FakeHttpServer, provider: FmpProvider
 ) -> None:
     server.add(
-        "/stable/quote",
+        "/stable/batch-quote",
         recorded("fmp/error_429_limit-reach.json", headers={"Retry-After": "30"}),
     )
 
@@ -158,7 +160,7 @@ async def test_429_with_retry_after_is_throttled(
 
 async def test_server_error_then_recovery(server: FakeHttpServer, provider: FmpProvider) -> None:
     server.add(
-        "/stable/quote",
+        "/stable/batch-quote",
         Reply(status=502, body="<html>Bad Gateway</html>"),
         recorded("fmp/quote_stable_AAPL.json"),
     )
@@ -168,11 +170,11 @@ async def test_server_error_then_recovery(server: FakeHttpServer, provider: FmpP
     quote = await provider.fetch(Capability.QUOTE, "AAPL")
 
     assert isinstance(quote, Quote)
-    assert len(server.requests("/stable/quote")) == 2
+    assert len(server.requests("/stable/batch-quote")) == 2
 
 
 async def test_timeout_is_unavailable(server: FakeHttpServer) -> None:
-    server.add("/stable/quote", recorded("fmp/quote_stable_AAPL.json", delay=1.0))
+    server.add("/stable/batch-quote", recorded("fmp/quote_stable_AAPL.json", delay=1.0))
     adapter = FmpProvider(api_key=KEY, base_url=server.url, timeout=0.1)
     try:
         with pytest.raises(ProviderUnavailable, match="timed out"):

@@ -232,6 +232,9 @@ class FmpQuoteFetcher(_FmpFetcher, BatchFetcher[Quote | None]):
 
     path = "/stable/batch-quote"
     max_symbols: ClassVar[int] = 100
+    # The batch steps, not _FmpFetcher's single-symbol ones.
+    transform_query = BatchFetcher.transform_query
+    transform = BatchFetcher.transform
 
     def transform_batch_query(self, query: SymbolsQuery) -> dict[str, Any]:
         return {"symbols": ",".join(symbol.upper() for symbol in query.symbols)}
