@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-
-from datetime import date
 
 import pytest
 from pydantic import BaseModel, ValidationError

@@ -215,11 +215,12 @@ class ProviderChain:
         breaker = self.breakers[provider.name]
         if kind in _WINDOW_SPENT:
             # It answered, it just will not serve us now: the gate waits, the breaker does not.
-            if retry_after is None:
-                retry_after = (
-                    MINUTE_WINDOW_SECONDS if kind == "throttled" else seconds_to_next_utc_day()
-                )
-            await self.gate.mark_spent(provider.name, retry_after)
+            # Without Retry-After, the window it named is spent until it resets (the error still
+            # reports only what the provider said; later calls are skipped with the wait).
+            window = retry_after
+            if window is None:
+                window = MINUTE_WINDOW_SECONDS if kind == "throttled" else seconds_to_next_utc_day()
+            await self.gate.mark_spent(provider.name, window)
             breaker.record_success()
         elif kind == "unsupported":
             breaker.record_success()  # the provider answered, it just does not cover this
