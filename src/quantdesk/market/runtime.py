@@ -86,6 +86,7 @@ class MarketRuntime:
         query: QueryT,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[ResultT]: ...
 
     @overload
@@ -95,6 +96,7 @@ class MarketRuntime:
         query: BaseModel | str | None = None,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[Any]: ...
 
     async def fetch(
@@ -103,9 +105,13 @@ class MarketRuntime:
         query: BaseModel | str | None = None,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[Any]:
-        """``dataset`` for ``query`` from the first provider of the chain that can answer."""
-        return await self.chain.fetch(dataset, query, providers=providers)
+        """``dataset`` for ``query`` from the first provider of the chain with data (see
+        ``ProviderChain.fetch``)."""
+        return await self.chain.fetch(
+            dataset, query, providers=providers, stop_at_unknown=stop_at_unknown
+        )
 
     async def fetch_many(
         self,

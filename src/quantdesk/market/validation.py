@@ -111,8 +111,12 @@ def _lookup_providers(runtime: MarketRuntime) -> list[str]:
 
 
 async def _ask_providers(runtime: MarketRuntime, symbol: str) -> _ProviderAnswer:
+    # A live provider's "no such symbol" is final: the next one is not asked.
     found = await runtime.fetch(
-        LOOKUP, SymbolQuery(symbol=symbol), providers=_lookup_providers(runtime)
+        LOOKUP,
+        SymbolQuery(symbol=symbol),
+        providers=_lookup_providers(runtime),
+        stop_at_unknown=True,
     )
     errors = list(found.skipped)
     if found.answered:

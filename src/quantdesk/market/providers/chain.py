@@ -58,6 +58,8 @@ _DEFAULT_TIMEOUT_SECONDS = 30.0
 _BATCH_CONCURRENCY = 4
 # Error kinds that say "the provider works but refuses us for now": no breaker failure.
 _WINDOW_SPENT = frozenset({"throttled", "quota_exceeded"})
+# Skips decided before any request: no provider call was made.
+_NOT_CALLED = frozenset({"breaker_open", "rate_limited", "unsupported"})
 
 QueryT = TypeVar("QueryT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -245,6 +247,7 @@ class ProviderChain:
         query: QueryT,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[ResultT]: ...
 
     @overload
@@ -254,6 +257,7 @@ class ProviderChain:
         query: BaseModel | str | None = None,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[Any]: ...
 
     async def fetch(
@@ -262,22 +266,34 @@ class ProviderChain:
         query: BaseModel | str | None = None,
         *,
         providers: Sequence[str] | None = None,
+        stop_at_unknown: bool = False,
     ) -> FetchOutcome[Any]:
-        """The first answer of the providers serving ``dataset`` (``providers``: these, in this
-        order, instead of the configured chain). Never raises for provider trouble."""
+        """The first answer with data of the providers serving ``dataset`` (``providers``: these,
+        in this order, instead of the configured chain). Never raises for provider trouble.
+
+        A provider that knows nothing (``None``, ``[]``) passes the question on, and the outcome
+        is its empty answer only if no later provider has data; with ``stop_at_unknown`` its
+        answer is final (validation: "no such symbol" from a live provider settles it).
+        """
         spec = dataset if isinstance(dataset, DatasetSpec) else spec_of(dataset)
         model = make_query(spec.dataset, query)
         skipped: list[ProviderErrorInfo] = []
+        empty: CallOutcome | None = None
         for provider in self.providers_for(spec.dataset, providers):
             outcome = await self.call(provider, spec.dataset, model)
             if outcome.answered and not spec.accepts(outcome.value):
                 outcome = self._malformed(provider, spec, outcome.value)
-            if outcome.answered:
+            if not outcome.answered:
+                if outcome.error is not None:
+                    skipped.append(outcome.error)
+                continue
+            if stop_at_unknown or _has_data(outcome.value):
                 return FetchOutcome(
                     spec.dataset, True, provider.name, outcome.value, tuple(skipped)
                 )
-            if outcome.error is not None:
-                skipped.append(outcome.error)
+            empty = empty or outcome
+        if empty is not None:
+            return FetchOutcome(spec.dataset, True, empty.provider, empty.value, tuple(skipped))
         return FetchOutcome(spec.dataset, False, skipped=tuple(skipped))
 
     def _malformed(
@@ -300,10 +316,12 @@ class ProviderChain:
         *,
         providers: Sequence[str] | None = None,
     ) -> BatchOutcome[ResultT]:
-        """``dataset`` for every symbol: each provider in turn gets the symbols still without an
-        answer, in calls of up to its ``max_symbols`` (one call per symbol when it cannot batch).
+        """``dataset`` for every symbol: each provider in turn gets the symbols still without
+        data, in calls of up to its ``max_symbols`` (one call per symbol when it cannot batch).
 
-        Only for datasets whose query is a bare symbol (quote, profile, ratios-ttm...).
+        Only for datasets asked by a bare symbol (quote, profile, ratios-ttm...). A symbol every
+        answering provider said it does not know has the value ``None`` (or ``[]``); a symbol no
+        provider could answer now is in ``unanswered``.
         """
         spec: DatasetSpec[Any, Any] = (
             dataset if isinstance(dataset, DatasetSpec) else spec_of(dataset)
@@ -317,7 +335,7 @@ class ProviderChain:
             if not remaining:
                 break
             remaining = await self._provider_batch(provider, spec, remaining, result)
-        result.unanswered = remaining
+        result.unanswered = [s for s in remaining if s not in result.values]
         return result
 
     async def _provider_batch(
@@ -327,7 +345,7 @@ class ProviderChain:
         symbols: list[str],
         result: BatchOutcome[ResultT],
     ) -> list[str]:
-        """Ask ``provider`` about ``symbols``; the ones it did not answer."""
+        """Ask ``provider`` about ``symbols``; the ones still without data."""
         fetcher = provider.fetchers[spec.dataset]
         groups: list[list[str]]
         if isinstance(fetcher, BatchFetcher):
@@ -347,10 +365,10 @@ class ProviderChain:
                     )
                 return group, await self.call(provider, spec.dataset, group[0])
 
-        answered: set[str] = set()
+        found: set[str] = set()
         for group, outcome in await asyncio.gather(*(ask(g) for g in groups)):
             if outcome.error is not None:
-                if outcome.error.kind not in ("breaker_open", "rate_limited", "unsupported"):
+                if outcome.error.kind not in _NOT_CALLED:
                     result.calls += 1
                 result.skipped.append(outcome.error)
                 continue
@@ -361,7 +379,14 @@ class ProviderChain:
                 value = values.get(symbol)
                 if not spec.accepts(value):
                     continue
+                if _has_data(value):
+                    found.add(symbol)
+                elif symbol in result.values:
+                    continue  # an earlier provider's "unknown" stands
                 result.values[symbol] = value
                 result.providers[symbol] = provider.name
-                answered.add(symbol)
-        return [s for s in symbols if s not in answered]
+        return [s for s in symbols if s not in found]
+
+
+def _has_data(value: object) -> bool:
+    return value is not None and value != []
