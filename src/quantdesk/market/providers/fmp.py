@@ -6,6 +6,7 @@ exchange variants, the exchange list and market hours. Answers are JSON arrays, 
 unknown symbol. The API client and its error mapping (401, 402, 403, 429 "Limit Reach") are in
 ``fmp_api``; the fundamentals' fetchers in ``fmp_fundamentals``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
