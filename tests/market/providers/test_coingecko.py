@@ -12,7 +12,6 @@ import pytest
 
 import quantdesk.assets
 from quantdesk.market.providers.base import (
-    Capability,
     ProviderAuthError,
     ProviderThrottled,
     ProviderUnavailable,
@@ -26,7 +25,7 @@ from quantdesk.market.providers.coingecko import (
     CoinGeckoQuoteFetcher,
     choose_coin,
 )
-from quantdesk.market.providers.datasets import SymbolsQuery
+from quantdesk.market.providers.datasets import Dataset, SymbolsQuery
 from tests.fakes.http_server import FakeHttpServer, Reply
 from tests.market.providers.recordings import recorded, recorded_body
 
@@ -43,7 +42,7 @@ async def provider(server: FakeHttpServer) -> AsyncIterator[CoinGeckoProvider]:
 async def test_quote_of_a_catalog_pair(server: FakeHttpServer, provider: CoinGeckoProvider) -> None:
     server.add("/simple/price", recorded(BITCOIN_PRICE), query={"ids": "bitcoin"})
 
-    price = await provider.fetch(Capability.QUOTE, "BTC-USD")
+    price = await provider.fetch(Dataset.QUOTE, "BTC-USD")
 
     assert price == Quote(
         symbol="BTC-USD",
@@ -72,7 +71,7 @@ async def test_quote_accepts_a_bare_ticker(
 ) -> None:
     server.add("/simple/price", recorded(BITCOIN_PRICE), query={"ids": "bitcoin"})
 
-    quote = await provider.fetch(Capability.QUOTE, "btc")
+    quote = await provider.fetch(Dataset.QUOTE, "btc")
 
     assert isinstance(quote, Quote)
     assert (quote.symbol, quote.currency) == ("BTC", "USD")
@@ -84,7 +83,7 @@ async def test_quote_accepts_a_bare_ticker(
 async def test_lookup_of_a_major_needs_no_request(
     server: FakeHttpServer, provider: CoinGeckoProvider
 ) -> None:
-    info = await provider.fetch(Capability.LOOKUP, "ETH-USD")
+    info = await provider.fetch(Dataset.LOOKUP, "ETH-USD")
 
     assert info == SymbolInfo(
         symbol="ETH-USD", name="Ethereum", asset_class="crypto", currency="USD", source="coingecko"
@@ -97,9 +96,9 @@ async def test_lookup_resolves_through_the_coin_list_once(
 ) -> None:
     server.add("/coins/list", recorded("coingecko/coins_list.json"))
 
-    zrx = await provider.fetch(Capability.LOOKUP, "ZRX-USD")
-    acc = await provider.fetch(Capability.LOOKUP, "ACC-USD")
-    missing = await provider.fetch(Capability.LOOKUP, "NOSUCHCOIN-USD")
+    zrx = await provider.fetch(Dataset.LOOKUP, "ZRX-USD")
+    acc = await provider.fetch(Dataset.LOOKUP, "ACC-USD")
+    missing = await provider.fetch(Dataset.LOOKUP, "NOSUCHCOIN-USD")
 
     assert isinstance(zrx, SymbolInfo)
     assert zrx.name == "0x"
@@ -130,7 +129,7 @@ async def test_price_of_a_pair_from_the_coin_list(
     body = {"0x": recorded_body(BITCOIN_PRICE)["bitcoin"]}
     server.add("/simple/price", Reply(body=body), query={"ids": "0x"})
 
-    price = await provider.fetch(Capability.QUOTE, "ZRX-USD")
+    price = await provider.fetch(Dataset.QUOTE, "ZRX-USD")
 
     assert isinstance(price, Quote)
     assert price.symbol == "ZRX-USD"
@@ -141,7 +140,7 @@ async def test_coin_without_a_price_is_unknown(
 ) -> None:
     server.add("/simple/price", Reply(body={}))  # CoinGecko's answer for an id it does not price
 
-    assert await provider.fetch(Capability.QUOTE, "BTC-USD") is None
+    assert await provider.fetch(Dataset.QUOTE, "BTC-USD") is None
 
 
 @pytest.mark.parametrize("symbol", ["AAPL", "VOD.L", "^GSPC", "BTC-EUR", "BRK-B"])
@@ -151,13 +150,13 @@ async def test_non_crypto_symbols_are_unsupported(
     server.add("/coins/list", recorded("coingecko/coins_list.json"))
 
     with pytest.raises(ProviderUnsupported):
-        await provider.fetch(Capability.LOOKUP, symbol)
+        await provider.fetch(Dataset.LOOKUP, symbol)
     assert server.requests("/simple/price") == []
 
 
 async def test_stock_capability_is_unsupported(provider: CoinGeckoProvider) -> None:
     with pytest.raises(ProviderUnsupported):
-        await provider.fetch(Capability.PROFILE, "BTC-USD")
+        await provider.fetch(Dataset.PROFILE, "BTC-USD")
 
 
 @pytest.mark.parametrize(("header", "expected"), [({"Retry-After": "42"}, 42.0), ({}, 60.0)])
@@ -168,7 +167,7 @@ async def test_429_is_throttled_with_retry_after(
     server.add("/simple/price", Reply(status=429, body=body, headers=header))
 
     with pytest.raises(ProviderThrottled) as caught:
-        await provider.fetch(Capability.QUOTE, "BTC-USD")
+        await provider.fetch(Dataset.QUOTE, "BTC-USD")
 
     assert caught.value.retry_after == expected
 
@@ -179,7 +178,7 @@ async def test_refused_key_is_auth_error(
     server.add("/simple/price", Reply(status=401, body={"error": "invalid api key"}))
 
     with pytest.raises(ProviderAuthError):
-        await provider.fetch(Capability.QUOTE, "BTC-USD")
+        await provider.fetch(Dataset.QUOTE, "BTC-USD")
 
 
 @pytest.mark.parametrize("reply", [Reply(status=500), Reply(status=200, body="<html>")])
@@ -190,9 +189,9 @@ async def test_server_errors_are_unavailable(
     server.add("/coins/list", reply)
 
     with pytest.raises(ProviderUnavailable):
-        await provider.fetch(Capability.QUOTE, "BTC-USD")
+        await provider.fetch(Dataset.QUOTE, "BTC-USD")
     with pytest.raises(ProviderUnavailable):
-        await provider.fetch(Capability.LOOKUP, "ZRX-USD")  # needs the coin list
+        await provider.fetch(Dataset.LOOKUP, "ZRX-USD")  # needs the coin list
 
 
 async def test_timeout_is_unavailable(server: FakeHttpServer) -> None:
@@ -200,7 +199,7 @@ async def test_timeout_is_unavailable(server: FakeHttpServer) -> None:
     adapter = CoinGeckoProvider(base_url=server.url, timeout=0.1)
     try:
         with pytest.raises(ProviderUnavailable, match="timed out"):
-            await adapter.fetch(Capability.QUOTE, "BTC-USD")
+            await adapter.fetch(Dataset.QUOTE, "BTC-USD")
     finally:
         await adapter.aclose()
 
@@ -209,7 +208,7 @@ async def test_api_key_goes_in_the_demo_header(server: FakeHttpServer) -> None:
     server.add("/simple/price", recorded(BITCOIN_PRICE))
     adapter = CoinGeckoProvider(api_key="CG-demo-key", base_url=server.url)
     try:
-        await adapter.fetch(Capability.QUOTE, "BTC-USD")
+        await adapter.fetch(Dataset.QUOTE, "BTC-USD")
     finally:
         await adapter.aclose()
 
@@ -222,7 +221,7 @@ async def test_many_coins_are_priced_in_one_call(
     server: FakeHttpServer, provider: CoinGeckoProvider
 ) -> None:
     server.add("/simple/price", recorded("coingecko/simple_price_multi.json"))
-    fetcher = provider.fetchers[Capability.QUOTE]
+    fetcher = provider.fetchers[Dataset.QUOTE]
     assert isinstance(fetcher, CoinGeckoQuoteFetcher)
 
     quotes = await fetcher.fetch_many(SymbolsQuery(symbols=("BTC-USD", "ETH-USD")))
@@ -242,7 +241,7 @@ async def test_a_batch_keeps_unknown_and_unpriced_pairs_apart(
 ) -> None:
     server.add("/coins/list", recorded("coingecko/coins_list.json"))
     server.add("/simple/price", recorded("coingecko/simple_price_multi.json"))
-    fetcher = provider.fetchers[Capability.QUOTE]
+    fetcher = provider.fetchers[Dataset.QUOTE]
     assert isinstance(fetcher, CoinGeckoQuoteFetcher)
 
     quotes = await fetcher.fetch_many(
@@ -257,7 +256,7 @@ async def test_a_batch_keeps_unknown_and_unpriced_pairs_apart(
 
 
 def test_quotes_cover_usd_pairs_only(provider: CoinGeckoProvider) -> None:
-    fetcher = provider.fetchers[Capability.QUOTE]
+    fetcher = provider.fetchers[Dataset.QUOTE]
     assert isinstance(fetcher, CoinGeckoQuoteFetcher)
 
     assert fetcher.covers_symbol("BTC-USD")

@@ -11,7 +11,6 @@ import pytest
 from quantdesk.kit.config import Settings
 from quantdesk.market.providers.alphavantage import AlphaVantageProvider
 from quantdesk.market.providers.base import (
-    Capability,
     ProviderAuthError,
     ProviderUnavailable,
     Quote,
@@ -129,7 +128,7 @@ async def test_keyless_providers_are_built_and_refuse_calls(server: FakeHttpServ
     try:
         for provider in providers:
             with pytest.raises(ProviderAuthError):
-                await provider.fetch(Capability.QUOTE, "AAPL")
+                await provider.fetch(Dataset.QUOTE, "AAPL")
     finally:
         for provider in providers:
             await provider.aclose()
@@ -152,10 +151,10 @@ async def test_each_adapter_uses_its_own_base_url_key_and_timeout(server: FakeHt
         )
     )
     try:
-        quote = await alphavantage.fetch(Capability.QUOTE, "MSFT")
+        quote = await alphavantage.fetch(Dataset.QUOTE, "MSFT")
         with pytest.raises(ProviderUnavailable, match="timed out"):
-            await fmp.fetch(Capability.QUOTE, "AAPL")
-        price = await coingecko.fetch(Capability.QUOTE, "BTC-USD")
+            await fmp.fetch(Dataset.QUOTE, "AAPL")
+        price = await coingecko.fetch(Dataset.QUOTE, "BTC-USD")
     finally:
         for provider in (alphavantage, fmp, coingecko):
             await provider.aclose()
@@ -179,7 +178,7 @@ async def test_a_shared_client_is_used_and_left_open(server: FakeHttpServer) -> 
         (coingecko,) = build_providers(
             settings(providers="coingecko", coingecko_base_url=server.url), http=http
         )
-        await coingecko.fetch(Capability.QUOTE, "BTC-USD")
+        await coingecko.fetch(Dataset.QUOTE, "BTC-USD")
         await coingecko.aclose()
 
         assert seen == ["/simple/price"]

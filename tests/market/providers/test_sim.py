@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from quantdesk.market.providers.base import Capability, Profile, Quote, SymbolInfo
+from quantdesk.market.providers.base import Profile, Quote, SymbolInfo
 from quantdesk.market.providers.datasets import (
     SPECS,
     Dataset,
@@ -35,8 +35,8 @@ def test_is_labelled_simulated() -> None:
 
 
 async def test_same_symbol_same_minute_same_quote() -> None:
-    first = await at(MOMENT).fetch(Capability.QUOTE, "AAPL")
-    later_that_minute = await at(MOMENT + timedelta(seconds=40)).fetch(Capability.QUOTE, "aapl")
+    first = await at(MOMENT).fetch(Dataset.QUOTE, "AAPL")
+    later_that_minute = await at(MOMENT + timedelta(seconds=40)).fetch(Dataset.QUOTE, "aapl")
 
     assert isinstance(first, Quote)
     assert first == later_that_minute
@@ -63,7 +63,7 @@ def test_the_path_is_smooth() -> None:
 
 async def test_results_are_decimals_with_four_places() -> None:
     provider = at(MOMENT)
-    quote = await provider.fetch(Capability.QUOTE, "BTC-USD")
+    quote = await provider.fetch(Dataset.QUOTE, "BTC-USD")
 
     assert isinstance(quote, Quote)
     for value in (quote.price, quote.change, quote.change_percent, quote.market_cap):
@@ -74,7 +74,7 @@ async def test_results_are_decimals_with_four_places() -> None:
 
 
 async def test_change_is_against_the_price_a_day_earlier() -> None:
-    quote = await at(MOMENT).fetch(Capability.QUOTE, "AAPL")
+    quote = await at(MOMENT).fetch(Dataset.QUOTE, "AAPL")
     day_before = price_at("AAPL", minute_of(MOMENT) - 24 * 60)
 
     assert isinstance(quote, Quote)
@@ -85,7 +85,7 @@ async def test_change_is_against_the_price_a_day_earlier() -> None:
 
 @pytest.mark.parametrize(("symbol", "asset_class"), [("BTC-USD", "crypto"), ("BRK.B", "equity")])
 async def test_lookup_knows_every_well_formed_symbol(symbol: str, asset_class: str) -> None:
-    info = await at(MOMENT).fetch(Capability.LOOKUP, symbol)
+    info = await at(MOMENT).fetch(Dataset.LOOKUP, symbol)
 
     assert info == SymbolInfo(
         symbol=symbol,
@@ -99,14 +99,14 @@ async def test_lookup_knows_every_well_formed_symbol(symbol: str, asset_class: s
 
 async def test_a_symbol_that_is_no_listing_is_unknown() -> None:
     # Well formed for a query, not for a listing (see assets.symbols): sim does not know it.
-    assert await at(MOMENT).fetch(Capability.LOOKUP, "A&&B") is None
-    assert await at(MOMENT).fetch(Capability.QUOTE, "A&&B") is None
+    assert await at(MOMENT).fetch(Dataset.LOOKUP, "A&&B") is None
+    assert await at(MOMENT).fetch(Dataset.QUOTE, "A&&B") is None
 
 
 @pytest.mark.parametrize("symbol", ["", "   ", "not a symbol", "X" * 33])
 async def test_malformed_symbol_is_a_clear_error(symbol: str) -> None:
     with pytest.raises(ValidationError, match="symbol"):
-        await at(MOMENT).fetch(Capability.QUOTE, symbol)
+        await at(MOMENT).fetch(Dataset.QUOTE, symbol)
 
 
 def _query(dataset: Dataset) -> BaseModel:
@@ -165,7 +165,7 @@ async def test_quotes_come_in_batches() -> None:
 
 
 async def test_profile_is_minimal_and_labelled() -> None:
-    profile = await at(MOMENT).fetch(Capability.PROFILE, "AAPL")
+    profile = await at(MOMENT).fetch(Dataset.PROFILE, "AAPL")
 
     assert isinstance(profile, Profile)
     assert profile.source == "sim"

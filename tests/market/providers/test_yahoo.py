@@ -22,7 +22,6 @@ from yfinance.exceptions import YFRateLimitError
 import quantdesk.assets
 from quantdesk.market.providers import yahoo_transform as transform
 from quantdesk.market.providers.base import (
-    Capability,
     Profile,
     ProviderThrottled,
     ProviderUnavailable,
@@ -195,10 +194,10 @@ def http_error(status: int) -> curl_errors.HTTPError:
     return curl_errors.HTTPError(f"HTTP Error {status}", 0, response)
 
 
-async def fetch(client: StandInClient, capability: Capability, query: Any) -> Any:
+async def fetch(client: StandInClient, dataset: Dataset, query: Any) -> Any:
     provider = YahooProvider(client=client, timeout=0.05)
     try:
-        return await provider.fetch(capability, query)
+        return await provider.fetch(dataset, query)
     finally:
         await provider.aclose()
 
@@ -206,7 +205,7 @@ async def fetch(client: StandInClient, capability: Capability, query: Any) -> An
 async def test_quote_runs_off_the_event_loop() -> None:
     client = StandInClient(quote=QUOTE_AAPL)
 
-    quote = await fetch(client, Capability.QUOTE, "AAPL")
+    quote = await fetch(client, Dataset.QUOTE, "AAPL")
 
     assert isinstance(quote, Quote)
     assert quote.price == Decimal("244.6")
@@ -217,7 +216,7 @@ async def test_quote_runs_off_the_event_loop() -> None:
 async def test_lookup_from_an_exact_search_hit() -> None:
     client = StandInClient(search=SEARCH_AAPL, quote=http_error(500))
 
-    info = await fetch(client, Capability.LOOKUP, "AAPL")
+    info = await fetch(client, Dataset.LOOKUP, "AAPL")
 
     assert isinstance(info, SymbolInfo)
     assert info.name == "Apple Inc."
@@ -227,20 +226,20 @@ async def test_lookup_from_an_exact_search_hit() -> None:
 async def test_lookup_confirms_through_the_quote_when_search_misses() -> None:
     client = StandInClient(search=SEARCH_AAPL, quote=QUOTE_UNKNOWN)
 
-    assert await fetch(client, Capability.LOOKUP, "APS.AX") is None
+    assert await fetch(client, Dataset.LOOKUP, "APS.AX") is None
     assert client.calls == [("search", "APS.AX"), ("quote", "APS.AX")]
 
 
 async def test_profile_404_is_unknown() -> None:
     client = StandInClient(quote_summary=http_error(404))
 
-    assert await fetch(client, Capability.PROFILE, "ZZZZQ") is None
+    assert await fetch(client, Dataset.PROFILE, "ZZZZQ") is None
 
 
 async def test_profile_from_summary_answer() -> None:
     client = StandInClient(quote_summary=SUMMARY_PRICE_AAPL)
 
-    profile = await fetch(client, Capability.PROFILE, "AAPL")
+    profile = await fetch(client, Dataset.PROFILE, "AAPL")
 
     assert isinstance(profile, Profile)
     assert profile.name == "Apple Inc."
@@ -253,7 +252,7 @@ async def test_profile_from_summary_answer() -> None:
 )
 async def test_rate_limits_and_blocks_are_throttled(error: Exception) -> None:
     with pytest.raises(ProviderThrottled):
-        await fetch(StandInClient(quote=error), Capability.QUOTE, "AAPL")
+        await fetch(StandInClient(quote=error), Dataset.QUOTE, "AAPL")
 
 
 @pytest.mark.parametrize(
@@ -269,7 +268,7 @@ async def test_rate_limits_and_blocks_are_throttled(error: Exception) -> None:
 )
 async def test_failures_are_unavailable(error: Exception) -> None:
     with pytest.raises(ProviderUnavailable):
-        await fetch(StandInClient(quote=error), Capability.QUOTE, "AAPL")
+        await fetch(StandInClient(quote=error), Dataset.QUOTE, "AAPL")
 
 
 async def test_a_hanging_call_is_cut_at_the_deadline() -> None:
@@ -278,7 +277,7 @@ async def test_a_hanging_call_is_cut_at_the_deadline() -> None:
     started = time.monotonic()
     try:
         with pytest.raises(ProviderUnavailable, match="timed out"):
-            await fetch(client, Capability.QUOTE, "AAPL")
+            await fetch(client, Dataset.QUOTE, "AAPL")
     finally:
         release.set()
     assert time.monotonic() - started < 1.0
@@ -287,7 +286,7 @@ async def test_a_hanging_call_is_cut_at_the_deadline() -> None:
 async def test_clashing_coin_tickers_use_yahoo_spelling() -> None:
     client = StandInClient(quote=QUOTE_UNKNOWN)
 
-    await fetch(client, Capability.QUOTE, "TON-USD")
+    await fetch(client, Dataset.QUOTE, "TON-USD")
 
     assert client.calls == [("quote", "TON11419-USD")]
 
