@@ -49,6 +49,8 @@ def chain_settings(server: FakeHttpServer, providers: str, **overrides: Any) -> 
         "alphavantage_api_key": SecretStr("AVKEY"),
         "alphavantage_timeout_seconds": 0.5,
         "alphavantage_requests_per_minute": 6000.0,
+        "coingecko_base_url": server.url,
+        "coingecko_requests_per_minute": 6000.0,
         "breaker_failure_threshold": 1,  # one real failure opens it: a throttle must not
         "breaker_cooldown_seconds": 60.0,
     }
@@ -159,6 +161,23 @@ async def test_an_unknown_symbol_passes_to_the_next_provider(server: FakeHttpSer
     assert quote.provider == "sim"  # FMP knew nothing: sim had data
     assert quote.skipped == ()  # an empty answer is an answer, not a failure
     assert (nobody.answered, nobody.provider, nobody.value) == (True, "fmp", None)
+
+
+async def test_crypto_quotes_come_from_coingecko_and_stocks_never_ask_it(
+    server: FakeHttpServer,
+) -> None:
+    server.add(FMP_QUOTE, Reply(body=[]))  # FMP's free plan knows no BTC-USD
+    server.add("/simple/price", recorded("coingecko/simple_price_market-data_bitcoin.json"))
+    async with runtime_for(chain_settings(server, "fmp,coingecko,sim")) as runtime:
+        coin = await runtime.fetch(QUOTE, SymbolQuery(symbol="BTC-USD"))
+        stock = await runtime.fetch(QUOTE, SymbolQuery(symbol="ZZZQ"))
+
+    assert coin.provider == "coingecko"
+    assert coin.value is not None
+    assert (coin.value.currency, coin.value.source) == ("USD", "coingecko")
+    assert stock.provider == "sim"
+    assert [(s.provider, s.kind) for s in stock.skipped] == [("coingecko", "unsupported")]
+    assert len(server.requests("/simple/price")) == 1  # the stock cost CoinGecko nothing
 
 
 async def test_a_definite_unknown_can_be_final(server: FakeHttpServer) -> None:
@@ -283,6 +302,17 @@ async def test_the_chain_obeys_any_quota_gate(server: FakeHttpServer) -> None:
     assert [(s.kind, s.retry_after) for s in second.skipped] == [("rate_limited", 30.0)]
     assert gate.taken == [("fmp", 1), ("sim", 1)]
     assert health == {"fmp": {"left": 0}, "sim": {"left": 99}}
+
+
+async def test_a_batch_is_one_debit_of_the_quota(server: FakeHttpServer) -> None:
+    server.add(FMP_QUOTE, fmp_quotes("AAPL", "MSFT", "NVDA"))
+    gate = LedgerStandIn({"fmp": 1})
+    async with runtime_for(chain_settings(server, "fmp"), gate=gate) as runtime:
+        found = await runtime.fetch_many(QUOTE, ["AAPL", "MSFT", "NVDA"])
+
+    assert gate.taken == [("fmp", 1)]  # three symbols, one call, one unit of quota
+    assert found.calls == 1
+    assert set(found.providers) == {"AAPL", "MSFT", "NVDA"}
 
 
 async def test_a_lookup_costs_what_its_fetcher_declares(server: FakeHttpServer) -> None:

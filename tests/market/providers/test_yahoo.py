@@ -143,6 +143,18 @@ def test_profile_from_summary() -> None:
     assert profile.sector is None  # assetProfile not in this recording
 
 
+def test_profile_reads_valuation_from_summary_detail() -> None:
+    detail = recorded_body("yahoo/quoteSummary_summaryDetail_AAPL.json")
+
+    profile = transform.profile_from_summary("AAPL", detail)
+
+    assert profile is not None
+    assert profile.pe_ratio == Decimal("38.91442")
+    assert profile.dividend_yield == Decimal("0.0041")  # a fraction in quoteSummary
+    assert profile.market_cap == Decimal("3688676720640")
+    assert profile.currency == "USD"
+
+
 def test_summary_not_found_is_none() -> None:
     assert transform.profile_from_summary("ZZZZQ", NOT_FOUND) is None
     assert transform.quote_from_summary("ZZZZQ", NOT_FOUND) is None
