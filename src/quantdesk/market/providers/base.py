@@ -209,18 +209,15 @@ class Provider:
 def make_query(dataset: Dataset, query: BaseModel | str | None) -> BaseModel:
     """``query`` as ``dataset``'s query model (a symbol string, None, or the model itself);
     the wrong model for the dataset is a clear ``TypeError``."""
-    spec = spec_of(dataset)
+    model: type[BaseModel] = spec_of(dataset).query
     if isinstance(query, str):
-        if not spec.per_symbol:
+        if "symbol" not in model.model_fields:
             raise TypeError(f"{dataset.value} takes no symbol")
-        return spec.query.model_validate({"symbol": query})
+        return model.model_validate({"symbol": query})
     if query is None:
-        query = spec.query() if spec.query is NoQuery else None
-        if query is None:
-            raise TypeError(f"{dataset.value} needs a {spec.query.__name__}")
-        return query
-    if not isinstance(query, spec.query):
-        raise TypeError(
-            f"{dataset.value} takes a {spec.query.__name__}, not a {type(query).__name__}"
-        )
+        if model is not NoQuery:
+            raise TypeError(f"{dataset.value} needs a {model.__name__}")
+        return NoQuery()
+    if not isinstance(query, model):
+        raise TypeError(f"{dataset.value} takes a {model.__name__}, not a {type(query).__name__}")
     return query

@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -331,26 +331,24 @@ LOOKUP: DatasetSpec[SymbolQuery, SymbolInfo | None] = DatasetSpec(
     Dataset.LOOKUP, SymbolQuery, SymbolInfo
 )
 
-SPECS: dict[Dataset, DatasetSpec[BaseModel, object]] = {
-    spec.dataset: spec  # type: ignore[misc]
-    for spec in (
-        QUOTE,
-        PROFILE,
-        FINANCIAL_STATEMENTS,
-        RATIOS_TTM,
-        DIVIDEND_HISTORY,
-        SHARES_FLOAT,
-        REVENUE_SEGMENTATION,
-        GRADES_HISTORICAL,
-        EXCHANGE_VARIANTS,
-        AVAILABLE_EXCHANGES,
-        EXCHANGE_MARKET_STATUS,
-        LOOKUP,
-    )
-}
+_ALL: tuple[DatasetSpec[Any, Any], ...] = (
+    QUOTE,
+    PROFILE,
+    FINANCIAL_STATEMENTS,
+    RATIOS_TTM,
+    DIVIDEND_HISTORY,
+    SHARES_FLOAT,
+    REVENUE_SEGMENTATION,
+    GRADES_HISTORICAL,
+    EXCHANGE_VARIANTS,
+    AVAILABLE_EXCHANGES,
+    EXCHANGE_MARKET_STATUS,
+    LOOKUP,
+)
+SPECS: dict[Dataset, DatasetSpec[Any, Any]] = {spec.dataset: spec for spec in _ALL}
 
 
-def spec_of(dataset: Dataset | str) -> DatasetSpec[BaseModel, object]:
+def spec_of(dataset: Dataset | str) -> DatasetSpec[Any, Any]:
     """The spec of a dataset by name; an unknown name is a clear ``ValueError``."""
     try:
         return SPECS[Dataset(dataset)]
