@@ -28,6 +28,7 @@ from quantdesk.market.providers.datasets import (
     SymbolQuery,
 )
 from quantdesk.market.providers.gate import RateLimit, TokenBucketGate
+from quantdesk.market.providers.yahoo import YahooProvider
 from quantdesk.market.runtime import MarketRuntime
 from tests.fakes.http_server import FakeHttpServer, Reply
 from tests.market.providers.recordings import recorded, recorded_body
@@ -313,6 +314,39 @@ async def test_a_batch_is_one_debit_of_the_quota(server: FakeHttpServer) -> None
     assert gate.taken == [("fmp", 1)]  # three symbols, one call, one unit of quota
     assert found.calls == 1
     assert set(found.providers) == {"AAPL", "MSFT", "NVDA"}
+
+
+class YahooQuotesOnly:
+    """Yahoo's network step answering the recorded two-symbol v7 quote (the adapter is real)."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def quote(self, symbols: list[str], *, timeout: float) -> Any:
+        self.asked.append(list(symbols))
+        return recorded_body("yahoo/quote_AAPL-BABA_multi.json")
+
+    def search(self, query: str, *, timeout: float) -> Any:
+        raise AssertionError("not asked in this test")
+
+    def quote_summary(self, symbol: str, modules: Any, *, timeout: float) -> Any:
+        raise AssertionError("not asked in this test")
+
+    def chart(self, symbol: str, *, start: int, end: int, timeout: float) -> Any:
+        raise AssertionError("not asked in this test")
+
+
+async def test_yahoo_quotes_many_symbols_for_one_debit(server: FakeHttpServer) -> None:
+    client = YahooQuotesOnly()
+    gate = LedgerStandIn({"yahoo": 1})
+    yahoo = YahooProvider(client=client, timeout=0.5)
+    settings = chain_settings(server, "yahoo")
+    async with runtime_for(settings, providers=[yahoo], gate=gate) as runtime:
+        found = await runtime.fetch_many(QUOTE, ["AAPL", "BABA"])
+
+    assert client.asked == [["AAPL", "BABA"]]
+    assert gate.taken == [("yahoo", 1)]
+    assert found.providers == {"AAPL": "yahoo", "BABA": "yahoo"}
 
 
 async def test_a_lookup_costs_what_its_fetcher_declares(server: FakeHttpServer) -> None:
