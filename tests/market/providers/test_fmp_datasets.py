@@ -197,23 +197,18 @@ async def test_revenue_segmentation(server: FakeHttpServer, provider: FmpProvide
 
 
 async def test_grades_historical(server: FakeHttpServer, provider: FmpProvider) -> None:
-    # Shaped after FMP's documentation of /stable/grades-historical (no recording exists).
+    # Shaped after FMP's documentation of /stable/grades-historical (no recording exists): counts
+    # of buy, hold, sell and strong sell; no strong buy.
     body = [
         {
             "symbol": "AAPL",
             "date": "2025-02-01",
-            "analystRatingsStrongBuy": 8,
-            "analystRatingsBuy": 21,
-            "analystRatingsHold": 6,
-            "analystRatingsSell": 0,
+            "analystRatingsBuy": 8,
+            "analystRatingsHold": 14,
+            "analystRatingsSell": 2,
             "analystRatingsStrongSell": 2,
         },
-        {
-            "symbol": "AAPL",
-            "date": "2025-01-01",
-            "analystRatingsBuy": 20,
-            "analystRatingsHold": 7,
-        },
+        {"symbol": "AAPL", "date": "2025-01-01", "analystRatingsBuy": 9},
     ]
     server.add("/stable/grades-historical", Reply(body=body), query={"symbol": "AAPL"})
 
@@ -223,43 +218,87 @@ async def test_grades_historical(server: FakeHttpServer, provider: FmpProvider) 
         AnalystGrades(
             symbol="AAPL",
             date=date(2025, 2, 1),
-            strong_buy=8,
-            buy=21,
-            hold=6,
-            sell=0,
+            strong_buy=None,  # not reported, not zero
+            buy=8,
+            hold=14,
+            sell=2,
             strong_sell=2,
             source="fmp",
         ),
-        AnalystGrades(symbol="AAPL", date=date(2025, 1, 1), buy=20, hold=7, source="fmp"),
+        AnalystGrades(symbol="AAPL", date=date(2025, 1, 1), buy=9, source="fmp"),
     ]
 
 
 async def test_exchange_variants(server: FakeHttpServer, provider: FmpProvider) -> None:
-    # Shaped after FMP's documentation of /stable/search-exchange-variants (profile entries of
-    # the same company on other exchanges); no recording exists.
-    apple = recorded_body("fmp/profile_stable_AAPL.json")[0]
-    frankfurt = {
-        **apple,
-        "symbol": "APC.DE",
-        "exchange": "XETRA",
-        "exchangeFullName": "Deutsche Börse Xetra",
-        "currency": "EUR",
-        "price": 219.35,
+    # Shaped after FMP's documentation of /stable/search-exchange-variants (no recording exists):
+    # v3-style entries, ``exchange`` the full name and ``exchangeShortName`` the code. The second
+    # listing is the documented shape with another company's values.
+    documented = {
+        "symbol": "AAPL",
+        "price": 225.46,
+        "beta": 1.24,
+        "volAvg": 54722288,
+        "mktCap": 3427916386000,
+        "lastDiv": 1,
+        "range": "164.08-237.23",
+        "changes": -7.54,
+        "companyName": "Apple Inc.",
+        "currency": "USD",
+        "cik": "0000320193",
+        "isin": "US0378331005",
+        "cusip": "037833100",
+        "exchange": "NASDAQ Global Select",
+        "exchangeShortName": "NASDAQ",
+        "industry": "Consumer Electronics",
+        "country": "US",
+        "isEtf": False,
+        "isActivelyTrading": True,
     }
-    server.add("/stable/search-exchange-variants", Reply(body=[apple, frankfurt]))
+    frankfurt = {
+        **documented,
+        "symbol": "APC.DE",
+        "price": 219.35,
+        "currency": "EUR",
+        "exchange": "Deutsche Börse Xetra",
+        "exchangeShortName": "XETRA",
+    }
+    server.add("/stable/search-exchange-variants", Reply(body=[documented, frankfurt]))
 
     variants = await provider.fetch(Dataset.EXCHANGE_VARIANTS, "AAPL")
 
-    assert variants[1] == ExchangeVariant(
-        symbol="APC.DE",
-        name="Apple Inc.",
-        exchange="XETRA",
-        exchange_name="Deutsche Börse Xetra",
-        currency="EUR",
-        price=Decimal("219.35"),
-        source="fmp",
-    )
-    assert [v.symbol for v in variants] == ["AAPL", "APC.DE"]
+    (request,) = server.requests("/stable/search-exchange-variants")
+    assert request.query == {"symbol": "AAPL", "apikey": KEY}
+    assert variants == [
+        ExchangeVariant(
+            symbol="AAPL",
+            name="Apple Inc.",
+            exchange="NASDAQ",
+            exchange_name="NASDAQ Global Select",
+            currency="USD",
+            price=Decimal("225.46"),
+            source="fmp",
+        ),
+        ExchangeVariant(
+            symbol="APC.DE",
+            name="Apple Inc.",
+            exchange="XETRA",
+            exchange_name="Deutsche Börse Xetra",
+            currency="EUR",
+            price=Decimal("219.35"),
+            source="fmp",
+        ),
+    ]
+
+
+async def test_exchange_variants_read_the_stable_spelling_too(
+    server: FakeHttpServer, provider: FmpProvider
+) -> None:
+    stable = recorded_body("fmp/profile_stable_AAPL.json")[0]  # exchange + exchangeFullName
+    server.add("/stable/search-exchange-variants", Reply(body=[stable]))
+
+    (variant,) = await provider.fetch(Dataset.EXCHANGE_VARIANTS, "AAPL")
+
+    assert (variant.exchange, variant.exchange_name) == ("NASDAQ", "NASDAQ Global Select")
 
 
 async def test_available_exchanges(server: FakeHttpServer, provider: FmpProvider) -> None:

@@ -181,9 +181,6 @@ class Provider:
     def datasets(self) -> frozenset[Dataset]:
         return frozenset(self.fetchers)
 
-    # The older name, still read by the health report and some callers.
-    capabilities = datasets
-
     def supports(self, dataset: Dataset) -> bool:
         return dataset in self.fetchers
 

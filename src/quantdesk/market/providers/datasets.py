@@ -226,11 +226,12 @@ class AnalystGrades(_Model):
 
     symbol: str
     date: dt.date
-    strong_buy: int = 0
-    buy: int = 0
-    hold: int = 0
-    sell: int = 0
-    strong_sell: int = 0
+    # None: the provider does not report that grade (FMP's history has no strong buy).
+    strong_buy: int | None = None
+    buy: int | None = None
+    hold: int | None = None
+    sell: int | None = None
+    strong_sell: int | None = None
     source: str
 
 

@@ -126,24 +126,33 @@ class FmpProfileFetcher(FmpFetcher, Fetcher[SymbolQuery, Profile | None]):
 
 
 class FmpVariantsFetcher(FmpFetcher, Fetcher[SymbolQuery, list[ExchangeVariant]]):
-    """Profiles of the same company on other exchanges (their own tickers, so no symbol filter)."""
+    """The company's listings on other exchanges (their own tickers, so no symbol filter).
+
+    Entries are v3-shaped even on the stable API: ``exchange`` is the full name and
+    ``exchangeShortName`` the code; a stable-shaped entry (``exchange`` the code,
+    ``exchangeFullName`` the name) is read too.
+    """
 
     path = "/stable/search-exchange-variants"
 
     def transform(self, query: SymbolQuery, raw: Any) -> list[ExchangeVariant]:
-        return [
-            ExchangeVariant(
-                symbol=str(entry["symbol"]),
-                name=to_text(first(entry, "companyName", "name")),
-                exchange=to_text(first(entry, "exchange", "exchangeShortName")),
-                exchange_name=to_text(first(entry, "exchangeFullName", "exchangeName")),
-                currency=to_text(entry.get("currency")),
-                price=to_decimal(entry.get("price")),
-                source=NAME,
-            )
-            for entry in raw
-            if to_text(entry.get("symbol"))
-        ]
+        return [_variant(entry) for entry in raw if to_text(entry.get("symbol"))]
+
+
+def _variant(entry: dict[str, Any]) -> ExchangeVariant:
+    if to_text(entry.get("exchangeShortName")):
+        code, full = entry.get("exchangeShortName"), entry.get("exchange")
+    else:
+        code, full = entry.get("exchange"), entry.get("exchangeFullName")
+    return ExchangeVariant(
+        symbol=str(entry["symbol"]),
+        name=to_text(first(entry, "companyName", "name")),
+        exchange=to_text(code),
+        exchange_name=to_text(full),
+        currency=to_text(entry.get("currency")),
+        price=to_decimal(entry.get("price")),
+        source=NAME,
+    )
 
 
 class FmpExchangesFetcher(FmpFetcher, Fetcher[NoQuery, list[Exchange]]):

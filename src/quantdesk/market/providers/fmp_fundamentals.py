@@ -183,11 +183,11 @@ class FmpGradesFetcher(FmpFetcher, Fetcher[SymbolQuery, list[AnalystGrades]]):
                 AnalystGrades(
                     symbol=to_text(entry.get("symbol")) or query.symbol.upper(),
                     date=day,
-                    strong_buy=parse_int(entry.get("analystRatingsStrongBuy")) or 0,
-                    buy=parse_int(entry.get("analystRatingsBuy")) or 0,
-                    hold=parse_int(entry.get("analystRatingsHold")) or 0,
-                    sell=parse_int(entry.get("analystRatingsSell")) or 0,
-                    strong_sell=parse_int(entry.get("analystRatingsStrongSell")) or 0,
+                    strong_buy=parse_int(entry.get("analystRatingsStrongBuy")),
+                    buy=parse_int(entry.get("analystRatingsBuy")),
+                    hold=parse_int(entry.get("analystRatingsHold")),
+                    sell=parse_int(entry.get("analystRatingsSell")),
+                    strong_sell=parse_int(entry.get("analystRatingsStrongSell")),
                     source=NAME,
                 )
             )
