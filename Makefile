@@ -9,7 +9,7 @@ QD := $(BIN)/quantdesk
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck format bench bench-smoke install clean demo
+.PHONY: run run-offline test lint typecheck format bench bench-smoke install clean demo
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -28,6 +28,11 @@ run: install
 	$(QD) catalog load --if-empty
 	$(QD) demo seed
 	$(QD) serve --host $(HOST) --port $(PORT)
+
+# The demo without internet: simulated market data (labelled source "sim") instead of the real
+# keyless providers (Yahoo, CoinGecko), which `make run` uses by default.
+run-offline: export QUANTDESK_PROVIDERS = sim
+run-offline: run
 
 lint: install
 	$(BIN)/ruff check src tests bench migrations

@@ -33,6 +33,8 @@ def main(argv: list[str]) -> int:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        # Simulated market data: a benchmark measures quantdesk, not the internet.
+        "QUANTDESK_PROVIDERS": "sim",
     }
     failed: list[str] = []
     for name in selected:

@@ -186,12 +186,14 @@ def main() -> None:
         "QUANTDESK_DATA_DIR": str(root),
         "QUANTDESK_JWT_SECRET": BENCH_SECRET,
         "QUANTDESK_LOG_LEVEL": "WARNING",
+        "QUANTDESK_PROVIDERS": "sim",
     }
     settings = Settings(
         environment="test",
         data_dir=root,
         jwt_secret=BENCH_SECRET,  # type: ignore[arg-type]
         log_level="WARNING",
+        providers=["sim"],
     )
     pg_name: str | None = None
     try:

@@ -74,6 +74,7 @@ def main() -> None:
         "QUANTDESK_DATA_DIR": data_dir,
         "QUANTDESK_JWT_SECRET": BENCH_SECRET,
         "QUANTDESK_LOG_LEVEL": "WARNING",
+        "QUANTDESK_PROVIDERS": "sim",
     }
     subprocess.run([QD, "db", "upgrade"], env=env, check=True, capture_output=True)
     started = time.perf_counter()

@@ -34,6 +34,7 @@ def fresh_sqlite_settings(directory: Path | None = None, **overrides: object) ->
         data_dir=root,
         jwt_secret=BENCH_SECRET,  # type: ignore[arg-type]
         log_level="WARNING",
+        providers=["sim"],  # benchmarks never reach the internet
         **overrides,  # type: ignore[arg-type]
     )
     upgrade(settings.resolved_database_url)

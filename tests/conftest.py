@@ -25,6 +25,10 @@ from tests import pg
 from tests.factories import Account, create_user
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-production-0123456789"
+# No test reaches the internet: every Settings() built in this process (and every subprocess that
+# inherits its environment) uses the simulated provider unless a test names others explicitly
+# (pointed at a local fake server). The real default chain is Yahoo and CoinGecko.
+os.environ["QUANTDESK_PROVIDERS"] = "sim"
 # Tables emptied between tests; the asset catalog stays (tests get-or-create their assets).
 _PER_TEST_TABLES = (*OWNED_TABLES, "users")
 
@@ -64,6 +68,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        providers=["sim"],
         log_json=True,
         log_level="WARNING",
     )

@@ -101,6 +101,7 @@ def _load_schema() -> BaseSchema:
     app_settings = Settings(
         environment="test",
         jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        providers=["sim"],
         log_json=True,
         log_level="WARNING",
     )

@@ -57,6 +57,7 @@ async def full_catalog(
             database_url=url,
             data_dir=tmp_path_factory.mktemp("catalog-data"),
             jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+            providers=["sim"],
             log_level="WARNING",
         )
     )

@@ -16,7 +16,8 @@ def cli_env(**settings: str) -> dict[str, str]:
     A wide terminal keeps Rich from wrapping table rows, so a test can read a row on one line.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTDESK_")}
-    env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+    # Simulated market data: a command under test never reaches the internet.
+    env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "QUANTDESK_PROVIDERS": "sim"})
     env.update(settings)
     return env
 

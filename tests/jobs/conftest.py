@@ -47,6 +47,7 @@ def make_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
         "job_retry_base_seconds": 0.05,
         "job_lease_seconds": 3,
         "local_executor_concurrency": 3,
+        "providers": ["sim"],
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

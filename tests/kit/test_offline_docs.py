@@ -21,7 +21,8 @@ _CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/p
 @pytest.fixture(scope="module")
 def docs_app() -> FastAPI:
     # No lifespan: the pages and their assets need no database.
-    return create_app(Settings(environment="test", jwt_secret=TEST_JWT_SECRET))  # type: ignore[arg-type]
+    settings = Settings(environment="test", jwt_secret=TEST_JWT_SECRET, providers=["sim"])  # type: ignore[arg-type]
+    return create_app(settings)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ API = "/api/v1"
 AV_SEARCH = {"function": "SYMBOL_SEARCH"}
 AV_QUOTE = {"function": "GLOBAL_QUOTE"}
 FMP_PROFILE = "/stable/profile"
-FMP_QUOTE = "/stable/quote"
+FMP_QUOTE = "/stable/batch-quote"
 
 
 def live_settings(

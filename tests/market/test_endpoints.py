@@ -11,6 +11,7 @@ import httpx
 
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
+from quantdesk.market.providers.datasets import Dataset
 from quantdesk.models import AssetQuote, ValidationStatus
 from tests.factories import Account, create_user, ensure_assets
 from tests.fakes.http_server import FakeHttpServer, Reply
@@ -121,13 +122,15 @@ async def test_validation_routes_are_not_read_as_symbols(
     assert stats_op == "get_validation_stats"
 
 
-async def test_health_providers_in_the_embedded_default(client: httpx.AsyncClient) -> None:
+async def test_health_providers_with_the_simulated_chain(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/providers")
     assert response.status_code == 200
     (sim,) = response.json()["data"]["providers"]
     assert sim["name"] == "sim"
     assert sim["simulated"] is True
-    assert set(sim["capabilities"]) == {"lookup", "quote", "profile", "crypto_price"}
+    assert set(sim["capabilities"]) == {dataset.value for dataset in Dataset}
+    quote = next(d for d in sim["datasets"] if d["name"] == "quote")
+    assert quote == {"name": "quote", "cost_per_call": 1, "max_symbols": 1000}
     assert sim["breaker"]["state"] == "closed"
     assert sim["rate_limiter"] is None
     assert response.json()["data"]["cache"]["redis"]["enabled"] is False

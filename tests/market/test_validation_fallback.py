@@ -110,10 +110,19 @@ async def test_all_failing_is_unknown_queued_and_never_cached(
     # Neither said when: the breaker cooldown is the best estimate.
     assert first.retry_after == pytest.approx(0.3)
     assert second.from_cache is False
-    assert len(fake.requests(FMP_PROFILE)) == 2
+    assert second.valid == "unknown"
+    # FMP's "Limit Reach" spent its day: the second validation does not ask it again.
+    assert len(fake.requests(FMP_PROFILE)) == 1
+    assert [(e.provider, e.kind) for e in second.errors] == [
+        ("alphavantage", "unavailable"),
+        ("fmp", "rate_limited"),
+    ]
+    fmp_wait = second.errors[1].retry_after
+    assert fmp_wait is not None
+    assert 0 < fmp_wait <= 24 * 3600  # until the provider's day resets
     rows = await queued(db)
     assert list(rows) == ["QVDOWN"]
-    assert "fmp: quota_exceeded" in rows["QVDOWN"].reason
+    assert "fmp: rate_limited" in rows["QVDOWN"].reason  # the latest attempt's reasons
     assert await asset_row(db, "QVDOWN") is None  # validation alone creates no pending row
 
 

@@ -28,6 +28,20 @@ def default_data_dir(module_file: str | Path = __file__) -> Path:
     return Path(platformdirs.user_data_dir("quantdesk", appauthor=False))
 
 
+KEYLESS_PROVIDERS = ("yahoo", "coingecko")
+
+
+def default_provider_chain(
+    *, fmp_key: SecretStr | None, alphavantage_key: SecretStr | None
+) -> list[str]:
+    """The chain when QUANTDESK_PROVIDERS is unset: real data only, keyed providers when keyed."""
+    chain = list(KEYLESS_PROVIDERS)
+    for name, key in (("fmp", fmp_key), ("alphavantage", alphavantage_key)):
+        if key is not None and key.get_secret_value().strip():
+            chain.append(name)
+    return chain
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="QUANTDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -59,7 +73,12 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     # Market data: the network providers tried after the cache and the offline catalog, in order.
-    providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sim"])
+    # Unset: the keyless real ones, then the keyed ones whose key is set (see _default_providers).
+    providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Empty means yahoo, coingecko, then fmp and alphavantage when their API key "
+        "is set; sim (simulated data) only when named",
+    )
     redis_url: str | None = None
     alphavantage_base_url: str = "https://www.alphavantage.co"
     alphavantage_api_key: SecretStr | None = None
@@ -131,6 +150,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip().lower() for name in value.split(",") if name.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _default_providers(self) -> Settings:
+        # QUANTDESK_PROVIDERS unset or empty: the default chain; a named chain is kept as is.
+        if "providers" not in self.model_fields_set or not self.providers:
+            self.providers = default_provider_chain(
+                fmp_key=self.fmp_api_key, alphavantage_key=self.alphavantage_api_key
+            )
+        return self
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -1,10 +1,11 @@
 """Latest quote and profile of an asset: cache → fresh database row → providers → last known.
 
-Providers are tried in ``QUANTDESK_PROVIDERS`` order (crypto assets ask ``crypto_price`` where a
-provider has it, else ``quote``). Every live answer is cached and kept in the database as the last
-known value; when no provider can answer, that value is served with ``stale: true``, or null when
-there is none. Provider trouble never fails the caller. Simulated data keeps ``source: "sim"``,
-and a simulated profile is never copied onto the asset row (its facts are not real).
+The ``quote`` and ``profile`` datasets come from the provider chain (``MarketRuntime.fetch``: the
+configured providers in order; CoinGecko answers crypto pairs only). Every live answer is cached
+and kept in the database as the last known value; when no provider can answer, that value is
+served with ``stale: true``, or null when there is none. Provider trouble never fails the caller.
+Simulated data keeps ``source: "sim"``, and a simulated profile is never copied onto the asset row
+(its facts are not real).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from quantdesk.assets import service as asset_service
 from quantdesk.kit.db import Database, after_commit
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import repository
-from quantdesk.market.providers.base import Capability, CryptoPrice, Profile, Quote
+from quantdesk.market.providers.datasets import PROFILE, QUOTE, Profile, Quote, SymbolQuery
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.market.schemas import MarketProfile, MarketQuote
 from quantdesk.models import Asset, AssetClass, AssetProfile, AssetQuote
@@ -71,27 +72,19 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _quote_values(
-    asset_id: int, value: Quote | CryptoPrice, now: datetime
-) -> dict[str, Any] | None:
+def _quote_values(asset_id: int, value: Quote, now: datetime) -> dict[str, Any] | None:
     """The row for a live quote; None when its price cannot be stored (nothing sensible to show)."""
     price = _fits(value.price)
     if price is None:
         return None
-    if isinstance(value, CryptoPrice):
-        change, percent, volume = None, value.change_24h_percent, value.volume_24h
-        currency: str | None = "USD"
-    else:
-        change, percent, volume = value.change, value.change_percent, value.volume
-        currency = _text(value.currency, 8)
     return {
         "asset_id": asset_id,
         "price": price,
-        "change": _fits(change),
-        "change_percent": _fits(percent),
-        "volume": _fits(volume),
+        "change": _fits(value.change),
+        "change_percent": _fits(value.change_percent),
+        "volume": _fits(value.volume),
         "market_cap": _fits(value.market_cap),
-        "currency": currency,
+        "currency": _text(value.currency, 8),
         "as_of": _aware(value.as_of),
         "source": value.source[:32],
         "fetched_at": now,
@@ -134,29 +127,14 @@ def _profile_values(asset_id: int, value: Profile, now: datetime) -> dict[str, A
     }
 
 
-async def _fetch_quote(runtime: MarketRuntime, asset: Asset) -> Quote | CryptoPrice | None:
-    crypto = _is_crypto(asset)
-    for provider in runtime.providers:
-        if crypto and provider.supports(Capability.CRYPTO_PRICE):
-            capability = Capability.CRYPTO_PRICE
-        elif provider.supports(Capability.QUOTE):
-            capability = Capability.QUOTE
-        else:
-            continue
-        outcome = await runtime.call(provider, capability, asset.symbol)
-        if outcome.answered and isinstance(outcome.value, Quote | CryptoPrice):
-            return outcome.value
-    return None
+async def _fetch_quote(runtime: MarketRuntime, asset: Asset) -> Quote | None:
+    outcome = await runtime.fetch(QUOTE, SymbolQuery(symbol=asset.symbol))
+    return outcome.value if outcome.answered else None
 
 
 async def _fetch_profile(runtime: MarketRuntime, asset: Asset) -> Profile | None:
-    for provider in runtime.providers:
-        if not provider.supports(Capability.PROFILE):
-            continue
-        outcome = await runtime.call(provider, Capability.PROFILE, asset.symbol)
-        if outcome.answered and isinstance(outcome.value, Profile):
-            return outcome.value
-    return None
+    outcome = await runtime.fetch(PROFILE, SymbolQuery(symbol=asset.symbol))
+    return outcome.value if outcome.answered else None
 
 
 async def _none() -> None:

@@ -76,8 +76,8 @@ class ProviderErrorInfo(BaseModel):
     kind: str = Field(
         examples=["throttled"],
         description="throttled, quota_exceeded, unavailable, auth, unsupported, error, "
-        "breaker_open (skipped: the circuit breaker is open) or rate_limited (skipped: no token "
-        "in our own rate limiter for it now)",
+        "breaker_open (skipped: the circuit breaker is open) or rate_limited (skipped: its quota "
+        "is spent for now: no token in our rate limiter, or it said 429 / plan limit)",
     )
     message: str
     retry_after: float | None = Field(default=None, description="Seconds, when known")
@@ -155,13 +155,21 @@ class ValidationStats(BaseModel):
     cache: dict[str, Any] = Field(description="The two-layer cache's own counters")
 
 
+class DatasetInfo(BaseModel):
+    name: str = Field(examples=["quote"])
+    cost_per_call: int = Field(description="Provider calls one fetch spends of its quota")
+    max_symbols: int = Field(description="Symbols one call answers (1: no batching)")
+
+
 class ProviderHealth(BaseModel):
     name: str
     simulated: bool = Field(description="Its data is labelled source 'sim' and never validates")
-    capabilities: list[str]
+    capabilities: list[str] = Field(description="The datasets it serves (names only)")
+    datasets: list[DatasetInfo] = Field(default_factory=list)
     breaker: dict[str, Any]
     rate_limiter: dict[str, Any] | None = Field(
-        description="Token bucket: rate, capacity, tokens now; null when not limited (sim)"
+        description="Token bucket: rate, capacity, tokens now, and spent_for_seconds when the "
+        "provider said its window is spent (429, plan limit); null when not limited (sim)"
     )
 
 

@@ -5,8 +5,9 @@ Per symbol, the first layer that can answer decides:
 1. **cache** (kind ``validation``): an earlier definite answer, from any process when Redis is on.
 2. **catalog**: the assets table. A row the catalog or a provider vouched for is valid; a row a
    provider refuted is invalid; a *pending* row (added while providers were down) falls through.
-3. **providers**, in ``QUANTDESK_PROVIDERS`` order, each behind its circuit breaker and token
-   bucket (``MarketRuntime.call``). A provider's answer is final: its info → valid, its definite
+3. **providers**: the ``lookup`` dataset through the provider chain (``MarketRuntime.fetch``,
+   live providers only, in ``QUANTDESK_PROVIDERS`` order, skipping open breakers and spent
+   quotas). A provider's answer is final: its info → valid, its definite
    "no such symbol" → invalid. Trouble (down, throttled, over quota, skipped) → the next one.
 4. none could answer → ``valid="unknown"`` with ``retry_after`` (the smallest a provider or
    breaker gave, else the breaker cooldown), and the symbol is queued for background validation.
@@ -40,7 +41,7 @@ from quantdesk.assets import service as asset_service
 from quantdesk.assets.symbols import InvalidSymbol, canonical_symbol, lookup_key
 from quantdesk.kit.db import Database, after_commit
 from quantdesk.kit.orm import utcnow
-from quantdesk.market.providers.base import Capability, SymbolInfo
+from quantdesk.market.providers.datasets import LOOKUP, Dataset, SymbolInfo, SymbolQuery
 from quantdesk.market.queue import QueuedSymbol
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.market.schemas import ProviderErrorInfo, ValidationResult
@@ -104,17 +105,22 @@ class _ProviderAnswer:
     errors: list[ProviderErrorInfo] = field(default_factory=list)
 
 
+def _lookup_providers(runtime: MarketRuntime) -> list[str]:
+    """The live providers that can look a symbol up: a simulated "yes" proves nothing."""
+    return [p.name for p in runtime.live_providers if p.supports(Dataset.LOOKUP)]
+
+
 async def _ask_providers(runtime: MarketRuntime, symbol: str) -> _ProviderAnswer:
-    errors: list[ProviderErrorInfo] = []
-    for provider in runtime.live_providers:
-        if not provider.supports(Capability.LOOKUP):
-            continue
-        answer = await runtime.call(provider, Capability.LOOKUP, symbol)
-        if answer.answered:
-            info = answer.value if isinstance(answer.value, SymbolInfo) else None
-            return _ProviderAnswer(True, provider.name, info, errors)
-        if answer.error is not None:
-            errors.append(answer.error)
+    # A live provider's "no such symbol" is final: the next one is not asked.
+    found = await runtime.fetch(
+        LOOKUP,
+        SymbolQuery(symbol=symbol),
+        providers=_lookup_providers(runtime),
+        stop_at_unknown=True,
+    )
+    errors = list(found.skipped)
+    if found.answered:
+        return _ProviderAnswer(True, found.provider, found.value, errors)
     return _ProviderAnswer(False, errors=errors)
 
 
@@ -272,7 +278,7 @@ async def from_providers(run: Validation) -> None:
     runtime, now = run.runtime, run.now
     if not run.ask:
         return
-    if not any(p.supports(Capability.LOOKUP) for p in runtime.live_providers):
+    if not _lookup_providers(runtime):
         for symbol, target in run.ask.items():
             run.verdicts[symbol] = ValidationResult(
                 symbol=symbol,

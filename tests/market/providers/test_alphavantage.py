@@ -10,7 +10,6 @@ import pytest
 
 from quantdesk.market.providers.alphavantage import AlphaVantageProvider
 from quantdesk.market.providers.base import (
-    Capability,
     Profile,
     ProviderAuthError,
     ProviderQuotaExceeded,
@@ -19,6 +18,7 @@ from quantdesk.market.providers.base import (
     Quote,
     SymbolInfo,
 )
+from quantdesk.market.providers.datasets import Dataset
 from tests.fakes.http_server import FakeHttpServer, Reply
 from tests.market.providers.recordings import closed_port_url, recorded
 
@@ -39,7 +39,7 @@ async def test_quote_parses_string_values(
 ) -> None:
     server.add("/query", recorded("alphavantage/global_quote_MSFT.json"), query=GLOBAL_QUOTE)
 
-    quote = await provider.fetch(Capability.QUOTE, "msft")
+    quote = await provider.fetch(Dataset.QUOTE, "msft")
 
     assert isinstance(quote, Quote)
     assert quote.symbol == "MSFT"
@@ -59,7 +59,7 @@ async def test_quote_of_unknown_symbol_is_none(
 ) -> None:
     server.add("/query", recorded("alphavantage/global_quote_invalid-symbol_empty.json"))
 
-    assert await provider.fetch(Capability.QUOTE, "NOSUCHTICKER") is None
+    assert await provider.fetch(Dataset.QUOTE, "NOSUCHTICKER") is None
 
 
 async def test_lookup_takes_the_exact_search_match(
@@ -68,7 +68,7 @@ async def test_lookup_takes_the_exact_search_match(
     server.add("/query", recorded("alphavantage/symbol_search_BA.json"), query=SEARCH)
     server.add("/query", Reply(status=500), query=GLOBAL_QUOTE)  # must not be needed
 
-    info = await provider.fetch(Capability.LOOKUP, "BA")
+    info = await provider.fetch(Dataset.LOOKUP, "BA")
 
     assert info == SymbolInfo(
         symbol="BA",
@@ -88,7 +88,7 @@ async def test_lookup_without_exact_match_asks_global_quote(
     server.add("/query", recorded("alphavantage/symbol_search_BA.json"), query=SEARCH)
     server.add("/query", recorded("alphavantage/global_quote_MSFT.json"), query=GLOBAL_QUOTE)
 
-    info = await provider.fetch(Capability.LOOKUP, "MSFT")
+    info = await provider.fetch(Dataset.LOOKUP, "MSFT")
 
     assert isinstance(info, SymbolInfo)
     assert info.symbol == "MSFT"
@@ -105,7 +105,7 @@ async def test_lookup_of_unknown_symbol_is_none(
         query=GLOBAL_QUOTE,
     )
 
-    assert await provider.fetch(Capability.LOOKUP, "BAXQ") is None
+    assert await provider.fetch(Dataset.LOOKUP, "BAXQ") is None
 
 
 async def test_profile_from_overview(
@@ -113,7 +113,7 @@ async def test_profile_from_overview(
 ) -> None:
     server.add("/query", recorded("alphavantage/overview_IBM.json"), query={"function": "OVERVIEW"})
 
-    profile = await provider.fetch(Capability.PROFILE, "IBM")
+    profile = await provider.fetch(Dataset.PROFILE, "IBM")
 
     assert isinstance(profile, Profile)
     assert profile.name == "International Business Machines Corporation"
@@ -132,7 +132,7 @@ async def test_profile_of_unknown_symbol_is_none(
 ) -> None:
     server.add("/query", Reply(body={}), query={"function": "OVERVIEW"})  # AV's answer: {}
 
-    assert await provider.fetch(Capability.PROFILE, "NOSUCHTICKER") is None
+    assert await provider.fetch(Dataset.PROFILE, "NOSUCHTICKER") is None
 
 
 async def test_per_minute_note_is_throttled(
@@ -141,7 +141,7 @@ async def test_per_minute_note_is_throttled(
     server.add("/query", recorded("alphavantage/throttle_note_per-minute.json"))
 
     with pytest.raises(ProviderThrottled) as caught:
-        await provider.fetch(Capability.QUOTE, "MSFT")
+        await provider.fetch(Dataset.QUOTE, "MSFT")
 
     assert caught.value.retry_after == 60
     assert caught.value.provider == "alphavantage"
@@ -159,7 +159,7 @@ async def test_daily_limit_is_quota_and_never_echoes_the_key(
     server.add("/query", Reply(body={"Information": text}))
 
     with pytest.raises(ProviderQuotaExceeded) as caught:
-        await provider.fetch(Capability.QUOTE, "MSFT")
+        await provider.fetch(Dataset.QUOTE, "MSFT")
 
     assert KEY not in str(caught.value)
     assert "[redacted]" in str(caught.value)
@@ -174,14 +174,14 @@ async def test_invalid_key_is_auth_error(
     server.add("/query", Reply(body={"Error Message": message}))
 
     with pytest.raises(ProviderAuthError):
-        await provider.fetch(Capability.QUOTE, "MSFT")
+        await provider.fetch(Dataset.QUOTE, "MSFT")
 
 
 async def test_missing_key_fails_without_calling(server: FakeHttpServer) -> None:
     adapter = AlphaVantageProvider(api_key=None, base_url=server.url)
     try:
         with pytest.raises(ProviderAuthError):
-            await adapter.fetch(Capability.LOOKUP, "MSFT")
+            await adapter.fetch(Dataset.LOOKUP, "MSFT")
     finally:
         await adapter.aclose()
     assert server.requests() == []
@@ -201,7 +201,7 @@ async def test_server_errors_are_unavailable(
     server.add("/query", reply)
 
     with pytest.raises(ProviderUnavailable):
-        await provider.fetch(Capability.QUOTE, "MSFT")
+        await provider.fetch(Dataset.QUOTE, "MSFT")
 
 
 async def test_timeout_is_unavailable(server: FakeHttpServer) -> None:
@@ -209,7 +209,7 @@ async def test_timeout_is_unavailable(server: FakeHttpServer) -> None:
     adapter = AlphaVantageProvider(api_key=KEY, base_url=server.url, timeout=0.1)
     try:
         with pytest.raises(ProviderUnavailable, match="timed out"):
-            await adapter.fetch(Capability.QUOTE, "MSFT")
+            await adapter.fetch(Dataset.QUOTE, "MSFT")
     finally:
         await adapter.aclose()
 
@@ -218,7 +218,7 @@ async def test_refused_connection_is_unavailable() -> None:
     adapter = AlphaVantageProvider(api_key=KEY, base_url=closed_port_url(), timeout=1)
     try:
         with pytest.raises(ProviderUnavailable) as caught:
-            await adapter.fetch(Capability.QUOTE, "MSFT")
+            await adapter.fetch(Dataset.QUOTE, "MSFT")
     finally:
         await adapter.aclose()
     assert KEY not in str(caught.value)

@@ -9,26 +9,22 @@ string ("-0.5852%", "None"). Throttle texts can echo the API key, so quoted text
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from quantdesk.market.providers._http import HttpApi, redact
 from quantdesk.market.providers._values import to_decimal, to_text, utcnow
 from quantdesk.market.providers.base import (
-    Capability,
     Fetcher,
-    Profile,
     Provider,
     ProviderAuthError,
     ProviderError,
     ProviderQuotaExceeded,
     ProviderThrottled,
     ProviderUnavailable,
-    Quote,
-    SymbolInfo,
-    SymbolQuery,
 )
+from quantdesk.market.providers.datasets import Dataset, Profile, Quote, SymbolInfo, SymbolQuery
 
 NAME = "alphavantage"
 # The free plan's window is a minute; a per-second burst limit clears almost at once.
@@ -123,8 +119,10 @@ def _quote_as_of(quote: dict[str, Any]) -> datetime:
     return min(now, datetime.combine(day, time.max, tzinfo=UTC))
 
 
-class AlphaVantageLookupFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, SymbolInfo]):
+class AlphaVantageLookupFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, SymbolInfo | None]):
     """SYMBOL_SEARCH for the exact symbol; without an exact match, GLOBAL_QUOTE decides."""
+
+    cost: ClassVar[int] = 2  # a search, and a quote when the search has no exact match
 
     def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
         return {"symbol": query.symbol.upper()}
@@ -157,7 +155,7 @@ class AlphaVantageLookupFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Symbo
         )
 
 
-class AlphaVantageQuoteFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Quote]):
+class AlphaVantageQuoteFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Quote | None]):
     def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
         return {"symbol": query.symbol.upper()}
 
@@ -182,7 +180,7 @@ class AlphaVantageQuoteFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Quote]
         )
 
 
-class AlphaVantageProfileFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Profile]):
+class AlphaVantageProfileFetcher(_AlphaVantageFetcher, Fetcher[SymbolQuery, Profile | None]):
     def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
         return {"symbol": query.symbol.upper()}
 
@@ -226,9 +224,9 @@ class AlphaVantageProvider(Provider):
         )
         super().__init__(
             {
-                Capability.LOOKUP: AlphaVantageLookupFetcher(self.api),
-                Capability.QUOTE: AlphaVantageQuoteFetcher(self.api),
-                Capability.PROFILE: AlphaVantageProfileFetcher(self.api),
+                Dataset.LOOKUP: AlphaVantageLookupFetcher(self.api),
+                Dataset.QUOTE: AlphaVantageQuoteFetcher(self.api),
+                Dataset.PROFILE: AlphaVantageProfileFetcher(self.api),
             }
         )
 

@@ -10,6 +10,9 @@ Symbols are accepted as our catalog spells them ("BTC-USD") or bare ("BTC"). A p
 another currency, or anything shaped like a listed security (``VOD.L``, ``^GSPC``), is
 ``ProviderUnsupported``; so is a bare ticker that is no coin ("AAPL": CoinGecko cannot say it
 does not exist). A ``-USD`` pair whose base is no coin is unknown (``None``).
+
+Quotes are asked for many coins at once: ``/simple/price?ids=a,b,...`` is one call; only ``-USD``
+pairs are covered (a stock never costs a CoinGecko call).
 """
 
 from __future__ import annotations
@@ -19,24 +22,27 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from quantdesk.market.providers._http import HttpApi, retry_after_seconds
 from quantdesk.market.providers._values import from_epoch, to_decimal, utcnow
 from quantdesk.market.providers.base import (
-    Capability,
-    CryptoPrice,
+    BatchFetcher,
     Fetcher,
     Provider,
     ProviderAuthError,
     ProviderThrottled,
     ProviderUnavailable,
     ProviderUnsupported,
+)
+from quantdesk.market.providers.datasets import (
+    Dataset,
     Quote,
     SymbolInfo,
     SymbolQuery,
+    SymbolsQuery,
 )
 
 NAME = "coingecko"
@@ -44,6 +50,8 @@ COIN_LIST_TTL_SECONDS = 24 * 3600
 # Free plan: a 429 without Retry-After clears within the minute window.
 _DEFAULT_RETRY_SECONDS = 60.0
 _BASE = re.compile(r"^[A-Z0-9]{1,20}$")
+# Coin ids per /simple/price call (the URL stays well under common length limits).
+PRICE_BATCH = 100
 
 # Ticker -> (CoinGecko id, name) of the majors: every coin of assets/catalog_data/crypto.json.
 PREFERRED_IDS: dict[str, tuple[str, str]] = {
@@ -182,7 +190,7 @@ def _no_coin(ref: CoinRef) -> None:
         raise ProviderUnsupported(NAME, f"{ref.symbol} is not a coin CoinGecko knows")
 
 
-class CoinGeckoLookupFetcher(Fetcher[SymbolQuery, SymbolInfo]):
+class CoinGeckoLookupFetcher(Fetcher[SymbolQuery, SymbolInfo | None]):
     def __init__(self, api: CoinGeckoApi) -> None:
         self.api = api
 
@@ -206,23 +214,49 @@ class CoinGeckoLookupFetcher(Fetcher[SymbolQuery, SymbolInfo]):
         )
 
 
-class _SimplePriceFetcher:
+def _price(market: dict[str, Any]) -> Decimal:
+    price = to_decimal(market.get("usd"))
+    if price is None:
+        raise ProviderUnsupported(NAME, "no USD price")
+    return price
+
+
+def is_usd_pair(symbol: str) -> bool:
+    try:
+        return parse_symbol(symbol).is_pair
+    except ProviderUnsupported:
+        return False
+
+
+class CoinGeckoQuoteFetcher(BatchFetcher[Quote | None]):
+    """Quotes of ``-USD`` pairs; the change is over 24 h and the volume is traded USD."""
+
+    max_symbols: ClassVar[int] = PRICE_BATCH
+
     def __init__(self, api: CoinGeckoApi) -> None:
         self.api = api
 
-    def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
-        return {"ref": parse_symbol(query.symbol)}
+    def covers_symbol(self, symbol: str) -> bool:
+        return is_usd_pair(symbol)
+
+    def transform_batch_query(self, query: SymbolsQuery) -> dict[str, Any]:
+        return {"refs": {asked: parse_symbol(asked) for asked in query.symbols}}
 
     async def extract(self, params: dict[str, Any]) -> Any:
-        ref: CoinRef = params["ref"]
-        coin = await self.api.resolve(ref)
-        if coin is None:
-            _no_coin(ref)
-            return {"ref": ref, "market": None}
+        refs: dict[str, CoinRef] = params["refs"]
+        coins: dict[str, Coin | None] = {}
+        for asked, ref in refs.items():
+            coin = await self.api.resolve(ref)
+            if coin is None:
+                _no_coin(ref)
+            coins[asked] = coin
+        ids = sorted({coin.id for coin in coins.values() if coin is not None})
+        if not ids:
+            return {"refs": refs, "coins": coins, "body": {}}
         body = await self.api.call(
             "/simple/price",
             {
-                "ids": coin.id,
+                "ids": ",".join(ids),
                 "vs_currencies": "usd",
                 "include_market_cap": "true",
                 "include_24hr_vol": "true",
@@ -232,55 +266,29 @@ class _SimplePriceFetcher:
         )
         if not isinstance(body, dict):
             raise ProviderUnavailable(NAME, "unexpected /simple/price answer (not an object)")
-        market = body.get(coin.id)
-        if market is None:
-            # An id CoinGecko no longer prices: the coin is gone (delisted or renamed).
-            return {"ref": ref, "market": None}
-        if not isinstance(market, dict):
-            raise ProviderUnavailable(NAME, f"unexpected /simple/price entry for {coin.id}")
-        return {"ref": ref, "market": market}
+        return {"refs": refs, "coins": coins, "body": body}
 
-
-def _price(market: dict[str, Any]) -> Decimal:
-    price = to_decimal(market.get("usd"))
-    if price is None:
-        raise ProviderUnsupported(NAME, "no USD price")
-    return price
-
-
-class CoinGeckoCryptoPriceFetcher(_SimplePriceFetcher, Fetcher[SymbolQuery, CryptoPrice]):
-    def transform(self, query: SymbolQuery, raw: Any) -> CryptoPrice | None:
-        market = raw["market"]
-        if market is None:
-            return None
-        price = _price(market)
-        return CryptoPrice(
-            symbol=raw["ref"].symbol,
-            price=price,
-            market_cap=to_decimal(market.get("usd_market_cap")),
-            volume_24h=to_decimal(market.get("usd_24h_vol")),
-            change_24h_percent=to_decimal(market.get("usd_24h_change")),
-            as_of=from_epoch(market.get("last_updated_at")) or utcnow(),
-            source=NAME,
-        )
-
-
-class CoinGeckoQuoteFetcher(_SimplePriceFetcher, Fetcher[SymbolQuery, Quote]):
-    def transform(self, query: SymbolQuery, raw: Any) -> Quote | None:
-        market = raw["market"]
-        if market is None:
-            return None
-        price = _price(market)
-        return Quote(
-            symbol=raw["ref"].symbol,
-            price=price,
-            change_percent=to_decimal(market.get("usd_24h_change")),
-            volume=to_decimal(market.get("usd_24h_vol")),  # traded value in USD over 24 h
-            market_cap=to_decimal(market.get("usd_market_cap")),
-            currency="USD",
-            as_of=from_epoch(market.get("last_updated_at")) or utcnow(),
-            source=NAME,
-        )
+    def transform_batch(self, query: SymbolsQuery, raw: Any) -> dict[str, Quote | None]:
+        found: dict[str, Quote | None] = {}
+        for asked, coin in raw["coins"].items():
+            # No coin behind the pair, or an id CoinGecko no longer prices (delisted, renamed).
+            market = None if coin is None else raw["body"].get(coin.id)
+            if market is None:
+                found[asked] = None
+                continue
+            if not isinstance(market, dict):
+                raise ProviderUnavailable(NAME, f"unexpected /simple/price entry for {coin.id}")
+            found[asked] = Quote(
+                symbol=raw["refs"][asked].symbol,
+                price=_price(market),
+                change_percent=to_decimal(market.get("usd_24h_change")),
+                volume=to_decimal(market.get("usd_24h_vol")),  # traded value in USD over 24 h
+                market_cap=to_decimal(market.get("usd_market_cap")),
+                currency="USD",
+                as_of=from_epoch(market.get("last_updated_at")) or utcnow(),
+                source=NAME,
+            )
+        return found
 
 
 class CoinGeckoProvider(Provider):
@@ -297,9 +305,8 @@ class CoinGeckoProvider(Provider):
         self.api = CoinGeckoApi(base_url=base_url, timeout=timeout, api_key=api_key, http=http)
         super().__init__(
             {
-                Capability.LOOKUP: CoinGeckoLookupFetcher(self.api),
-                Capability.QUOTE: CoinGeckoQuoteFetcher(self.api),
-                Capability.CRYPTO_PRICE: CoinGeckoCryptoPriceFetcher(self.api),
+                Dataset.LOOKUP: CoinGeckoLookupFetcher(self.api),
+                Dataset.QUOTE: CoinGeckoQuoteFetcher(self.api),
             }
         )
 

@@ -1,136 +1,48 @@
 """Financial Modeling Prep, stable API (https://site.financialmodelingprep.com/developer/docs/stable).
 
-Answers are JSON arrays, empty for an unknown symbol. Plan limits come as status codes: 401 bad
-key, 402 plan-gated (plain text), 403 "Legacy Endpoint" (a v3 path on a newer plan), 429
-"Limit Reach" (no ``Retry-After``: the daily allowance is spent). Field names differ between the
-stable and the v3 API (``changePercentage``/``changesPercentage``, ``marketCap``/``mktCap``), so
-both spellings are read.
+Serves every dataset: quotes in batches (``/stable/batch-quote``, many symbols for one call),
+profile, income statements, TTM ratios, dividends, float, revenue by product, analyst grades,
+exchange variants, the exchange list and market hours. Answers are JSON arrays, empty for an
+unknown symbol. The API client and its error mapping (401, 402, 403, 429 "Limit Reach") are in
+``fmp_api``; the fundamentals' fetchers in ``fmp_fundamentals``.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import httpx
 
-from quantdesk.market.providers._http import HttpApi, retry_after_seconds
+from quantdesk.market.providers import fmp_fundamentals as fundamentals
 from quantdesk.market.providers._values import from_epoch, to_decimal, to_text, utcnow
-from quantdesk.market.providers.base import (
-    Capability,
-    Fetcher,
+from quantdesk.market.providers.base import BatchFetcher, Fetcher, Provider, ProviderUnavailable
+from quantdesk.market.providers.datasets import (
+    Dataset,
+    Exchange,
+    ExchangeStatus,
+    ExchangeVariant,
+    NoQuery,
     Profile,
-    Provider,
-    ProviderAuthError,
-    ProviderQuotaExceeded,
-    ProviderThrottled,
-    ProviderUnavailable,
     Quote,
     SymbolInfo,
     SymbolQuery,
+    SymbolsQuery,
+)
+from quantdesk.market.providers.fmp_api import (
+    NAME,
+    FmpApi,
+    FmpFetcher,
+    asset_class,
+    dividend_yield,
+    first,
+    parse_flag,
 )
 
-NAME = "fmp"
+__all__ = ["NAME", "FmpApi", "FmpProvider", "FmpQuoteFetcher"]
 
 
-def _first(entry: dict[str, Any], *keys: str) -> Any:
-    """The first present, non-null value among the spellings of one field."""
-    for key in keys:
-        if entry.get(key) is not None:
-            return entry[key]
-    return None
-
-
-def _asset_class(entry: dict[str, Any]) -> str:
-    if entry.get("isEtf") is True:
-        return "etf"
-    if entry.get("isFund") is True:
-        return "fund"
-    return "equity"
-
-
-def _dividend_yield(entry: dict[str, Any]) -> Decimal | None:
-    """``lastDividend`` is the annualised dividend per share: over the price, a fraction."""
-    dividend = to_decimal(_first(entry, "lastDividend", "lastDiv"))
-    price = to_decimal(entry.get("price"))
-    if dividend is None or price is None or price <= 0 or dividend < 0:
-        return None
-    return (dividend / price).quantize(Decimal("0.000001"))
-
-
-class FmpApi(HttpApi):
-    async def call(self, path: str, **params: str) -> list[dict[str, Any]]:
-        key = self.require_key()
-        response = await self.get(path, {**params, "apikey": key})
-        if response.status_code != 200:
-            raise self._status_error(response)
-        body = self.json(response)
-        if isinstance(body, dict) and "Error Message" in body:
-            # Older accounts got HTTP 200 with the error in the body.
-            raise self._message_error(str(body["Error Message"]), retry_after=None)
-        if not isinstance(body, list):
-            raise ProviderUnavailable(NAME, f"unexpected answer from {path} (not a list)")
-        return [entry for entry in body if isinstance(entry, dict)]
-
-    def _message(self, response: httpx.Response) -> str:
-        """The error text of a failed answer: ``Error Message`` when JSON, else the plain body."""
-        try:
-            body = response.json()
-        except ValueError:
-            return self.quote(response.text)
-        if isinstance(body, dict) and "Error Message" in body:
-            return self.quote(str(body["Error Message"]))
-        return self.quote(response.text)
-
-    def _status_error(self, response: httpx.Response) -> Exception:
-        status = response.status_code
-        if status >= 500:
-            return self.server_error(response)
-        message = f"HTTP {status}: {self._message(response)}"
-        if status in (401, 403):
-            return ProviderAuthError(NAME, message)
-        if status == 402:
-            return ProviderQuotaExceeded(NAME, message)
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers)
-            if retry_after is not None:
-                return ProviderThrottled(NAME, message, retry_after=retry_after)
-            return ProviderQuotaExceeded(NAME, message)
-        return ProviderUnavailable(NAME, message)
-
-    def _message_error(self, text: str, *, retry_after: float | None) -> Exception:
-        quoted = self.quote(text)
-        lower = quoted.lower()
-        if "api key" in lower or "apikey" in lower:
-            return ProviderAuthError(NAME, quoted)
-        if "limit reach" in lower:
-            return ProviderQuotaExceeded(NAME, quoted, retry_after=retry_after)
-        return ProviderUnavailable(NAME, quoted)
-
-
-class _FmpFetcher:
-    path: str
-
-    def __init__(self, api: FmpApi) -> None:
-        self.api = api
-
-    def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
-        return {"symbol": query.symbol.upper()}
-
-    async def extract(self, params: dict[str, Any]) -> Any:
-        return await self.api.call(self.path, symbol=params["symbol"])
-
-    @staticmethod
-    def entry_for(query: SymbolQuery, raw: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The entry for the asked symbol (a list may hold several); None when it is empty."""
-        wanted = query.symbol.upper()
-        for entry in raw:
-            if str(entry.get("symbol", "")).upper() == wanted:
-                return entry
-        return raw[0] if raw else None
-
-
-class FmpLookupFetcher(_FmpFetcher, Fetcher[SymbolQuery, SymbolInfo]):
+class FmpLookupFetcher(FmpFetcher, Fetcher[SymbolQuery, SymbolInfo | None]):
     """The profile endpoint answers for every listed symbol and is empty for unknown ones."""
 
     path = "/stable/profile"
@@ -141,39 +53,55 @@ class FmpLookupFetcher(_FmpFetcher, Fetcher[SymbolQuery, SymbolInfo]):
             return None
         return SymbolInfo(
             symbol=to_text(entry.get("symbol")) or query.symbol.upper(),
-            name=to_text(_first(entry, "companyName", "name")),
-            exchange=to_text(_first(entry, "exchange", "exchangeShortName")),
-            asset_class=_asset_class(entry),
+            name=to_text(first(entry, "companyName", "name")),
+            exchange=to_text(first(entry, "exchange", "exchangeShortName")),
+            asset_class=asset_class(entry),
             currency=to_text(entry.get("currency")),
             country=to_text(entry.get("country")),
             source=NAME,
         )
 
 
-class FmpQuoteFetcher(_FmpFetcher, Fetcher[SymbolQuery, Quote]):
-    path = "/stable/quote"
-
-    def transform(self, query: SymbolQuery, raw: Any) -> Quote | None:
-        entry = self.entry_for(query, raw)
-        if entry is None:
-            return None
-        price = to_decimal(entry.get("price"))
-        if price is None:
-            raise ProviderUnavailable(NAME, "quote has no price")
-        return Quote(
-            symbol=to_text(entry.get("symbol")) or query.symbol.upper(),
-            price=price,
-            change=to_decimal(_first(entry, "change", "changes")),
-            change_percent=to_decimal(_first(entry, "changePercentage", "changesPercentage")),
-            volume=to_decimal(entry.get("volume")),
-            market_cap=to_decimal(_first(entry, "marketCap", "mktCap")),
-            currency=to_text(entry.get("currency")),
-            as_of=from_epoch(entry.get("timestamp")) or utcnow(),
-            source=NAME,
-        )
+def _quote(entry: dict[str, Any], symbol: str) -> Quote:
+    price = to_decimal(entry.get("price"))
+    if price is None:
+        raise ProviderUnavailable(NAME, f"quote of {symbol} has no price")
+    return Quote(
+        symbol=to_text(entry.get("symbol")) or symbol,
+        price=price,
+        change=to_decimal(first(entry, "change", "changes")),
+        change_percent=to_decimal(first(entry, "changePercentage", "changesPercentage")),
+        volume=to_decimal(entry.get("volume")),
+        market_cap=to_decimal(first(entry, "marketCap", "mktCap")),
+        currency=to_text(entry.get("currency")),
+        as_of=from_epoch(entry.get("timestamp")) or utcnow(),
+        source=NAME,
+    )
 
 
-class FmpProfileFetcher(_FmpFetcher, Fetcher[SymbolQuery, Profile]):
+class FmpQuoteFetcher(FmpFetcher, BatchFetcher[Quote | None]):
+    """``/stable/batch-quote?symbols=A,B,...``: many symbols, one call (same entries as
+    ``/stable/quote``); a symbol FMP does not know is left out of the answer."""
+
+    path = "/stable/batch-quote"
+    max_symbols: ClassVar[int] = 100
+    # The batch steps, not FmpFetcher's single-symbol ones.
+    transform_query = BatchFetcher.transform_query
+    transform = BatchFetcher.transform
+
+    def transform_batch_query(self, query: SymbolsQuery) -> dict[str, Any]:
+        return {"symbols": ",".join(symbol.upper() for symbol in query.symbols)}
+
+    def transform_batch(self, query: SymbolsQuery, raw: Any) -> dict[str, Quote | None]:
+        by_symbol = {str(e.get("symbol", "")).upper(): e for e in raw}
+        return {
+            asked: _quote(by_symbol[asked.upper()], asked.upper())
+            for asked in query.symbols
+            if asked.upper() in by_symbol
+        }
+
+
+class FmpProfileFetcher(FmpFetcher, Fetcher[SymbolQuery, Profile | None]):
     path = "/stable/profile"
 
     def transform(self, query: SymbolQuery, raw: Any) -> Profile | None:
@@ -182,19 +110,106 @@ class FmpProfileFetcher(_FmpFetcher, Fetcher[SymbolQuery, Profile]):
             return None
         return Profile(
             symbol=to_text(entry.get("symbol")) or query.symbol.upper(),
-            name=to_text(_first(entry, "companyName", "name")),
-            exchange=to_text(_first(entry, "exchange", "exchangeShortName")),
-            asset_class=_asset_class(entry),
+            name=to_text(first(entry, "companyName", "name")),
+            exchange=to_text(first(entry, "exchange", "exchangeShortName")),
+            asset_class=asset_class(entry),
             sector=to_text(entry.get("sector")),
             industry=to_text(entry.get("industry")),
             country=to_text(entry.get("country")),
             currency=to_text(entry.get("currency")),
-            market_cap=to_decimal(_first(entry, "marketCap", "mktCap")),
-            dividend_yield=_dividend_yield(entry),
+            market_cap=to_decimal(first(entry, "marketCap", "mktCap")),
+            dividend_yield=dividend_yield(entry),
             description=to_text(entry.get("description")),
             website=to_text(entry.get("website")),
             source=NAME,
         )
+
+
+class FmpVariantsFetcher(FmpFetcher, Fetcher[SymbolQuery, list[ExchangeVariant]]):
+    """The company's listings on other exchanges (their own tickers, so no symbol filter).
+
+    Entries are v3-shaped even on the stable API: ``exchange`` is the full name and
+    ``exchangeShortName`` the code; a stable-shaped entry (``exchange`` the code,
+    ``exchangeFullName`` the name) is read too.
+    """
+
+    path = "/stable/search-exchange-variants"
+
+    def transform(self, query: SymbolQuery, raw: Any) -> list[ExchangeVariant]:
+        return [_variant(entry) for entry in raw if to_text(entry.get("symbol"))]
+
+
+def _variant(entry: dict[str, Any]) -> ExchangeVariant:
+    if to_text(entry.get("exchangeShortName")):
+        code, full = entry.get("exchangeShortName"), entry.get("exchange")
+    else:
+        code, full = entry.get("exchange"), entry.get("exchangeFullName")
+    return ExchangeVariant(
+        symbol=str(entry["symbol"]),
+        name=to_text(first(entry, "companyName", "name")),
+        exchange=to_text(code),
+        exchange_name=to_text(full),
+        currency=to_text(entry.get("currency")),
+        price=to_decimal(entry.get("price")),
+        source=NAME,
+    )
+
+
+class FmpExchangesFetcher(FmpFetcher, Fetcher[NoQuery, list[Exchange]]):
+    path = "/stable/available-exchanges"
+
+    def transform(self, query: NoQuery, raw: Any) -> list[Exchange]:
+        return [
+            Exchange(
+                code=str(entry["exchange"]),
+                name=to_text(entry.get("name")),
+                country=to_text(entry.get("countryName")),
+                country_code=to_text(entry.get("countryCode")),
+                symbol_suffix=to_text(entry.get("symbolSuffix")),  # "N/A" means none
+                delay=to_text(entry.get("delay")),
+                source=NAME,
+            )
+            for entry in raw
+            if to_text(entry.get("exchange"))
+        ]
+
+
+class FmpMarketStatusFetcher(FmpFetcher, Fetcher[NoQuery, list[ExchangeStatus]]):
+    """Every exchange in one call. The hours carry a fixed UTC offset that goes stale across
+    daylight saving time; ``timezone`` is the reliable part."""
+
+    path = "/stable/all-exchange-market-hours"
+
+    def transform(self, query: NoQuery, raw: Any) -> list[ExchangeStatus]:
+        return [
+            ExchangeStatus(
+                exchange=str(entry["exchange"]),
+                name=to_text(entry.get("name")),
+                timezone=to_text(entry.get("timezone")),
+                opening_hour=to_text(entry.get("openingHour")),
+                closing_hour=to_text(entry.get("closingHour")),
+                is_open=parse_flag(entry.get("isMarketOpen")),
+                source=NAME,
+            )
+            for entry in raw
+            if to_text(entry.get("exchange"))
+        ]
+
+
+FETCHERS: dict[Dataset, Callable[[FmpApi], Fetcher[Any, Any]]] = {
+    Dataset.LOOKUP: FmpLookupFetcher,
+    Dataset.QUOTE: FmpQuoteFetcher,
+    Dataset.PROFILE: FmpProfileFetcher,
+    Dataset.FINANCIAL_STATEMENTS: fundamentals.FmpStatementsFetcher,
+    Dataset.RATIOS_TTM: fundamentals.FmpRatiosFetcher,
+    Dataset.DIVIDEND_HISTORY: fundamentals.FmpDividendsFetcher,
+    Dataset.SHARES_FLOAT: fundamentals.FmpSharesFloatFetcher,
+    Dataset.REVENUE_SEGMENTATION: fundamentals.FmpSegmentsFetcher,
+    Dataset.GRADES_HISTORICAL: fundamentals.FmpGradesFetcher,
+    Dataset.EXCHANGE_VARIANTS: FmpVariantsFetcher,
+    Dataset.AVAILABLE_EXCHANGES: FmpExchangesFetcher,
+    Dataset.EXCHANGE_MARKET_STATUS: FmpMarketStatusFetcher,
+}
 
 
 class FmpProvider(Provider):
@@ -209,13 +224,7 @@ class FmpProvider(Provider):
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.api = FmpApi(NAME, base_url=base_url, timeout=timeout, api_key=api_key, http=http)
-        super().__init__(
-            {
-                Capability.LOOKUP: FmpLookupFetcher(self.api),
-                Capability.QUOTE: FmpQuoteFetcher(self.api),
-                Capability.PROFILE: FmpProfileFetcher(self.api),
-            }
-        )
+        super().__init__({dataset: fetcher(self.api) for dataset, fetcher in FETCHERS.items()})
 
     async def aclose(self) -> None:
         await self.api.aclose()

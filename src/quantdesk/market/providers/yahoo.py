@@ -1,4 +1,5 @@
-"""Yahoo Finance through ``yfinance``, run off the event loop.
+"""Yahoo Finance through ``yfinance``, run off the event loop: quotes (many symbols per call, v7),
+profiles (quoteSummary), dividend history (v8 chart events) and symbol lookup (search).
 
 The work is split in two: a *client* fetches Yahoo's raw JSON (the real one, ``YFinanceClient``,
 goes through yfinance's session, which handles cookies, the crumb and browser TLS impersonation),
@@ -16,31 +17,43 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import quote as url_quote
 
 from quantdesk.market.providers import yahoo_transform as transform
 from quantdesk.market.providers.base import (
-    Capability,
+    BatchFetcher,
     Fetcher,
-    Profile,
     Provider,
     ProviderError,
     ProviderThrottled,
     ProviderUnavailable,
+)
+from quantdesk.market.providers.datasets import (
+    Dataset,
+    Dividend,
+    DividendsQuery,
+    Profile,
     Quote,
     SymbolInfo,
     SymbolQuery,
+    SymbolsQuery,
 )
 
 NAME = transform.NAME
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 QUOTE_SUMMARY_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary"
+CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart"
 SEARCH_URL = "https://query2.finance.yahoo.com/v1/finance/search"
 PROFILE_MODULES = ("price", "assetProfile", "summaryDetail")
 # yfinance may fetch a cookie and a crumb before the call itself, each with the timeout.
 _DEADLINE_FACTOR = 3
 _MAX_THREADS = 4
+# Symbols per v7 quote call: Yahoo's own pages ask for a few dozen at once.
+QUOTE_BATCH = 50
+# Dividend history without a start goes back this far.
+_DIVIDEND_YEARS = 10
 # Coins whose ticker Yahoo gives to another asset; mirrors yahoo_symbol in the crypto catalog.
 YAHOO_SYMBOLS = {
     "TON-USD": "TON11419-USD",
@@ -58,9 +71,11 @@ class YahooClient(Protocol):
 
     def search(self, query: str, *, timeout: float) -> Any: ...
 
-    def quote(self, symbol: str, *, timeout: float) -> Any: ...
+    def quote(self, symbols: Sequence[str], *, timeout: float) -> Any: ...
 
     def quote_summary(self, symbol: str, modules: Sequence[str], *, timeout: float) -> Any: ...
+
+    def chart(self, symbol: str, *, start: int, end: int, timeout: float) -> Any: ...
 
 
 class YFinanceClient:
@@ -83,9 +98,24 @@ class YFinanceClient:
         }
         return self._get_json(SEARCH_URL, params, timeout)
 
-    def quote(self, symbol: str, *, timeout: float) -> Any:
-        params = {"symbols": symbol, "formatted": "false", "lang": "en-US", "region": "US"}
+    def quote(self, symbols: Sequence[str], *, timeout: float) -> Any:
+        params = {
+            "symbols": ",".join(symbols),
+            "formatted": "false",
+            "lang": "en-US",
+            "region": "US",
+        }
         return self._get_json(QUOTE_URL, params, timeout)
+
+    def chart(self, symbol: str, *, start: int, end: int, timeout: float) -> Any:
+        params = {
+            "period1": start,
+            "period2": end,
+            "interval": "1d",
+            "events": "div",
+            "includePrePost": "false",
+        }
+        return self._get_json(f"{CHART_URL}/{url_quote(symbol, safe='')}", params, timeout)
 
     def quote_summary(self, symbol: str, modules: Sequence[str], *, timeout: float) -> Any:
         params = {
@@ -157,8 +187,13 @@ class YahooSession:
     async def search(self, query: str) -> Any:
         return await self.run(lambda: self.client.search(query, timeout=self.timeout))
 
-    async def quote(self, symbol: str) -> Any:
-        return await self.run(lambda: self.client.quote(symbol, timeout=self.timeout))
+    async def quote(self, symbols: Sequence[str]) -> Any:
+        return await self.run(lambda: self.client.quote(list(symbols), timeout=self.timeout))
+
+    async def chart(self, symbol: str, *, start: int, end: int) -> Any:
+        return await self.run(
+            lambda: self.client.chart(symbol, start=start, end=end, timeout=self.timeout)
+        )
 
     async def quote_summary(self, symbol: str, modules: Sequence[str]) -> Any:
         return await self.run(
@@ -178,12 +213,14 @@ class _YahooFetcher:
     def __init__(self, session: YahooSession) -> None:
         self.session = session
 
-    def transform_query(self, query: SymbolQuery) -> dict[str, Any]:
+    def transform_query(self, query: Any) -> dict[str, Any]:
         return {"symbol": yahoo_symbol(query.symbol)}
 
 
-class YahooLookupFetcher(_YahooFetcher, Fetcher[SymbolQuery, SymbolInfo]):
+class YahooLookupFetcher(_YahooFetcher, Fetcher[SymbolQuery, SymbolInfo | None]):
     """Search for the exact symbol; without an exact hit, the quote endpoint decides."""
+
+    cost: ClassVar[int] = 2  # a search, and a quote when the search has no exact hit
 
     async def extract(self, params: dict[str, Any]) -> Any:
         symbol = params["symbol"]
@@ -194,7 +231,7 @@ class YahooLookupFetcher(_YahooFetcher, Fetcher[SymbolQuery, SymbolInfo]):
         if found is not None:
             return {"info": found}
         try:
-            return {"quote": await self.session.quote(symbol)}
+            return {"quote": await self.session.quote([symbol])}
         except SymbolNotFound:
             return {"quote": None}
 
@@ -207,20 +244,37 @@ class YahooLookupFetcher(_YahooFetcher, Fetcher[SymbolQuery, SymbolInfo]):
         return transform.symbol_info_from_v7(yahoo_symbol(query.symbol), raw["quote"])
 
 
-class YahooQuoteFetcher(_YahooFetcher, Fetcher[SymbolQuery, Quote]):
+class YahooQuoteFetcher(BatchFetcher[Quote | None]):
+    """``/v7/finance/quote?symbols=A,B,...``: up to ``QUOTE_BATCH`` symbols in one call."""
+
+    max_symbols: ClassVar[int] = QUOTE_BATCH
+
+    def __init__(self, session: YahooSession) -> None:
+        self.session = session
+
+    def transform_batch_query(self, query: SymbolsQuery) -> dict[str, Any]:
+        return {"symbols": {asked: yahoo_symbol(asked) for asked in query.symbols}}
+
     async def extract(self, params: dict[str, Any]) -> Any:
+        asked: dict[str, str] = params["symbols"]
         try:
-            return await self.session.quote(params["symbol"])
+            return {"asked": asked, "body": await self.session.quote(list(asked.values()))}
         except SymbolNotFound:
-            return None
+            return {"asked": asked, "body": None}
 
-    def transform(self, query: SymbolQuery, raw: Any) -> Quote | None:
-        if raw is None:
-            return None
-        return transform.quote_from_v7(yahoo_symbol(query.symbol), raw)
+    def transform_batch(self, query: SymbolsQuery, raw: Any) -> dict[str, Quote | None]:
+        if raw["body"] is None:
+            return {}
+        found = transform.quotes_from_v7(raw["body"])
+        asked: dict[str, str] = raw["asked"]
+        return {
+            symbol: found[spelling.upper()]
+            for symbol, spelling in asked.items()
+            if spelling.upper() in found
+        }
 
 
-class YahooProfileFetcher(_YahooFetcher, Fetcher[SymbolQuery, Profile]):
+class YahooProfileFetcher(_YahooFetcher, Fetcher[SymbolQuery, Profile | None]):
     async def extract(self, params: dict[str, Any]) -> Any:
         try:
             return await self.session.quote_summary(params["symbol"], PROFILE_MODULES)
@@ -233,6 +287,38 @@ class YahooProfileFetcher(_YahooFetcher, Fetcher[SymbolQuery, Profile]):
         return transform.profile_from_summary(yahoo_symbol(query.symbol), raw)
 
 
+def _epoch(day: date, *, end_of_day: bool = False) -> int:
+    return int(datetime.combine(day, time.max if end_of_day else time.min, UTC).timestamp())
+
+
+class YahooDividendsFetcher(_YahooFetcher, Fetcher[DividendsQuery, list[Dividend]]):
+    """The v8 chart's dividend events over the query's range (daily bars, ``events=div``)."""
+
+    def transform_query(self, query: DividendsQuery) -> dict[str, Any]:
+        today = datetime.now(UTC).date()
+        end = query.end or today
+        start = query.start or end - timedelta(days=365 * _DIVIDEND_YEARS)
+        return {
+            "symbol": yahoo_symbol(query.symbol),
+            "start": _epoch(start),
+            "end": _epoch(end, end_of_day=True),
+        }
+
+    async def extract(self, params: dict[str, Any]) -> Any:
+        try:
+            return await self.session.chart(
+                params["symbol"], start=params["start"], end=params["end"]
+            )
+        except SymbolNotFound:
+            return None
+
+    def transform(self, query: DividendsQuery, raw: Any) -> list[Dividend]:
+        if raw is None:
+            return []
+        found = transform.dividends_from_chart(query.symbol.upper(), raw)
+        return [d for d in found if query.covers(d.ex_date)]
+
+
 class YahooProvider(Provider):
     name = NAME
 
@@ -240,9 +326,10 @@ class YahooProvider(Provider):
         self.session = YahooSession(client or YFinanceClient(), timeout=timeout)
         super().__init__(
             {
-                Capability.LOOKUP: YahooLookupFetcher(self.session),
-                Capability.QUOTE: YahooQuoteFetcher(self.session),
-                Capability.PROFILE: YahooProfileFetcher(self.session),
+                Dataset.LOOKUP: YahooLookupFetcher(self.session),
+                Dataset.QUOTE: YahooQuoteFetcher(self.session),
+                Dataset.PROFILE: YahooProfileFetcher(self.session),
+                Dataset.DIVIDEND_HISTORY: YahooDividendsFetcher(self.session),
             }
         )
 

@@ -13,12 +13,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from quantdesk.market.providers._values import from_epoch, to_decimal, to_text, utcnow
-from quantdesk.market.providers.base import (
-    Profile,
-    ProviderUnavailable,
-    Quote,
-    SymbolInfo,
-)
+from quantdesk.market.providers.base import ProviderUnavailable
+from quantdesk.market.providers.datasets import Dividend, Profile, Quote, SymbolInfo
 
 NAME = "yahoo"
 _HUNDRED = Decimal(100)
@@ -116,6 +112,47 @@ def quote_from_v7(symbol: str, body: Any) -> Quote | None:
     """``/v7/finance/quote`` answer: ``quoteResponse.result[]``, percent in percent units."""
     entry = _v7_entry(symbol, body)
     return None if entry is None else quote_from_flat(symbol, entry, percent_unit="percent")
+
+
+def quotes_from_v7(body: Any) -> dict[str, Quote]:
+    """A many-symbol v7 answer: one quote per entry, keyed by the upper-case symbol Yahoo gives
+    (unknown symbols are simply absent)."""
+    found: dict[str, Quote] = {}
+    for entry in _result_list(body, "quoteResponse") or []:
+        if not isinstance(entry, dict):
+            continue
+        symbol = to_text(entry.get("symbol"))
+        if symbol is None:
+            continue
+        if (
+            to_decimal(entry.get("regularMarketPrice")) is None
+            and entry.get("currentPrice") is None
+        ):
+            continue  # listed but never priced (a delisted line): nothing to show
+        found[symbol.upper()] = quote_from_flat(symbol, entry, percent_unit="percent")
+    return found
+
+
+def dividends_from_chart(symbol: str, body: Any) -> list[Dividend]:
+    """``/v8/finance/chart?events=div``: ``result[0].events.dividends`` is an object keyed by
+    epoch-seconds strings; a range without data has no ``events`` at all. Newest first."""
+    results = _result_list(body, "chart")
+    first = results[0] if results else None
+    if not isinstance(first, dict):
+        return []
+    events = first.get("events")
+    dividends = events.get("dividends") if isinstance(events, dict) else None
+    if not isinstance(dividends, dict):
+        return []
+    found = []
+    for event in dividends.values():
+        if not isinstance(event, dict):
+            continue
+        moment, amount = from_epoch(event.get("date")), to_decimal(event.get("amount"))
+        if moment is None or amount is None:
+            continue
+        found.append(Dividend(symbol=symbol, ex_date=moment.date(), amount=amount, source=NAME))
+    return sorted(found, key=lambda d: d.ex_date, reverse=True)
 
 
 def quote_from_summary(symbol: str, body: Any) -> Quote | None:
