@@ -30,7 +30,8 @@ TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-production-0123456789"
 # (pointed at a local fake server). The real default chain is Yahoo and CoinGecko.
 os.environ["QUANTDESK_PROVIDERS"] = "sim"
 # Tables emptied between tests; the asset catalog stays (tests get-or-create their assets).
-_PER_TEST_TABLES = (*OWNED_TABLES, "users")
+# The quota ledger is global: each test starts with every provider's windows empty.
+_PER_TEST_TABLES = (*OWNED_TABLES, "users", "provider_calls", "provider_quotas")
 
 
 def _database_kinds() -> list[str]:

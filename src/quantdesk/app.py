@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
-        app.state.market = MarketRuntime(settings)
+        app.state.market = MarketRuntime(settings, db=app.state.db)
         app.state.bus = build_event_bus(settings)
         app.state.market_presence = PresenceKeeper(app.state.db)
         resources = JobResources(settings, db=app.state.db, bus=app.state.bus)

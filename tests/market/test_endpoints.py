@@ -136,7 +136,7 @@ async def test_health_providers_with_the_simulated_chain(client: httpx.AsyncClie
     assert response.json()["data"]["cache"]["redis"]["enabled"] is False
 
 
-async def test_health_providers_shows_breaker_and_bucket(
+async def test_health_providers_shows_breaker_and_quota(
     db: Database, settings: Settings, fake: FakeHttpServer
 ) -> None:
     fake.add(FMP_PROFILE, server_error())
@@ -150,10 +150,12 @@ async def test_health_providers_shows_breaker_and_bucket(
     assert fmp["simulated"] is False
     assert fmp["breaker"]["state"] == "open"
     assert fmp["breaker"]["failures"] == 1
-    bucket = fmp["rate_limiter"]
-    assert bucket["requests_per_minute"] == 6000
-    assert bucket["capacity"] == 5
-    assert 3.9 <= bucket["tokens"] <= 5
+    # The ledger: the one lookup made is debited at its cost in both windows.
+    cost = next(d["cost_per_call"] for d in fmp["datasets"] if d["name"] == "lookup")
+    quota = fmp["rate_limiter"]
+    assert quota["minute"] == {"used": cost, "limit": 6000, "left": 6000 - cost}
+    assert (quota["day"]["used"], quota["day"]["left"]) == (cost, 250 - cost)
+    assert quota["spent_until"] is None
 
 
 async def test_all_providers_down_is_unknown_not_500(

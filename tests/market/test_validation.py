@@ -192,17 +192,18 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 async def test_redis_shares_answers_between_runtimes_and_its_loss_changes_nothing(
     db: Database, settings: Settings, fake: FakeHttpServer, redis_server: RedisServer
 ) -> None:
-    """Two runtimes (two processes) share validation answers and provider buckets via Redis;
-    with Redis stopped, validation keeps working from the other layers."""
+    """Two runtimes (two processes) share validation answers via Redis and the provider's quota
+    through the ledger in the database; with Redis stopped, validation keeps working from the
+    other layers."""
     fake.add(FMP_PROFILE, fmp_profile("QVRED", "Redis Shared Inc"))
-    # 6 a minute: a bucket of one token, refilled in 10 s, so the first runtime's call shows.
+    # 6 a minute in the ledger: the first runtime's call shows in the second's window.
     shared = live_settings(
         settings, fake, ("fmp",), redis_url=redis_server.url, fmp_requests_per_minute=6.0
     )
     async with market_runtime(shared) as first, market_runtime(shared) as second:
         (asked,) = await _validate(db, first, "QVRED")
         (shared_answer,) = await _validate(db, second, "QVRED")
-        bucket = (await second.health())[0].rate_limiter
+        quota = (await second.health())[0]
         redis_server.stop()
         second.cache.clear_local()
         (without_redis,) = await _validate(db, second, "QVRED")
@@ -210,8 +211,8 @@ async def test_redis_shares_answers_between_runtimes_and_its_loss_changes_nothin
     assert (asked.source, asked.from_cache) == ("fmp", False)
     assert (shared_answer.source, shared_answer.from_cache) == ("fmp", True)
     assert len(fake.requests(FMP_PROFILE)) == 2  # one call, plus QVRED2 after Redis went away
-    assert bucket is not None
-    assert bucket["backend"] == "redis"
-    assert bucket["tokens"] < 0.5  # the first runtime's call, seen by the second
+    assert quota.rate_limiter is not None
+    cost = next(d.cost_per_call for d in quota.datasets if d.name == "lookup")
+    assert quota.rate_limiter["minute"]["used"] == cost  # the first runtime's call, seen by both
     assert (without_redis.valid, without_redis.source) == (True, "catalog")
     assert (offline_new.valid, offline_new.source) == (True, "fmp")

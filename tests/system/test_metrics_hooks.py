@@ -152,8 +152,9 @@ async def market(tmp_path: Path) -> AsyncIterator[tuple[MarketRuntime, _FakeFmp]
         data_dir=tmp_path,
         breaker_failure_threshold=2,
         breaker_cooldown_seconds=60,
-        fmp_requests_per_minute=60,  # a bucket of 5 tokens, refilled at 1 a second
+        fmp_requests_per_minute=60,  # the per-minute window of the quota ledger
     )
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)  # the ledger is there
     provider = _FakeFmp()
     runtime = MarketRuntime(settings, providers=[provider])
     yield runtime, provider
@@ -189,7 +190,7 @@ async def test_provider_calls_errors_latency_skips_and_breaker_are_recorded(
     assert sample("quantdesk_provider_breaker_state", provider="fmp") == 2.0
 
 
-async def test_scrape_reads_breaker_state_and_tokens_left(
+async def test_scrape_reads_breaker_state_and_quota_left(
     market: tuple[MarketRuntime, _FakeFmp],
 ) -> None:
     runtime, provider = market
@@ -200,8 +201,10 @@ async def test_scrape_reads_breaker_state_and_tokens_left(
 
     await scrape.providers_state(runtime)
 
-    tokens = sample("quantdesk_provider_rate_limit_tokens", provider="fmp")
-    assert 2 <= tokens < 4  # 5 - 3 taken, plus what refilled (1 a second) since
+    # The sliding window counts exactly: 3 of 60 spent in the last minute, 3 of FMP's 250 today.
+    assert sample("quantdesk_provider_rate_limit_tokens", provider="fmp") == 57
+    assert sample("quantdesk_provider_quota_used", provider="fmp", window="minute") == 3
+    assert sample("quantdesk_provider_quota_left", provider="fmp", window="day") == 247
     assert sample("quantdesk_provider_breaker_state", provider="fmp") == 2.0
 
 

@@ -2,7 +2,7 @@
 
 By default it asks the running server (``GET /health/providers`` at QUANTDESK_API_URL, no token
 needed), because breakers live in the server's process. ``--local`` shows this configuration as
-a fresh process would start it (breakers closed; bucket levels are shared only through Redis).
+a fresh process would start it (breakers closed; the quota ledger is the database's).
 """
 
 from __future__ import annotations
@@ -51,12 +51,17 @@ def _remote(api_url: str) -> dict[str, Any]:
 
 
 def _bucket(limiter: dict[str, Any] | None) -> str:
+    """The quota ledger's windows, e.g. "3/5 per min, 7/25 per day, spent until 12:00"."""
     if not limiter:
         return "unlimited"
-    return (
-        f"{limiter.get('tokens', '?')}/{limiter.get('capacity', '?')} tokens, "
-        f"{limiter.get('requests_per_minute', '?')}/min ({limiter.get('backend', '?')})"
-    )
+    parts = []
+    for window, label in (("minute", "min"), ("day", "day")):
+        found = limiter.get(window) or {}
+        if found.get("limit") is not None:
+            parts.append(f"{found.get('used', '?')}/{found['limit']} per {label}")
+    if limiter.get("spent_until"):
+        parts.append(f"spent until {limiter['spent_until']}")
+    return ", ".join(parts) or "unlimited"
 
 
 def _breaker(breaker: dict[str, Any]) -> str:

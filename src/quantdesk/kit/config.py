@@ -84,16 +84,26 @@ class Settings(BaseSettings):
     alphavantage_api_key: SecretStr | None = None
     alphavantage_timeout_seconds: float = Field(default=10.0, gt=0)
     alphavantage_requests_per_minute: float = Field(default=5.0, gt=0)
+    # Per-day allowances (the free plans'), counted by the provider's day: from its reset time
+    # (UTC, HH:MM) to the next. Unset: no daily limit.
+    alphavantage_requests_per_day: int | None = Field(default=25, gt=0)
+    alphavantage_day_resets_at: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     fmp_base_url: str = "https://financialmodelingprep.com"
     fmp_api_key: SecretStr | None = None
     fmp_timeout_seconds: float = Field(default=10.0, gt=0)
     fmp_requests_per_minute: float = Field(default=60.0, gt=0)
+    fmp_requests_per_day: int | None = Field(default=250, gt=0)
+    fmp_day_resets_at: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     coingecko_base_url: str = "https://api.coingecko.com/api/v3"
     coingecko_api_key: SecretStr | None = None
     coingecko_timeout_seconds: float = Field(default=10.0, gt=0)
     coingecko_requests_per_minute: float = Field(default=25.0, gt=0)
+    coingecko_requests_per_day: int | None = Field(default=None, gt=0)
+    coingecko_day_resets_at: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     yahoo_timeout_seconds: float = Field(default=10.0, gt=0)
     yahoo_requests_per_minute: float = Field(default=60.0, gt=0)
+    yahoo_requests_per_day: int | None = Field(default=None, gt=0)
+    yahoo_day_resets_at: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     cache_ttl_validation_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     cache_ttl_profile_seconds: int = Field(default=24 * 3600, gt=0)
     cache_ttl_quote_seconds: int = Field(default=60, gt=0)

@@ -129,8 +129,20 @@ PROVIDER_BREAKER = Gauge(
 )
 PROVIDER_TOKENS = Gauge(
     "quantdesk_provider_rate_limit_tokens",
-    "Tokens left in a provider's rate-limit bucket (shared through Redis when configured)",
+    "Calls left in a provider's per-minute window (the persisted quota ledger)",
     ["provider"],
+    multiprocess_mode="mostrecent",
+)
+PROVIDER_QUOTA_USED = Gauge(
+    "quantdesk_provider_quota_used",
+    "Calls debited to a provider in its window (minute: any 60 s to now; day: since its reset)",
+    ["provider", "window"],
+    multiprocess_mode="mostrecent",
+)
+PROVIDER_QUOTA_LEFT = Gauge(
+    "quantdesk_provider_quota_left",
+    "Calls left in a provider's window (absent when the window has no limit)",
+    ["provider", "window"],
     multiprocess_mode="mostrecent",
 )
 
@@ -239,12 +251,20 @@ def provider_skipped(provider: str, reason: str, breaker_state: str) -> None:
     _breaker(name, breaker_state)
 
 
-def provider_state(provider: str, breaker_state: str, tokens: float | None) -> None:
-    """Scrape time: a provider's breaker as it is now, and its bucket's tokens (if limited)."""
+def provider_state(provider: str, breaker_state: str, quota: dict[str, Any] | None) -> None:
+    """Scrape time: a provider's breaker as it is now, and its quota windows (if limited)."""
     name = _identifier(provider)
     _breaker(name, breaker_state)
-    if tokens is not None:
-        PROVIDER_TOKENS.labels(provider=name).set(tokens)
+    if not quota:
+        return
+    for window in ("minute", "day"):
+        found = quota.get(window) or {}
+        if found.get("used") is not None:
+            PROVIDER_QUOTA_USED.labels(provider=name, window=window).set(found["used"])
+        if found.get("left") is not None:
+            PROVIDER_QUOTA_LEFT.labels(provider=name, window=window).set(found["left"])
+            if window == "minute":
+                PROVIDER_TOKENS.labels(provider=name).set(found["left"])
 
 
 def login_attempt(outcome: LoginOutcome) -> None:

@@ -11,12 +11,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.db import dialect_name
-from quantdesk.models import AssetProfile, AssetQuote, MarketWatch, ValidationRequest
+from quantdesk.models import (
+    AssetProfile,
+    AssetQuote,
+    MarketWatch,
+    ProviderCall,
+    ProviderQuota,
+    ValidationRequest,
+)
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -193,3 +200,74 @@ async def watched_pairs(
         (symbol, data_type, int(count), int(priority), None if ttl else int(every))
         for symbol, data_type, count, priority, ttl, every in found.all()
     ]
+
+
+# --- The quota ledger -------------------------------------------------------------------------
+
+_Q = ProviderQuota
+_C = ProviderCall
+
+
+async def lock_quota(session: AsyncSession, provider: str, *, now: datetime) -> datetime | None:
+    """Lock the provider's ledger row for this transaction (made on first use); its "spent
+    until" mark. PostgreSQL: a row lock every debit of the provider waits for; SQLite: write
+    transactions are serial already (BEGIN IMMEDIATE)."""
+    await session.execute(
+        _insert(session, ProviderQuota.__table__)
+        .values(provider=provider, spent_until=None, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[_Q.provider])
+    )
+    found = await session.execute(
+        select(_Q.spent_until).where(_Q.provider == provider).with_for_update()
+    )
+    spent_until: datetime | None = found.scalar_one()
+    return spent_until
+
+
+async def debits_since(
+    session: AsyncSession, provider: str, *, since: datetime
+) -> list[tuple[datetime, int]]:
+    """The provider's debits after ``since`` (at, calls), oldest first."""
+    found = await session.execute(
+        select(_C.at, _C.calls).where(_C.provider == provider, _C.at > since).order_by(_C.at)
+    )
+    return [(at, int(calls)) for at, calls in found.all()]
+
+
+async def calls_since(session: AsyncSession, provider: str, *, since: datetime) -> int:
+    """Calls debited to the provider at or after ``since``."""
+    found = await session.scalar(
+        select(func.coalesce(func.sum(_C.calls), 0)).where(_C.provider == provider, _C.at >= since)
+    )
+    return int(found or 0)
+
+
+async def record_debit(session: AsyncSession, provider: str, *, at: datetime, calls: int) -> None:
+    await session.execute(insert(ProviderCall).values(provider=provider, at=at, calls=calls))
+
+
+async def set_spent_until(
+    session: AsyncSession, provider: str, *, until: datetime, now: datetime
+) -> None:
+    """Mark the provider's window spent until ``until`` (a later mark already there stays)."""
+    await lock_quota(session, provider, now=now)
+    await session.execute(
+        update(ProviderQuota)
+        .where(
+            _Q.provider == provider,
+            (_Q.spent_until.is_(None)) | (_Q.spent_until < until),
+        )
+        .values(spent_until=until, updated_at=now)
+    )
+
+
+async def trim_debits(session: AsyncSession, *, before: datetime) -> int:
+    found = await session.execute(delete(ProviderCall).where(_C.at < before).returning(_C.id))
+    return len(found.all())
+
+
+async def spent_until(session: AsyncSession, provider: str) -> datetime | None:
+    found: datetime | None = await session.scalar(
+        select(_Q.spent_until).where(_Q.provider == provider)
+    )
+    return found

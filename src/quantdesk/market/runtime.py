@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from quantdesk.jobs.resources import ResourceKey
 from quantdesk.kit.cache import TwoLayerCache
 from quantdesk.kit.config import Settings
+from quantdesk.kit.db import Database
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.token_bucket import TokenBucketLimiter
 from quantdesk.market.providers.base import Provider
@@ -28,6 +29,7 @@ from quantdesk.market.providers.datasets import Dataset, DatasetSpec
 from quantdesk.market.providers.gate import QuotaGate, TokenBucketGate
 from quantdesk.market.providers.registry import build_providers
 from quantdesk.market.queue import DatabaseValidationQueue, ValidationQueue
+from quantdesk.market.quota import LedgerGate
 from quantdesk.market.schemas import DatasetInfo, ProviderHealth
 from quantdesk.market.stats import MarketStats
 
@@ -49,6 +51,7 @@ class MarketRuntime:
         buckets: TokenBucketLimiter | None = None,
         gate: QuotaGate | None = None,
         queue: ValidationQueue | None = None,
+        db: Database | None = None,
     ) -> None:
         self.settings = settings
         # One pooled client for every HTTP adapter; each request carries its provider's timeout.
@@ -62,7 +65,13 @@ class MarketRuntime:
         self.providers = providers
         self.cache = cache or TwoLayerCache(settings.redis_url)
         names = [p.name for p in providers]
-        self.gate: QuotaGate = gate or TokenBucketGate.from_settings(settings, names, buckets)
+        # The persisted ledger (every process debits the same windows); a token-bucket gate only
+        # when a caller hands one in (tests of the chain, benchmarks).
+        self.gate: QuotaGate = gate or (
+            TokenBucketGate.from_settings(settings, names, buckets)
+            if buckets is not None
+            else LedgerGate(settings, names, db)
+        )
         self.queue: ValidationQueue = queue or DatabaseValidationQueue()
         self.stats = MarketStats()
         self.chain = ProviderChain(settings, providers, gate=self.gate, stats=self.stats)

@@ -168,7 +168,8 @@ class ProviderHealth(BaseModel):
     datasets: list[DatasetInfo] = Field(default_factory=list)
     breaker: dict[str, Any]
     rate_limiter: dict[str, Any] | None = Field(
-        description="Token bucket: rate, capacity, tokens now, and spent_for_seconds when the "
+        description="The quota ledger: calls used and left in the per-minute window (any 60 s "
+        "to now) and the per-day window (since the provider's reset), and spent_until when the "
         "provider said its window is spent (429, plan limit); null when not limited (sim)"
     )
 

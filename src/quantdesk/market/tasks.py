@@ -8,6 +8,7 @@
 - ``bulk_validate_assets``: up to 100,000 symbols in resumable batches of 10.
 - ``refresh_stale_validations`` (hourly): provider-validated assets re-checked after a day.
 - ``expire_market_watches`` (every 5 min): presence rows nobody renewed are deleted.
+- ``trim_quota_ledger`` (hourly): provider debits older than any quota window are deleted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from quantdesk.jobs.batches import BatchJob
 from quantdesk.jobs.context import JobContext
 from quantdesk.jobs.registry import job
 from quantdesk.kit.orm import utcnow
-from quantdesk.market import service, validation, watching
+from quantdesk.market import quota, service, validation, watching
 from quantdesk.market.providers.base import Capability
 from quantdesk.market.runtime import MARKET
 
@@ -128,3 +129,11 @@ async def expire_market_watches(ctx: JobContext) -> dict[str, Any]:
     async with ctx.transaction() as session:
         expired = await watching.expire(session, now=utcnow())
     return {"expired": expired}
+
+
+@job("trim_quota_ledger", queue="maintenance", every=timedelta(hours=1))
+async def trim_quota_ledger(ctx: JobContext) -> dict[str, Any]:
+    """Forget provider debits no quota window can see any more."""
+    async with ctx.transaction() as session:
+        trimmed = await quota.trim(session, now=utcnow())
+    return {"trimmed": trimmed}

@@ -19,6 +19,7 @@ from quantdesk.models.operation import (
     OperationResult,
     OperationStatus,
 )
+from quantdesk.models.provider_quota import ProviderCall, ProviderQuota
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
 from quantdesk.models.validation_request import ValidationRequest
@@ -40,6 +41,8 @@ __all__ = [
     "OperationResult",
     "OperationStatus",
     "PendingAssetOwner",
+    "ProviderCall",
+    "ProviderQuota",
     "RefreshToken",
     "RefreshTokenState",
     "SessionEndReason",

@@ -64,9 +64,9 @@ async def jobs_backlog(database: Database, *, statement_seconds: float) -> None:
 async def providers_state(market: _Market) -> None:
     health: list[_ProviderHealth] = await market.health()
     for provider in health:
-        bucket = provider.rate_limiter
-        tokens = float(bucket["tokens"]) if bucket and "tokens" in bucket else None
-        metrics.provider_state(provider.name, str(provider.breaker.get("state")), tokens)
+        metrics.provider_state(
+            provider.name, str(provider.breaker.get("state")), provider.rate_limiter
+        )
 
 
 async def _probe(name: str, work: Awaitable[None], bound_seconds: float) -> None:

@@ -61,6 +61,9 @@ def chain_settings(server: FakeHttpServer, providers: str, **overrides: Any) -> 
 
 @asynccontextmanager
 async def runtime_for(settings: Settings, **kwargs: Any) -> AsyncIterator[MarketRuntime]:
+    # The chain's rules with any gate: an in-process one here (tests/market/test_quota.py runs
+    # the chain on the persisted ledger).
+    kwargs.setdefault("gate", TokenBucketGate.from_settings(settings, list(settings.providers)))
     runtime = MarketRuntime(settings, **kwargs)
     try:
         yield runtime
