@@ -1,4 +1,5 @@
-"""`quantdesk market ...`: watch live market data through the API (``/ws/market``)."""
+"""`quantdesk market ...`: watch live market data (``/ws/market``) and the engine's data types
+and flags, through the API."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import typer
 
 from quantdesk.cli.api import ApiClient, ApiUrl, Token
 from quantdesk.cli.common import err, fail, out
-from quantdesk.cli.output import ResultFormat, ResultOutput
+from quantdesk.cli.output import (
+    Column,
+    Output,
+    OutputFormat,
+    ResultFormat,
+    ResultOutput,
+    emit_csv,
+    emit_json,
+    make_table,
+    print_table,
+)
 
 CLOSE_UNAUTHORIZED = 4401
 
@@ -81,3 +92,54 @@ def watch_market(
         fail(f"cannot reach the API at {client.base_url}: {exc or type(exc).__name__}")
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+_TYPE_COLUMNS = (
+    Column("name", "Data type", whole=True),
+    Column("enabled", "On"),
+    Column("ttl_seconds", "TTL (s)", justify="right"),
+    Column("kind", "Kind"),
+    Column("schedule_seconds", "Every (s)", justify="right"),
+    Column("default_priority", "Priority", justify="right"),
+    Column("providers", "Providers"),
+)
+
+
+@app.command("flags")
+def market_flags(
+    data_type: Annotated[str | None, typer.Argument(help="A data type to change")] = None,
+    on: Annotated[
+        bool | None, typer.Option("--on/--off", help="Switch the data type on or off")
+    ] = None,
+    ttl: Annotated[int | None, typer.Option("--ttl", min=1, help="Its TTL in seconds")] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Switch the whole engine: on or off")
+    ] = None,
+    output: Output = OutputFormat.TABLE,
+    api_url: ApiUrl = None,
+    token: Token = None,
+) -> None:
+    """Show the engine's data types and flags; admins change them (every change is audited):
+    `market flags quote --ttl 30`, `market flags grades-historical --off`, `--engine off`."""
+    client = ApiClient(api_url, token)
+    if engine is not None:
+        if engine not in ("on", "off"):
+            fail("--engine is on or off", code=2)
+        client.data("PUT", "/market/engine", json={"enabled": engine == "on"})
+    if data_type is not None:
+        changes = {k: v for k, v in (("enabled", on), ("ttl_seconds", ttl)) if v is not None}
+        if not changes:
+            fail(f"say what to change of {data_type}: --on/--off or --ttl N", code=2)
+        client.data("PATCH", f"/market/data-types/{data_type}", json=changes)
+    found = client.data("GET", "/market/data-types")
+    items = [
+        {**t, "providers": " ".join(t["providers"]), "enabled": "on" if t["enabled"] else "off"}
+        for t in found["data_types"]
+    ]
+    if output is OutputFormat.JSON:
+        emit_json(found)
+    elif output is OutputFormat.CSV:
+        emit_csv(_TYPE_COLUMNS, items)
+    else:
+        title = f"Market-data engine: {'on' if found['engine'] else 'OFF'}"
+        print_table(make_table(_TYPE_COLUMNS, items, title=title))

@@ -154,6 +154,17 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None
 
+    @field_validator(
+        "alphavantage_requests_per_day",
+        "fmp_requests_per_day",
+        "coingecko_requests_per_day",
+        "yahoo_requests_per_day",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unlimited(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("providers", mode="before")
     @classmethod
     def _split_providers(cls, value: Any) -> Any:

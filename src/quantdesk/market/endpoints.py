@@ -14,21 +14,26 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from quantdesk.assets.schemas import AssetDetail
-from quantdesk.auth.dependencies import AuthenticatedUser, CurrentUser
+from quantdesk.auth.dependencies import AdminUser, AuthenticatedUser, CurrentUser
 from quantdesk.jobs.schemas import OperationOut
 from quantdesk.kit import activity
 from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.orm import utcnow
 from quantdesk.kit.ratelimit import RateLimiter
-from quantdesk.market import service, watching
+from quantdesk.market import datatypes, service, watching
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
     MAX_VALIDATE_SYMBOLS,
     WATCHABLE_TYPES,
     AssetWithMarketData,
+    AuditEntry,
     BulkValidateRequest,
+    DataTypeOut,
+    DataTypeUpdate,
+    EngineFlags,
+    EngineSwitch,
     ProvidersHealth,
     ValidateRequest,
     ValidationBatch,
@@ -332,3 +337,56 @@ async def _watch_rate_limit(request: Request, user_id: uuid.UUID) -> None:
         str(user_id),
         message=f"At most {WATCH_RATE_LIMIT} subscription changes per user",
     )
+
+
+# --- The engine's data types and flags (admins change them; every change audited) ---------------
+
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    403: {"model": Envelope[None], "description": "Only an admin may change the engine"},
+}
+
+
+@router.get("/market/data-types", response_model=Envelope[EngineFlags], responses=_UNAUTHORIZED)
+async def list_market_data_types(session: DbSession, user: CurrentUser) -> Envelope[EngineFlags]:
+    """The data types the engine keeps fresh (TTL, providers able to serve each, on-demand or
+    scheduled, default priority, on/off) and whether the engine itself is on."""
+    found = await datatypes.flags(session)
+    return ok(found, f"{len(found.data_types)} data type(s)")
+
+
+@router.patch(
+    "/market/data-types/{name}",
+    response_model=Envelope[DataTypeOut],
+    responses={**_ADMIN_ERRORS, 404: {"model": Envelope[None], "description": "No such type"}},
+)
+async def update_market_data_type(
+    name: Annotated[str, Path(max_length=40)],
+    body: DataTypeUpdate,
+    session: DbSession,
+    admin: AdminUser,
+) -> Envelope[DataTypeOut]:
+    """Change a data type's TTL, default priority or switch it off and on (admins; audited).
+    Off: the engine stops refreshing it and reads fall back to on-demand fetching."""
+    updated = await datatypes.update_type(session, name, body, actor=str(admin.id))
+    return ok(updated, f"Data type {name} updated", next_actions=["list_market_audit"])
+
+
+@router.put("/market/engine", response_model=Envelope[EngineSwitch], responses=_ADMIN_ERRORS)
+async def switch_market_engine(
+    body: EngineSwitch, session: DbSession, admin: AdminUser
+) -> Envelope[EngineSwitch]:
+    """Switch the whole refresh engine off and on at run time (admins; audited)."""
+    enabled = await datatypes.set_engine(session, body.enabled, actor=str(admin.id))
+    return ok(EngineSwitch(enabled=enabled), f"Market-data engine {'on' if enabled else 'off'}")
+
+
+@router.get("/market/audit", response_model=Envelope[list[AuditEntry]], responses=_ADMIN_ERRORS)
+async def list_market_audit(
+    session: DbSession,
+    admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Envelope[list[AuditEntry]]:
+    """Every change to the engine's data types and flags, newest first: who, when, before, after."""
+    entries = await datatypes.audit_log(session, limit=limit)
+    return ok(entries, f"{len(entries)} change(s)")

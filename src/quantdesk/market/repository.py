@@ -19,6 +19,9 @@ from quantdesk.kit.db import dialect_name
 from quantdesk.models import (
     AssetProfile,
     AssetQuote,
+    MarketAudit,
+    MarketDataType,
+    MarketFlag,
     MarketWatch,
     ProviderCall,
     ProviderQuota,
@@ -271,3 +274,36 @@ async def spent_until(session: AsyncSession, provider: str) -> datetime | None:
         select(_Q.spent_until).where(_Q.provider == provider)
     )
     return found
+
+
+# --- The data-type registry, the engine's flags and their audit -----------------------------------
+
+
+async def list_data_types(session: AsyncSession) -> Sequence[MarketDataType]:
+    found = await session.execute(select(MarketDataType).order_by(MarketDataType.name))
+    return found.scalars().all()
+
+
+async def get_data_type(
+    session: AsyncSession, name: str, *, lock: bool = False
+) -> MarketDataType | None:
+    query = select(MarketDataType).where(MarketDataType.name == name)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_flag(session: AsyncSession, name: str, *, lock: bool = False) -> MarketFlag | None:
+    query = select(MarketFlag).where(MarketFlag.name == name)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add_audit(session: AsyncSession, row: dict[str, Any]) -> None:
+    await session.execute(insert(MarketAudit).values(**row))
+
+
+async def list_audit(session: AsyncSession, *, limit: int) -> Sequence[MarketAudit]:
+    found = await session.execute(select(MarketAudit).order_by(MarketAudit.id.desc()).limit(limit))
+    return found.scalars().all()

@@ -283,3 +283,51 @@ class Watch(BaseModel):
 class WatchList(BaseModel):
     watches: list[Watch]
     count: int
+
+
+# --- The engine's data types, flags and audit ----------------------------------------------------
+
+
+class DataTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    ttl_seconds: int = Field(description="A value older than this is stale")
+    datasets: list[str]
+    providers: list[str] = Field(description="Able to serve it, in chain order")
+    kind: Literal["on_demand", "scheduled"]
+    schedule_seconds: int | None = Field(description="How often a scheduled type is refreshed")
+    default_priority: int
+    enabled: bool
+    updated_at: datetime
+
+
+class DataTypeUpdate(BaseModel):
+    """What an admin may change of a data type (omitted fields stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int | None = Field(default=None, gt=0, le=366 * 86400)
+    enabled: bool | None = None
+    default_priority: int | None = Field(default=None, ge=0, le=1000)
+
+
+class EngineFlags(BaseModel):
+    engine: bool = Field(description="The refresh engine as a whole; off: on-demand fetching")
+    data_types: list[DataTypeOut]
+
+
+class EngineSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    target: str
+    before: dict[str, Any]
+    after: dict[str, Any]

@@ -11,6 +11,7 @@ from quantdesk.models.login_session import (
 )
 from quantdesk.models.loop_lease import LoopLease
 from quantdesk.models.market_data import AssetProfile, AssetQuote
+from quantdesk.models.market_data_type import MarketAudit, MarketDataType, MarketFlag
 from quantdesk.models.market_index import IndexMember, MarketIndex
 from quantdesk.models.market_watch import MarketWatch
 from quantdesk.models.operation import (
@@ -34,6 +35,9 @@ __all__ = [
     "IndexMember",
     "LoginSession",
     "LoopLease",
+    "MarketAudit",
+    "MarketDataType",
+    "MarketFlag",
     "MarketIndex",
     "MarketWatch",
     "Operation",
