@@ -43,6 +43,8 @@ CLOSE_UNAUTHORIZED = 4401
 MAX_PAIRS_PER_CONNECTION = 1000
 # Frames waiting for a slow client; beyond this the oldest go (a newer value supersedes them).
 OUTBOX_SIZE = 1000
+# Closed connections whose watches one statement releases.
+RELEASE_BATCH = 500
 
 
 _last_encoded: tuple[dict[str, Any], str] | None = None
@@ -58,26 +60,49 @@ def _encoded(message: dict[str, Any]) -> str:
 
 
 class PresenceKeeper:
-    """Renews the watches of this process's open connections, all in one statement."""
+    """This process's WebSocket watches: renewed all at once (one statement for every open
+    connection, by the process's client-id prefix) and released in batches when connections
+    close (a thousand closing at once cost a few statements, not a thousand write transactions).
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.process = uuid.uuid4().hex[:12]
         self.clients: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._released: list[str] = []
+        self._renewer: asyncio.Task[None] | None = None
+        self._releaser: asyncio.Task[None] | None = None
+
+    def new_client(self) -> str:
+        return watching.websocket_client(self.process, uuid.uuid4())
 
     def add(self, client: str) -> None:
         self.clients.add(client)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._renew_forever(), name="market-presence")
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_forever(), name="market-presence")
 
-    def discard(self, client: str) -> None:
+    def release(self, client: str) -> None:
+        """The connection closed: its watches go with the next batch."""
         self.clients.discard(client)
+        self._released.append(client)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.create_task(self._release_waiting(), name="market-release")
 
     async def renew(self) -> int:
         if not self.clients:
             return 0
         async with self.db.transaction(system=True) as session:
-            return await watching.renew(session, clients=sorted(self.clients), now=utcnow())
+            return await watching.renew(session, process=self.process, now=utcnow())
+
+    async def _release_waiting(self) -> None:
+        while self._released:
+            batch = self._released[:RELEASE_BATCH]
+            del self._released[:RELEASE_BATCH]
+            try:
+                async with self.db.transaction(system=True) as session:
+                    await watching.release(session, clients=batch)
+            except Exception:  # not renewed any more, they expire by themselves
+                _log.warning("market_presence_release_failed", clients=len(batch), exc_info=True)
 
     async def _renew_forever(self) -> None:
         while self.clients:
@@ -88,20 +113,22 @@ class PresenceKeeper:
                 _log.warning("market_presence_renew_failed", exc_info=True)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._releaser, self._renewer):
+            if task is not None and not task.done():
+                if task is self._renewer:
+                    task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
 
 class _Connection:
     def __init__(
-        self, websocket: WebSocket, db: Database, bus: EventBus, owner_id: uuid.UUID
+        self, websocket: WebSocket, db: Database, bus: EventBus, owner_id: uuid.UUID, client: str
     ) -> None:
         self.websocket = websocket
         self.db = db
         self.bus = bus
         self.owner_id = owner_id
-        self.client = watching.websocket_client(uuid.uuid4())
+        self.client = client
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(OUTBOX_SIZE)
         # Per watched pair: its bus subscription (which hands messages straight to the outbox).
         self.watched: dict[watching.Pair, AbstractAsyncContextManager[Any]] = {}
@@ -191,15 +218,9 @@ class _Connection:
             await manager.__aexit__(None, None, None)
 
     async def close(self) -> None:
+        """Stop listening; the keeper releases the watches with other closed connections'."""
         for pair in list(self.watched):
             await self._stop(pair)
-        try:
-            async with self.db.transaction(user_id=self.owner_id) as session:
-                await watching.unwatch(
-                    session, owner_id=self.owner_id, client=self.client, pairs=None
-                )
-        except Exception:  # they expire by themselves
-            _log.warning("market_presence_release_failed", exc_info=True)
 
     async def receive_forever(self) -> None:
         while True:
@@ -238,8 +259,8 @@ async def watch_market(websocket: WebSocket) -> None:
     if owner_id is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="send a valid bearer token")
         return
-    connection = _Connection(websocket, db, bus, owner_id)
     keeper: PresenceKeeper = websocket.app.state.market_presence
+    connection = _Connection(websocket, db, bus, owner_id, keeper.new_client())
     keeper.add(connection.client)
     tasks = {
         asyncio.create_task(connection.receive_forever()),
@@ -253,7 +274,7 @@ async def watch_market(websocket: WebSocket) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        keeper.discard(connection.client)
         await connection.close()
+        keeper.release(connection.client)
         with contextlib.suppress(Exception):
             await websocket.close(code=1000)

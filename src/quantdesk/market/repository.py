@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, insert, select, tuple_, update
+from sqlalchemy import CursorResult, Table, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,17 +147,24 @@ async def delete_watches(
     return len(found.all())
 
 
-async def renew_watches(
-    session: AsyncSession, *, clients: Sequence[str], expires_at: datetime
-) -> int:
-    """Extend every watch of these clients (a process's live connections) in one statement."""
+async def renew_watches(session: AsyncSession, *, prefix: str, expires_at: datetime) -> int:
+    """Extend every watch of the clients whose id starts with ``prefix`` (a process's live
+    connections), in one Core statement that returns only a count: thousands of rows must not
+    come back through the event loop."""
+    table = cast(Table, MarketWatch.__table__)
+    found = await session.execute(
+        update(table)
+        .where(table.c.client.startswith(prefix, autoescape=True))
+        .values(expires_at=expires_at)
+    )
+    return int(cast(CursorResult[Any], found).rowcount)
+
+
+async def delete_watches_of(session: AsyncSession, *, clients: Sequence[str]) -> int:
     if not clients:
         return 0
     found = await session.execute(
-        update(_W)
-        .where(_W.client.in_(list(clients)))
-        .values(expires_at=expires_at)
-        .returning(_W.client)
+        delete(_W).where(_W.client.in_(list(clients))).returning(_W.client)
     )
     return len(found.all())
 

@@ -39,8 +39,13 @@ def channel(symbol: str, data_type: str) -> str:
     return f"market:{data_type}:{symbol}"
 
 
-def websocket_client(connection_id: uuid.UUID) -> str:
-    return f"ws:{connection_id.hex}"
+def websocket_prefix(process: str) -> str:
+    """What every WebSocket client id of one API process starts with."""
+    return f"ws:{process}:"
+
+
+def websocket_client(process: str, connection_id: uuid.UUID) -> str:
+    return f"{websocket_prefix(process)}{connection_id.hex[:16]}"
 
 
 def pairs_of(symbols: Sequence[str], types: Sequence[str], *, field: str = "") -> list[Pair]:
@@ -103,10 +108,18 @@ async def unwatch(
     return await repository.delete_watches(session, owner_id=owner_id, client=client, pairs=pairs)
 
 
-async def renew(session: AsyncSession, *, clients: Sequence[str], now: datetime) -> int:
-    """Keep the watches of live WebSocket connections (system context: every owner's)."""
+async def renew(session: AsyncSession, *, process: str, now: datetime) -> int:
+    """Keep the watches of one process's live WebSocket connections, in one statement however
+    many there are (system context: every owner's)."""
     until = now + timedelta(seconds=WS_PRESENCE_SECONDS)
-    return await repository.renew_watches(session, clients=clients, expires_at=until)
+    return await repository.renew_watches(
+        session, prefix=websocket_prefix(process), expires_at=until
+    )
+
+
+async def release(session: AsyncSession, *, clients: Sequence[str]) -> int:
+    """Drop the watches of closed connections (system context); how many."""
+    return await repository.delete_watches_of(session, clients=clients)
 
 
 async def expire(session: AsyncSession, *, now: datetime) -> int:
