@@ -13,6 +13,7 @@ from quantdesk.models.loop_lease import LoopLease
 from quantdesk.models.market_data import AssetProfile, AssetQuote
 from quantdesk.models.market_data_type import MarketAudit, MarketDataType, MarketFlag
 from quantdesk.models.market_index import IndexMember, MarketIndex
+from quantdesk.models.market_value import MarketValue
 from quantdesk.models.market_watch import MarketWatch
 from quantdesk.models.operation import (
     Operation,
@@ -21,6 +22,8 @@ from quantdesk.models.operation import (
     OperationStatus,
 )
 from quantdesk.models.provider_quota import ProviderCall, ProviderQuota
+from quantdesk.models.quote_history import QuotePoint
+from quantdesk.models.refresh_request import RefreshRequest, RefreshStatus
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
 from quantdesk.models.validation_request import ValidationRequest
@@ -39,6 +42,7 @@ __all__ = [
     "MarketDataType",
     "MarketFlag",
     "MarketIndex",
+    "MarketValue",
     "MarketWatch",
     "Operation",
     "OperationFile",
@@ -47,6 +51,9 @@ __all__ = [
     "PendingAssetOwner",
     "ProviderCall",
     "ProviderQuota",
+    "QuotePoint",
+    "RefreshRequest",
+    "RefreshStatus",
     "RefreshToken",
     "RefreshTokenState",
     "SessionEndReason",
