@@ -1,0 +1,431 @@
+"""Every query of the market-data engine: the store (latest value per pair), quote history and
+the refresh queue. Global data (no owner), so callers use system-context transactions.
+
+The queue's hot statements (claim, lease bookkeeping) are Core statements built once, each one
+round trip. Statuses that select a partial index are written into the SQL as literals, not bound:
+PostgreSQL plans a prepared statement once (a generic plan) only if that plan can use the partial
+index, which needs the literal (see ``jobs.repository``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from quantdesk.jobs.schemas import AnyRow
+from quantdesk.kit.db import dialect_name
+from quantdesk.kit.orm import IndexedBy, UTCDateTime
+from quantdesk.models import MarketValue, QuotePoint, RefreshRequest, RefreshStatus
+
+S = RefreshStatus
+_values = cast(Table, MarketValue.__table__)
+_history = cast(Table, QuotePoint.__table__)
+_queue = cast(Table, RefreshRequest.__table__)
+q = _queue.c
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return dialect_name(session) == "postgresql"
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    return (postgresql if _is_postgresql(session) else sqlite).insert(table)
+
+
+# --- The store: the latest value of each (symbol, data type) ----------------------------------
+
+
+async def upsert_values(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write values (symbol, data_type, value, provider, fetched_at, expires_at); a value never
+    replaces a fresher one (two workers finishing out of order keep the newest)."""
+    if not rows:
+        return
+    stmt = _insert(session, _values)
+    v = _values.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[v.symbol, v.data_type],
+        set_={
+            "value": stmt.excluded.value,
+            "provider": stmt.excluded.provider,
+            "fetched_at": stmt.excluded.fetched_at,
+            "expires_at": stmt.excluded.expires_at,
+        },
+        where=v.fetched_at <= stmt.excluded.fetched_at,
+    )
+    await session.execute(stmt, list(rows))
+
+
+async def get_values(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> Sequence[AnyRow]:
+    """The stored values of these (symbol, data type) pairs (absent pairs: no row)."""
+    if not pairs:
+        return []
+    v = _values.c
+    found = await session.execute(
+        select(v.symbol, v.data_type, v.value, v.provider, v.fetched_at, v.expires_at).where(
+            tuple_(v.symbol, v.data_type).in_(list(pairs))
+        )
+    )
+    return found.all()
+
+
+# --- Quote history ------------------------------------------------------------------------------
+
+_h = _history.c
+_POINT_COLUMNS = (
+    _h.as_of, _h.price, _h.change, _h.change_percent, _h.volume, _h.market_cap, _h.currency,
+    _h.provider,
+)  # fmt: skip
+
+
+async def add_quote_points(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record quotes; a quote already recorded (same symbol and as_of) is kept as it was."""
+    if rows:
+        stmt = _insert(session, _history).on_conflict_do_nothing(
+            index_elements=[_h.symbol, _h.as_of]
+        )
+        await session.execute(stmt, list(rows))
+
+
+async def quote_points(
+    session: AsyncSession, *, symbol: str, start: datetime, end: datetime, limit: int
+) -> Sequence[AnyRow]:
+    """Quotes of ``symbol`` with start <= as_of < end, oldest first, at most ``limit``."""
+    found = await session.execute(
+        select(*_POINT_COLUMNS)
+        .where(_h.symbol == symbol, _h.as_of >= start, _h.as_of < end)
+        .order_by(_h.as_of)
+        .limit(limit)
+    )
+    return found.all()
+
+
+@functools.cache
+def _bucket_statement(dialect: str, seconds: int) -> Any:
+    """The rows that make each bucket's bar: its first (open), last (close), highest and lowest
+    quote, each row with its bucket number, its ranks and the bucket's quote count.
+
+    Picking rows instead of aggregating keeps prices exact on SQLite (stored as text there, so a
+    MIN() would compare strings); the order for high and low is by the number (REAL on SQLite,
+    for ordering only: the price returned is the row's exact one).
+    """
+    bucket: ColumnElement[Any]
+    number: ColumnElement[Any]
+    if dialect == "postgresql":
+        epoch: ColumnElement[Any] = func.extract("epoch", _h.as_of)
+        bucket = func.floor(epoch / seconds).cast(BigInteger)
+        number = _h.price
+    else:
+        bucket = cast_(func.strftime("%s", _h.as_of), Integer) // seconds
+        number = cast_(_h.price, Float)
+    high, low = (number.desc(), _h.as_of), (number, _h.as_of)
+    ranked = (
+        select(
+            *_POINT_COLUMNS,
+            bucket.label("bucket"),
+            func.row_number().over(partition_by=bucket, order_by=_h.as_of).label("first"),
+            func.row_number().over(partition_by=bucket, order_by=_h.as_of.desc()).label("last"),
+            func.row_number().over(partition_by=bucket, order_by=high).label("high"),
+            func.row_number().over(partition_by=bucket, order_by=low).label("low"),
+            func.count().over(partition_by=bucket).label("points"),
+        )
+        .where(
+            _h.symbol == bindparam("b_symbol", type_=String()),
+            _h.as_of >= bindparam("b_start", type_=UTCDateTime()),
+            _h.as_of < bindparam("b_end", type_=UTCDateTime()),
+        )
+        .subquery("ranked")
+    )
+    r = ranked.c
+    return (
+        select(ranked)
+        .where(or_(r.first == 1, r.last == 1, r.high == 1, r.low == 1))
+        .order_by(r.bucket, r.as_of)
+    )
+
+
+async def quote_bucket_rows(
+    session: AsyncSession, *, symbol: str, start: datetime, end: datetime, seconds: int
+) -> Sequence[AnyRow]:
+    """Per bucket of ``seconds`` (from the epoch, UTC), its open/close/high/low quote rows."""
+    statement = _bucket_statement(dialect_name(session), seconds)
+    found = await session.execute(statement, {"b_symbol": symbol, "b_start": start, "b_end": end})
+    return found.all()
+
+
+# --- The refresh queue --------------------------------------------------------------------------
+
+_ACTIVE_WHERE = text("status IN ('pending', 'processing')")
+_PENDING: ColumnElement[Any] = literal_column(f"'{S.PENDING}'")
+_PROCESSING: ColumnElement[Any] = literal_column(f"'{S.PROCESSING}'")
+_FINISHED: list[ColumnElement[Any]] = [literal_column(f"'{s}'") for s in S.FINISHED]
+_now = bindparam("b_now", type_=UTCDateTime())
+_worker = bindparam("b_worker", type_=String())
+_ids = bindparam("b_ids", expanding=True, type_=q.id.type)
+
+# What a worker needs of a claimed row.
+CLAIMED_COLUMNS = (q.id, q.symbol, q.data_type, q.provider, q.priority, q.attempts)
+
+
+def _enqueue_statement(session: AsyncSession) -> Any:
+    stmt = _insert(session, _queue)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[q.symbol, q.data_type],
+        index_where=_ACTIVE_WHERE,
+        set_={
+            "priority": case((new.priority > q.priority, new.priority), else_=q.priority),
+            "run_at": case((new.run_at < q.run_at, new.run_at), else_=q.run_at),
+            "provider": func.coalesce(q.provider, new.provider),
+            "updated_at": new.updated_at,
+        },
+    )
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue calls (symbol, data_type, provider, priority, run_at, now); a pair already pending
+    or processing keeps its one row, its priority raised and its run_at brought forward."""
+    if not rows:
+        return
+    values = [
+        {
+            "symbol": r["symbol"], "data_type": r["data_type"], "provider": r["provider"],
+            "priority": r["priority"], "status": S.PENDING, "attempts": 0, "run_at": r["run_at"],
+            "created_at": r["now"], "updated_at": r["now"],
+        }
+        for r in rows
+    ]  # fmt: skip
+    await session.execute(_enqueue_statement(session), values)
+
+
+_DUE = (
+    select(*CLAIMED_COLUMNS)
+    .select_from(IndexedBy(_queue, "ix_market_refresh_queue_pending_order"))
+    .where(q.status == _PENDING, q.run_at <= _now)
+    .order_by(q.priority.desc(), q.run_at)
+    .limit(bindparam("b_limit", type_=Integer()))
+)
+# PostgreSQL: rows other claimers hold are skipped, not waited for; the locks last until the
+# claim's transaction ends, so the rows this claim does not take (no quota) stay untouched.
+# SQLite: the claim's transaction holds the one write lock, so a plain read is already exclusive.
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+
+
+async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[AnyRow]:
+    """Up to ``limit`` due pending rows, highest priority first, then the longest due; locked
+    for this transaction."""
+    statement = _DUE_LOCKED if _is_postgresql(session) else _DUE
+    return (await session.execute(statement, {"b_now": now, "b_limit": limit})).all()
+
+
+_MARK_PROCESSING = (
+    update(_queue)
+    .where(q.id.in_(_ids), q.status == _PENDING)
+    .values(
+        status=S.PROCESSING,
+        provider=bindparam("b_provider", type_=String()),
+        lease_owner=_worker,
+        lease_expires_at=bindparam("b_lease_until", type_=UTCDateTime()),
+        attempts=q.attempts + 1,
+        error=None,
+        updated_at=_now,
+    )
+    .returning(*CLAIMED_COLUMNS)
+)
+
+
+async def mark_processing(
+    session: AsyncSession, *, ids: Sequence[int], provider: str, worker: str, now: datetime,
+    lease_until: datetime,
+) -> Sequence[AnyRow]:  # fmt: skip
+    """Rows locked by ``lock_due`` become ``worker``'s, to be asked of ``provider``."""
+    if not ids:
+        return []
+    found = await session.execute(
+        _MARK_PROCESSING,
+        {
+            "b_ids": list(ids), "b_provider": provider, "b_worker": worker, "b_now": now,
+            "b_lease_until": lease_until,
+        },
+    )  # fmt: skip
+    return found.all()
+
+
+_POSTPONE = (
+    update(_queue)
+    .where(q.id.in_(_ids), q.status == _PENDING)
+    .values(run_at=bindparam("b_run_at", type_=UTCDateTime()), updated_at=_now)
+)
+
+
+async def postpone(
+    session: AsyncSession, *, ids: Sequence[int], run_at: datetime, now: datetime
+) -> None:
+    """Pending rows wait until ``run_at`` (no provider has quota for them before)."""
+    if ids:
+        await session.execute(_POSTPONE, {"b_ids": list(ids), "b_run_at": run_at, "b_now": now})
+
+
+_FINISH_PENDING = (
+    update(_queue)
+    .where(q.id.in_(_ids), q.status == _PENDING)
+    .values(status=S.FAILED, error=bindparam("b_error", type_=q.error.type), updated_at=_now)
+)
+
+
+async def fail_pending(
+    session: AsyncSession, *, ids: Sequence[int], error: dict[str, Any], now: datetime
+) -> None:
+    """Pending rows nothing can serve fail at once (no attempt was made)."""
+    if ids:
+        await session.execute(_FINISH_PENDING, {"b_ids": list(ids), "b_error": error, "b_now": now})
+
+
+_leased = and_(q.status == _PROCESSING, q.lease_owner == _worker)
+_COMPLETE = (
+    update(_queue)
+    .where(q.id.in_(_ids), _leased)
+    .values(
+        status=S.COMPLETED, lease_owner=None, lease_expires_at=None, error=None, updated_at=_now
+    )
+    .returning(q.id)
+)
+
+
+async def complete(
+    session: AsyncSession, *, ids: Sequence[int], worker: str, now: datetime
+) -> set[int]:
+    """Rows ``worker`` still holds become completed; their ids (a lost lease: absent)."""
+    if not ids:
+        return set()
+    found = await session.execute(_COMPLETE, {"b_ids": list(ids), "b_worker": worker, "b_now": now})
+    return {int(row.id) for row in found.all()}
+
+
+_RETURN = (
+    update(_queue)
+    .where(q.id == bindparam("b_id", type_=q.id.type), _leased)
+    .values(
+        status=bindparam("b_status", type_=String()),
+        run_at=bindparam("b_run_at", type_=UTCDateTime()),
+        error=bindparam("b_error", type_=q.error.type),
+        attempts=q.attempts - bindparam("b_refund", type_=Integer()),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=_now,
+    )
+    .returning(q.id)
+)
+
+
+async def give_back(
+    session: AsyncSession, *, request_id: int, worker: str, now: datetime, status: str,
+    run_at: datetime, error: dict[str, Any] | None, refund: int = 0,
+) -> bool:  # fmt: skip
+    """A row ``worker`` holds ends its attempt: pending again at ``run_at`` or failed for good
+    (``refund`` 1: the attempt does not count, the provider refused us); False if not held."""
+    found = await session.execute(
+        _RETURN,
+        {
+            "b_id": request_id, "b_worker": worker, "b_now": now, "b_status": status,
+            "b_run_at": run_at, "b_error": error, "b_refund": refund,
+        },
+    )  # fmt: skip
+    return found.first() is not None
+
+
+_expired = and_(q.status == _PROCESSING, q.lease_expires_at < _now)
+_exhausted = q.attempts >= bindparam("b_max_attempts", type_=Integer())
+_RELEASE_EXPIRED = (
+    update(_queue)
+    .where(_expired)
+    .values(
+        status=case((_exhausted, S.FAILED), else_=S.PENDING),
+        error=case((_exhausted, bindparam("b_error", type_=q.error.type)), else_=q.error),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=_now,
+    )
+    .returning(q.id, q.status)
+)
+
+
+async def release_expired(
+    session: AsyncSession, *, now: datetime, max_attempts: int, error: dict[str, Any]
+) -> Sequence[AnyRow]:
+    """Processing rows whose worker stopped holding them: pending again (the interrupted attempt
+    stays counted) or, with no attempts left, failed with ``error``; (id, status) of each."""
+    found = await session.execute(
+        _RELEASE_EXPIRED, {"b_now": now, "b_max_attempts": max_attempts, "b_error": error}
+    )
+    return found.all()
+
+
+_OLD_FINISHED = (
+    select(q.id)
+    .select_from(IndexedBy(_queue, "ix_market_refresh_queue_finished"))
+    .where(q.status.in_(_FINISHED), q.updated_at < bindparam("b_before", type_=UTCDateTime()))
+    .limit(bindparam("b_limit", type_=Integer()))
+)
+_TRIM = delete(_queue).where(q.id.in_(_OLD_FINISHED.scalar_subquery())).returning(q.id)
+
+
+async def trim_finished(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` completed or failed rows last updated before ``before``."""
+    found = await session.execute(_TRIM, {"b_before": before, "b_limit": limit})
+    return len(found.all())
+
+
+async def get_requests(session: AsyncSession, ids: Sequence[int]) -> Sequence[RefreshRequest]:
+    found = await session.execute(
+        select(RefreshRequest)
+        .where(RefreshRequest.id.in_(list(ids)))
+        .order_by(RefreshRequest.id)
+        .execution_options(populate_existing=True)
+    )
+    return found.scalars().all()
+
+
+async def active_requests(session: AsyncSession) -> Sequence[RefreshRequest]:
+    """Every pending or processing row, by id (tests and the operator's view)."""
+    found = await session.execute(
+        select(RefreshRequest)
+        .where(RefreshRequest.status.in_(S.ACTIVE))
+        .order_by(RefreshRequest.id)
+        .execution_options(populate_existing=True)
+    )
+    return found.scalars().all()
+
+
+async def depth(session: AsyncSession) -> Sequence[tuple[str, str, str | None, int]]:
+    """Rows per (status, data type, provider)."""
+    found = await session.execute(
+        select(q.status, q.data_type, q.provider, func.count()).group_by(
+            q.status, q.data_type, q.provider
+        )
+    )
+    return [(s, t, p, int(n)) for s, t, p, n in found.all()]

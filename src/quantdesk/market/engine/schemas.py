@@ -1,0 +1,129 @@
+"""The engine's values: what the store answers, history points and bars for charts, and the
+refresh queue's items in and out. ``symbol`` None is data about no symbol (an exchange list)."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StoredValue(BaseModel):
+    """The latest value of one (symbol, data type); ``stale`` when unknown or older than the
+    type's TTL (unknown is stale: the fail-safe answer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str | None
+    data_type: str
+    value: Any = None
+    source: str | None = Field(default=None, description="The provider that answered")
+    as_of: datetime | None = Field(default=None, description="When it was fetched")
+    expires_at: datetime | None = None
+    stale: bool
+
+
+class Interval(enum.StrEnum):
+    RAW = "raw"
+    MINUTE = "1m"
+    FIVE_MINUTES = "5m"
+    HOUR = "1h"
+    DAY = "1d"
+
+    @property
+    def seconds(self) -> int | None:
+        return _SECONDS[self]
+
+
+_SECONDS = {
+    Interval.RAW: None,
+    Interval.MINUTE: 60,
+    Interval.FIVE_MINUTES: 300,
+    Interval.HOUR: 3600,
+    Interval.DAY: 86400,
+}
+
+
+class QuotePointOut(BaseModel):
+    as_of: datetime
+    price: Decimal
+    change: Decimal | None = None
+    change_percent: Decimal | None = None
+    volume: Decimal | None = None
+    market_cap: Decimal | None = None
+    currency: str | None = None
+    source: str
+
+
+class QuoteBar(BaseModel):
+    """One bucket of quotes (UTC, from the epoch): first, highest, lowest and last price; the
+    volume and market cap of the last quote (a quote's volume is the day's so far)."""
+
+    start: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal | None = None
+    market_cap: Decimal | None = None
+    currency: str | None = None
+    points: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshItem:
+    """A call to queue: refresh ``data_type`` of ``symbol`` at ``priority`` (higher first), no
+    earlier than ``run_at`` (None: now), from ``provider`` (None: the type's chain decides)."""
+
+    symbol: str | None
+    data_type: str
+    priority: int = 0
+    provider: str | None = None
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRefresh:
+    """A row a worker holds: ask ``provider`` for it (the quota is already debited)."""
+
+    id: int
+    symbol: str | None
+    data_type: str
+    provider: str
+    priority: int
+    attempts: int  # this one included
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A provider's answer to store: ``value`` is the dataset's result (a model, a list of
+    models, None for "nothing there", or JSON-able data). ``request_id``: the queue row it
+    answers, if any."""
+
+    symbol: str | None
+    data_type: str
+    provider: str
+    value: Any
+    fetched_at: datetime
+    request_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential back-off with jitter: attempt n waits base * 2^(n-1), capped, times a random
+    factor in [0.5, 1) so failures of one moment do not retry in lockstep ("equal jitter")."""
+
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+    max_attempts: int = 5
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        factor = 0.5 + (rng or random).random() / 2
+        return timedelta(seconds=ceiling * factor)

@@ -1,0 +1,404 @@
+"""The market-data engine's rules: staleness, the store and quote history, and the refresh
+queue (queue, claim under quota, complete, fail, recover, trim).
+
+Every function takes the caller's session and never commits: a claim and its quota debit commit
+together, and a completion writes the queue row, the store and the history in one short
+transaction. Provider I/O happens between those transactions, never inside one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quantdesk.jobs.schemas import AnyRow
+from quantdesk.market import quota
+from quantdesk.market import repository as ledger_repository
+from quantdesk.market.engine import repository
+from quantdesk.market.engine.schemas import (
+    ClaimedRefresh,
+    Fetched,
+    Interval,
+    QuoteBar,
+    QuotePointOut,
+    RefreshItem,
+    RetryPolicy,
+    StoredValue,
+)
+from quantdesk.market.quota import Limits
+from quantdesk.models import RefreshStatus
+
+QUOTE = "quote"  # the data type whose values also go into quote history
+# A claim looks at this many due rows per row it may take, so rows waiting for a spent
+# provider's quota do not hide the rows other providers could serve now.
+SCAN_FACTOR = 4
+MAX_HISTORY_POINTS = 10_000
+_NO_LIMITS = Limits(per_minute=None, per_day=None)
+
+
+def _key(symbol: str | None) -> str:
+    return symbol or ""  # "" stands for "no symbol" in the tables (see models.market_value)
+
+
+def _symbol(key: str) -> str | None:
+    return key or None
+
+
+def is_stale(fetched_at: datetime | None, ttl_seconds: int | None, now: datetime) -> bool:
+    """No value, an unknown TTL, or fetched more than the TTL ago: stale (fail-safe)."""
+    if fetched_at is None or ttl_seconds is None:
+        return True
+    return fetched_at + timedelta(seconds=ttl_seconds) < now
+
+
+# --- The store ------------------------------------------------------------------------------
+
+
+async def read_values(
+    session: AsyncSession,
+    pairs: Sequence[tuple[str | None, str]],
+    *,
+    ttls: Mapping[str, int],
+    now: datetime,
+) -> list[StoredValue]:
+    """The stored value of each (symbol, data type), in the order asked; a pair never fetched
+    answers no value, stale. ``ttls``: the data types' TTLs in force (the registry's)."""
+    keys = list(dict.fromkeys((_key(symbol), data_type) for symbol, data_type in pairs))
+    found = {(row.symbol, row.data_type): row for row in await repository.get_values(session, keys)}
+    answers = []
+    for symbol, data_type in keys:
+        row = found.get((symbol, data_type))
+        ttl = ttls.get(data_type)
+        if row is None:
+            answers.append(StoredValue(symbol=_symbol(symbol), data_type=data_type, stale=True))
+            continue
+        answers.append(
+            StoredValue(
+                symbol=_symbol(symbol),
+                data_type=data_type,
+                value=row.value,
+                source=row.provider,
+                as_of=row.fetched_at,
+                expires_at=row.expires_at,
+                stale=is_stale(row.fetched_at, ttl, now),
+            )
+        )
+    return answers
+
+
+async def store_values(
+    session: AsyncSession, fetched: Sequence[Fetched], *, ttls: Mapping[str, int]
+) -> None:
+    """Write fetched values into the store (never over a fresher one) and quotes into history."""
+    values, points = [], []
+    for item in fetched:
+        value = to_jsonable_python(item.value)  # decimals as strings: no float touches them
+        ttl = timedelta(seconds=ttls.get(item.data_type, 0))
+        values.append(
+            {
+                "symbol": _key(item.symbol), "data_type": item.data_type, "value": value,
+                "provider": item.provider, "fetched_at": item.fetched_at,
+                "expires_at": item.fetched_at + ttl,
+            }
+        )  # fmt: skip
+        point = _quote_point(item, value)
+        if point is not None:
+            points.append(point)
+    await repository.upsert_values(session, values)
+    await repository.add_quote_points(session, points)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
+    if item.data_type != QUOTE or not item.symbol or not isinstance(value, dict):
+        return None
+    if value.get("price") is None:
+        return None
+    as_of = value.get("as_of")
+    return {
+        "symbol": item.symbol,
+        "as_of": datetime.fromisoformat(as_of) if isinstance(as_of, str) else item.fetched_at,
+        "price": _decimal(value["price"]),
+        "change": _decimal(value.get("change")),
+        "change_percent": _decimal(value.get("change_percent")),
+        "volume": _decimal(value.get("volume")),
+        "market_cap": _decimal(value.get("market_cap")),
+        "currency": value.get("currency"),
+        "provider": item.provider,
+    }
+
+
+# --- Quote history --------------------------------------------------------------------------
+
+
+async def quote_history(
+    session: AsyncSession,
+    *,
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    interval: Interval = Interval.RAW,
+    limit: int = MAX_HISTORY_POINTS,
+) -> list[QuotePointOut] | list[QuoteBar]:
+    """Quotes of ``symbol`` in [start, end): each one (``raw``), or one bar per bucket."""
+    if interval.seconds is None:
+        rows = await repository.quote_points(
+            session, symbol=symbol, start=start, end=end, limit=limit
+        )
+        return [_point(row) for row in rows]
+    rows = await repository.quote_bucket_rows(
+        session, symbol=symbol, start=start, end=end, seconds=interval.seconds
+    )
+    return _bars(rows, interval.seconds)[:limit]
+
+
+def _point(row: AnyRow) -> QuotePointOut:
+    return QuotePointOut(
+        as_of=row.as_of, price=row.price, change=row.change, change_percent=row.change_percent,
+        volume=row.volume, market_cap=row.market_cap, currency=row.currency, source=row.provider,
+    )  # fmt: skip
+
+
+def _bars(rows: Sequence[AnyRow], seconds: int) -> list[QuoteBar]:
+    """Rows come by bucket then time, each the first, last, highest or lowest of its bucket."""
+    by_bucket: dict[int, list[AnyRow]] = {}
+    for row in rows:
+        by_bucket.setdefault(int(row.bucket), []).append(row)
+    bars = []
+    for bucket, members in by_bucket.items():
+        first = next(r for r in members if r.first == 1)
+        last = next(r for r in members if r.last == 1)
+        high = next(r for r in members if r.high == 1)
+        low = next(r for r in members if r.low == 1)
+        bars.append(
+            QuoteBar(
+                start=datetime.fromtimestamp(bucket * seconds, first.as_of.tzinfo),
+                open=first.price, high=high.price, low=low.price, close=last.price,
+                volume=last.volume, market_cap=last.market_cap, currency=last.currency,
+                points=int(last.points), source=last.provider,
+            )
+        )  # fmt: skip
+    return bars
+
+
+# --- The refresh queue ------------------------------------------------------------------------
+
+
+async def enqueue_many(
+    session: AsyncSession, items: Sequence[RefreshItem], *, now: datetime
+) -> None:
+    """Queue refreshes; a pair already pending or processing is not queued twice: its row takes
+    the higher priority and the earlier run_at. Safe under concurrent queueing (an upsert on the
+    partial unique index of active rows)."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        row: dict[str, Any] = {
+            "symbol": _key(item.symbol), "data_type": item.data_type, "provider": item.provider,
+            "priority": item.priority, "run_at": item.run_at or now, "now": now,
+        }  # fmt: skip
+        key = (_key(item.symbol), item.data_type)
+        held = merged.get(key)
+        if held is not None:  # one statement may not touch a row twice (PostgreSQL refuses)
+            row["priority"] = max(row["priority"], held["priority"])
+            row["run_at"] = min(row["run_at"], held["run_at"])
+            row["provider"] = held["provider"] or row["provider"]
+        merged[key] = row
+    # In key order, so concurrent enqueuers lock the rows they both touch in the same order.
+    await repository.enqueue(session, [merged[key] for key in sorted(merged)])
+
+
+async def claim_batch(
+    session: AsyncSession,
+    *,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    routes: Mapping[str, Sequence[str]],
+    limits: Mapping[str, Limits],
+    batch_sizes: Mapping[tuple[str, str], int] | None = None,
+) -> list[ClaimedRefresh]:
+    """Take up to ``limit`` due rows for ``worker`` and debit their calls from the providers'
+    quotas, in the caller's transaction (commit them together).
+
+    ``routes``: each enabled data type's providers in chain order (a type absent or with none
+    fails its rows: nothing can serve them). A row queued for a provider asks that one only.
+    ``limits``: each provider's quota. ``batch_sizes``: symbols one call of (provider, data type)
+    answers (a batch quote of 50 symbols is one call). Rows no provider has quota for stay
+    pending, pushed back to when the first of their providers has quota again.
+    """
+    due = await repository.lock_due(session, now=now, limit=max(1, limit) * SCAN_FACTOR)
+    chains = {row.id: _chain(row, routes) for row in due}
+    await repository.fail_pending(
+        session,
+        ids=[row.id for row in due if not chains[row.id]],
+        error={"kind": "no_provider", "message": "no enabled provider serves this data type"},
+        now=now,
+    )
+    # The providers' ledger rows, locked in name order: concurrent claimers never wait for
+    # each other in a circle.
+    providers = sorted({p for chain in chains.values() for p in chain})
+    for provider in providers:
+        if not limits.get(provider, _NO_LIMITS).unlimited:
+            await ledger_repository.lock_quota(session, provider, now=now)
+    waiting: Sequence[AnyRow] = [row for row in due if chains[row.id]]
+    assigned: dict[str, list[AnyRow]] = {}
+    waits: dict[int, list[float]] = {}  # per row, each refusal's wait
+    budget, position = limit, 0
+    while budget > 0 and waiting:
+        window = [row for row in waiting if position < len(chains[row.id])][:budget]
+        if not window:
+            break
+        taken = await _grant_round(
+            session, window, chains, position, limits, batch_sizes or {}, now, waits
+        )
+        for provider, rows in taken.items():
+            assigned.setdefault(provider, []).extend(rows)
+        done = {row.id for rows in taken.values() for row in rows}
+        budget -= len(done)
+        waiting = [row for row in waiting if row.id not in done]
+        position += 1
+    # Rows every provider of their chain refused: not before the earliest one has quota.
+    by_time: dict[datetime, list[int]] = {}
+    for row in waiting:
+        refusals = waits.get(row.id, [])
+        if refusals and len(refusals) == len(chains[row.id]):
+            by_time.setdefault(now + timedelta(seconds=min(refusals)), []).append(row.id)
+    for run_at, ids in by_time.items():
+        await repository.postpone(session, ids=ids, run_at=run_at, now=now)
+    lease_until = now + timedelta(seconds=lease_seconds)
+    claimed: list[ClaimedRefresh] = []
+    for provider in sorted(assigned):
+        marked = await repository.mark_processing(
+            session, ids=[row.id for row in assigned[provider]], provider=provider,
+            worker=worker, now=now, lease_until=lease_until,
+        )  # fmt: skip
+        claimed.extend(_claimed(row) for row in marked)
+    claimed.sort(key=lambda c: (-c.priority, c.id))
+    return claimed
+
+
+def _chain(row: AnyRow, routes: Mapping[str, Sequence[str]]) -> list[str]:
+    chain = list(routes.get(row.data_type, ()))
+    if row.provider is not None:
+        return [row.provider] if row.provider in chain else []
+    return chain
+
+
+async def _grant_round(
+    session: AsyncSession,
+    window: Sequence[AnyRow],
+    chains: Mapping[int, Sequence[str]],
+    position: int,
+    limits: Mapping[str, Limits],
+    batch_sizes: Mapping[tuple[str, str], int],
+    now: datetime,
+    waits: dict[int, list[float]],
+) -> dict[str, list[AnyRow]]:
+    """Ask each provider at ``position`` of the rows' chains for the calls its rows need; the
+    rows each granted, highest priority first. Refused rows learn how long to wait."""
+    groups: dict[tuple[str, str], list[AnyRow]] = {}
+    for row in window:  # in priority order, so each group is too
+        groups.setdefault((chains[row.id][position], row.data_type), []).append(row)
+    taken: dict[str, list[AnyRow]] = {}
+    for (provider, data_type), rows in sorted(groups.items(), key=lambda kv: kv[0]):
+        per_call = max(1, batch_sizes.get((provider, data_type), 1))
+        calls = math.ceil(len(rows) / per_call)
+        grant = await quota.take(
+            session, provider, calls, limits=limits.get(provider, _NO_LIMITS), now=now,
+            partial=True,
+        )  # fmt: skip
+        granted = rows[: grant.granted * per_call]
+        taken.setdefault(provider, []).extend(granted)
+        if grant.granted == 0:
+            for row in rows:
+                waits.setdefault(row.id, []).append(grant.wait_seconds)
+    return taken
+
+
+def _claimed(row: AnyRow) -> ClaimedRefresh:
+    return ClaimedRefresh(
+        id=int(row.id), symbol=_symbol(row.symbol), data_type=row.data_type,
+        provider=row.provider, priority=int(row.priority), attempts=int(row.attempts),
+    )  # fmt: skip
+
+
+async def complete(
+    session: AsyncSession,
+    *,
+    worker: str,
+    results: Sequence[Fetched],
+    now: datetime,
+    ttls: Mapping[str, int],
+) -> set[int]:
+    """Finish claimed rows with their values: the rows, the store and the history in the
+    caller's (short) transaction. The ids still held by ``worker``; a value whose lease was lost
+    is stored all the same (it is real data, and never replaces a fresher one)."""
+    ids = [r.request_id for r in results if r.request_id is not None]
+    ours = await repository.complete(session, ids=ids, worker=worker, now=now)
+    await store_values(session, results, ttls=ttls)
+    return ours
+
+
+async def fail(
+    session: AsyncSession,
+    *,
+    worker: str,
+    claimed: ClaimedRefresh,
+    error: dict[str, Any],
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+) -> str | None:
+    """A claimed call failed: pending again after the policy's back-off, or failed for good
+    once its attempts are spent. The row's new status (None: ``worker`` no longer held it)."""
+    if claimed.attempts >= policy.max_attempts:
+        status, run_at = RefreshStatus.FAILED, now
+    else:
+        status, run_at = RefreshStatus.PENDING, now + policy.delay(claimed.attempts, rng)
+    held = await repository.give_back(
+        session, request_id=claimed.id, worker=worker, now=now, status=status, run_at=run_at,
+        error=error,
+    )  # fmt: skip
+    return status if held else None
+
+
+async def refused(
+    session: AsyncSession, *, worker: str, claimed: ClaimedRefresh, until: datetime, now: datetime
+) -> bool:
+    """The provider refused the call (429, a plan limit): the row waits until ``until`` without
+    the attempt counting (not the row's fault). Mark the provider spent with ``quota.mark_spent``
+    in the same transaction."""
+    return await repository.give_back(
+        session, request_id=claimed.id, worker=worker, now=now, status=RefreshStatus.PENDING,
+        run_at=until, error={"kind": "rate_limited", "provider": claimed.provider}, refund=1,
+    )  # fmt: skip
+
+
+async def release_expired(session: AsyncSession, *, now: datetime, policy: RetryPolicy) -> int:
+    """Recover rows whose worker died or hung (lease expired): pending again, or failed when
+    their attempts are spent; how many."""
+    rows = await repository.release_expired(
+        session,
+        now=now,
+        max_attempts=policy.max_attempts,
+        error={"kind": "lease_expired", "message": "the worker stopped before finishing"},
+    )
+    return len(rows)
+
+
+async def trim(
+    session: AsyncSession, *, now: datetime, retention: timedelta, limit: int = 10_000
+) -> int:
+    """Delete up to ``limit`` completed or failed rows older than ``retention``; how many."""
+    return await repository.trim_finished(session, before=now - retention, limit=limit)
