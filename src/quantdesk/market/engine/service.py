@@ -311,7 +311,8 @@ async def _grant_round(
     for row in window:  # in priority order, so each group is too
         groups.setdefault((chains[row.id][position], row.data_type), []).append(row)
     taken: dict[str, list[AnyRow]] = {}
-    for (provider, data_type), rows in sorted(groups.items(), key=lambda kv: kv[0]):
+    # The group holding the highest priority row asks first (the ledger rows are locked already).
+    for (provider, data_type), rows in groups.items():
         per_call = max(1, batch_sizes.get((provider, data_type), 1))
         calls = math.ceil(len(rows) / per_call)
         grant = await quota.take(
