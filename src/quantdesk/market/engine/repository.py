@@ -306,13 +306,36 @@ async def fail_pending(
 
 
 _leased = and_(q.status == _PROCESSING, q.lease_owner == _worker)
-_COMPLETE = (
-    update(_queue)
-    .where(q.id.in_(_ids), _leased)
-    .values(
-        status=S.COMPLETED, lease_owner=None, lease_expires_at=None, error=None, updated_at=_now
+# Rows that several statements update at once are locked in pair order (the order enqueue's
+# upserts lock them in; "C" collation: code points, as Python sorts), so a completion and a
+# concurrent enqueue of the same pairs never wait for each other in a circle. SQLite has one
+# writer, so it needs no locks.
+_PAIR_ORDER = (q.symbol.collate("C"), q.data_type.collate("C"))
+
+
+def _in_pair_order(where: ColumnElement[bool], *, skip_locked: bool = False) -> Any:
+    return (
+        select(q.id)
+        .where(where)
+        .order_by(*_PAIR_ORDER)
+        .with_for_update(skip_locked=skip_locked)
+        .cte("locked")
     )
-    .returning(q.id)
+
+
+_COMPLETED_VALUES: dict[str, Any] = {
+    "status": S.COMPLETED,
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "error": None,
+    "updated_at": _now,
+}
+_COMPLETE_SQLITE = (
+    update(_queue).where(q.id.in_(_ids), _leased).values(_COMPLETED_VALUES).returning(q.id)
+)
+_completing = _in_pair_order(and_(q.id.in_(_ids), _leased))
+_COMPLETE_POSTGRESQL = (
+    update(_queue).where(q.id == _completing.c.id).values(_COMPLETED_VALUES).returning(q.id)
 )
 
 
@@ -322,7 +345,8 @@ async def complete(
     """Rows ``worker`` still holds become completed; their ids (a lost lease: absent)."""
     if not ids:
         return set()
-    found = await session.execute(_COMPLETE, {"b_ids": list(ids), "b_worker": worker, "b_now": now})
+    statement = _COMPLETE_POSTGRESQL if _is_postgresql(session) else _COMPLETE_SQLITE
+    found = await session.execute(statement, {"b_ids": list(ids), "b_worker": worker, "b_now": now})
     return {int(row.id) for row in found.all()}
 
 
@@ -360,17 +384,20 @@ async def give_back(
 
 _expired = and_(q.status == _PROCESSING, q.lease_expires_at < _now)
 _exhausted = q.attempts >= bindparam("b_max_attempts", type_=Integer())
-_RELEASE_EXPIRED = (
-    update(_queue)
-    .where(_expired)
-    .values(
-        status=case((_exhausted, S.FAILED), else_=S.PENDING),
-        error=case((_exhausted, bindparam("b_error", type_=q.error.type)), else_=q.error),
-        lease_owner=None,
-        lease_expires_at=None,
-        updated_at=_now,
-    )
-    .returning(q.id, q.status)
+_RELEASE_VALUES: dict[str, Any] = {
+    "status": case((_exhausted, S.FAILED), else_=S.PENDING),
+    "error": case((_exhausted, bindparam("b_error", type_=q.error.type)), else_=q.error),
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "updated_at": _now,
+}
+_RELEASE_EXPIRED_SQLITE = (
+    update(_queue).where(_expired).values(_RELEASE_VALUES).returning(q.id, q.status)
+)
+# Rows some transaction holds (an enqueue raising their priority) are left for the next round.
+_releasing = _in_pair_order(_expired, skip_locked=True)
+_RELEASE_EXPIRED_POSTGRESQL = (
+    update(_queue).where(q.id == _releasing.c.id).values(_RELEASE_VALUES).returning(q.id, q.status)
 )
 
 
@@ -379,8 +406,9 @@ async def release_expired(
 ) -> Sequence[AnyRow]:
     """Processing rows whose worker stopped holding them: pending again (the interrupted attempt
     stays counted) or, with no attempts left, failed with ``error``; (id, status) of each."""
+    statement = _RELEASE_EXPIRED_POSTGRESQL if _is_postgresql(session) else _RELEASE_EXPIRED_SQLITE
     found = await session.execute(
-        _RELEASE_EXPIRED, {"b_now": now, "b_max_attempts": max_attempts, "b_error": error}
+        statement, {"b_now": now, "b_max_attempts": max_attempts, "b_error": error}
     )
     return found.all()
 
