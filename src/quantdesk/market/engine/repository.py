@@ -235,10 +235,15 @@ _DUE = (
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 
 
+def claim_statement(dialect: str) -> Any:
+    """The statement ``lock_due`` runs on ``dialect`` (for query-plan tests)."""
+    return _DUE_LOCKED if dialect == "postgresql" else _DUE
+
+
 async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[AnyRow]:
     """Up to ``limit`` due pending rows, highest priority first, then the longest due; locked
     for this transaction."""
-    statement = _DUE_LOCKED if _is_postgresql(session) else _DUE
+    statement = claim_statement(dialect_name(session))
     return (await session.execute(statement, {"b_now": now, "b_limit": limit})).all()
 
 
@@ -420,6 +425,11 @@ _OLD_FINISHED = (
     .limit(bindparam("b_limit", type_=Integer()))
 )
 _TRIM = delete(_queue).where(q.id.in_(_OLD_FINISHED.scalar_subquery())).returning(q.id)
+
+
+def trim_selection() -> Any:
+    """The rows a trim picks (for query-plan tests)."""
+    return _OLD_FINISHED
 
 
 async def trim_finished(session: AsyncSession, *, before: datetime, limit: int) -> int:
