@@ -1,7 +1,7 @@
 """market_values, quote_history and market_refresh_queue: the engine's store, history and queue
 
 Revision ID: e3a9c5d7f218
-Revises: 2c7e9a1f5b84
+Revises: 7b4d2e9a6c15
 Create Date: 2026-11-28 14:50:00+00:00
 
 Global tables (market data belongs to nobody), so no row-level security. The queue's partial
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "e3a9c5d7f218"
-down_revision: str | None = "2c7e9a1f5b84"
+down_revision: str | None = "7b4d2e9a6c15"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
