@@ -25,3 +25,19 @@ async def edb(db: Database) -> AsyncIterator[Database]:
     await empty_engine_tables(db)
     yield db
     await empty_engine_tables(db)
+
+
+@pytest.fixture
+async def restore_registry(edb: Database) -> AsyncIterator[Database]:
+    """The registry is global: put back the types' switches, the engine flag and the audit."""
+    async with edb.transaction(system=True) as session:
+        saved = (await session.execute(text("SELECT name, enabled FROM market_data_types"))).all()
+    yield edb
+    async with edb.transaction(system=True) as session:
+        for name, enabled in saved:
+            await session.execute(
+                text("UPDATE market_data_types SET enabled = :e WHERE name = :n"),
+                {"e": enabled, "n": name},
+            )
+        await session.execute(text("UPDATE market_flags SET enabled = true"))
+        await session.execute(text("DELETE FROM market_audit"))

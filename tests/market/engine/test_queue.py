@@ -13,10 +13,11 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.kit.db import Database
-from quantdesk.market import quota
-from quantdesk.market.engine import repository, service
+from quantdesk.market import datatypes, quota
+from quantdesk.market.engine import repository, service, store
 from quantdesk.market.engine.schemas import Fetched, RefreshItem, RetryPolicy
 from quantdesk.market.quota import Limits
+from quantdesk.market.schemas import DataTypeUpdate
 from quantdesk.models import RefreshRequest, RefreshStatus
 from tests.market.engine.support import claim, debits, enqueue
 
@@ -158,10 +159,10 @@ async def test_complete_stores_the_value_and_the_history_with_the_row(edb: Datab
             session, worker="w1", now=T0 + timedelta(seconds=1), ttls=TTLS,
             results=[Fetched("AAPL", "quote", "fmp", value, T0 + timedelta(seconds=1), c.id)],
         )  # fmt: skip
-        (stored,) = await service.read_values(
+        (stored,) = await store.read_values(
             session, [("AAPL", "quote")], ttls=TTLS, now=T0 + timedelta(seconds=2)
         )
-        history = await service.quote_history(
+        history = await store.quote_history(
             session, symbol="AAPL", start=T0, end=T0 + timedelta(minutes=1)
         )
     assert ours == {c.id}
@@ -284,3 +285,44 @@ async def test_trim_deletes_old_finished_rows_only(edb: Database) -> None:
         depth = await repository.depth(session)
     assert trimmed == 1
     assert sorted((s, n) for s, _, _, n in depth) == [("failed", 1), ("pending", 1)]
+
+
+async def test_the_registry_routes_claims_and_the_engine_switch_stops_them(
+    restore_registry: Database,
+) -> None:
+    edb = restore_registry
+    await enqueue(edb, [RefreshItem("A", "quote"), RefreshItem("B", "shares-float")], T0)
+    async with edb.transaction(system=True) as session:
+        await datatypes.update_type(
+            session, "shares-float", DataTypeUpdate(enabled=False), actor="cli"
+        )
+        await datatypes.set_engine(session, False, actor="cli")
+        off = await service.load_plan(session, configured=["yahoo", "sim"])
+    assert (off.enabled, off.routes, off.ttls["quote"]) == (False, {}, 60)
+    # The engine is off: nothing is claimed, and nothing queued fails for it.
+    assert await claim(edb, now=T0, routes=off.routes, limits={}) == []
+    assert len(await _active(edb)) == 2
+    async with edb.transaction(system=True) as session:
+        await datatypes.set_engine(session, True, actor="cli")
+        on = await service.load_plan(session, configured=["yahoo", "sim"])
+    assert on.routes["quote"] == ["yahoo", "sim"]  # the type's chain order, configured ones only
+    assert on.routes["ratios-ttm"] == ["sim"]
+    assert "shares-float" not in on.routes  # switched off
+    claimed = await claim(edb, now=T0, routes=on.routes, limits={})
+    assert [(c.symbol, c.provider) for c in claimed] == [("A", "yahoo")]
+    async with edb.transaction(system=True, readonly=True) as session:
+        status = await service.queue_status(session, now=T0 + timedelta(seconds=5))
+    assert status.by_status == {"pending": 0, "processing": 1, "completed": 0, "failed": 1}
+    assert (status.active_by_type, status.active_by_provider) == ({"quote": 1}, {"yahoo": 1})
+    assert status.oldest_due_seconds is None
+
+
+async def test_the_status_counts_rows_and_the_longest_wait(edb: Database) -> None:
+    await enqueue(edb, [RefreshItem("A", "quote"), RefreshItem("B", "profile", provider="fmp")], T0)
+    await enqueue(edb, [RefreshItem("C", "quote", run_at=T0 + timedelta(hours=1))], T0)
+    async with edb.transaction(system=True, readonly=True) as session:
+        status = await service.queue_status(session, now=T0 + timedelta(seconds=90))
+    assert status.by_status["pending"] == 3
+    assert status.active_by_type == {"quote": 2, "profile": 1}
+    assert status.active_by_provider == {"unrouted": 2, "fmp": 1}
+    assert status.oldest_due_seconds == 90

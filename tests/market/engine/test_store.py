@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from quantdesk.kit.db import Database
-from quantdesk.market.engine import service
+from quantdesk.market.engine import store
 from quantdesk.market.engine.schemas import Fetched, Interval, QuoteBar, QuotePointOut
 from quantdesk.market.providers.datasets import Quote
 
@@ -25,7 +25,7 @@ def _quote(price: str, at: datetime, symbol: str = "AAPL", volume: str = "1000")
 
 async def _store(db: Database, *fetched: Fetched) -> None:
     async with db.transaction(system=True) as session:
-        await service.store_values(session, list(fetched), ttls=TTLS)
+        await store.store_values(session, list(fetched), ttls=TTLS)
 
 
 async def test_unknown_is_stale_and_a_value_is_fresh_for_its_ttl(edb: Database) -> None:
@@ -38,8 +38,8 @@ async def test_unknown_is_stale_and_a_value_is_fresh_for_its_ttl(edb: Database) 
         ("AAPL", "quote"), ("MSFT", "quote"), (None, "available-exchanges"), ("AAPL", "ratios-ttm"),
     ]  # fmt: skip
     async with edb.transaction(system=True, readonly=True) as session:
-        fresh = await service.read_values(session, pairs, ttls=TTLS, now=T0 + timedelta(seconds=60))
-        later = await service.read_values(session, pairs, ttls=TTLS, now=T0 + timedelta(seconds=61))
+        fresh = await store.read_values(session, pairs, ttls=TTLS, now=T0 + timedelta(seconds=60))
+        later = await store.read_values(session, pairs, ttls=TTLS, now=T0 + timedelta(seconds=61))
     quote, missing, exchanges, unknown_type = fresh
     assert (quote.stale, quote.source, quote.as_of) == (False, "yahoo", T0)
     assert quote.value["price"] == "190.1234567891"  # a string: no float ever touched it
@@ -55,10 +55,10 @@ async def test_unknown_is_stale_and_a_value_is_fresh_for_its_ttl(edb: Database) 
 async def test_staleness_follows_the_ttl_in_force_not_the_one_at_write(edb: Database) -> None:
     await _store(edb, _quote("10", T0))
     async with edb.transaction(system=True, readonly=True) as session:
-        (value,) = await service.read_values(
+        (value,) = await store.read_values(
             session, [("AAPL", "quote")], ttls={"quote": 600}, now=T0 + timedelta(minutes=5)
         )
-        (unknown_ttl,) = await service.read_values(session, [("AAPL", "quote")], ttls={}, now=T0)
+        (unknown_ttl,) = await store.read_values(session, [("AAPL", "quote")], ttls={}, now=T0)
     assert not value.stale  # an admin raised the TTL to 10 min
     assert unknown_ttl.stale  # no TTL known: stale, the fail-safe answer
 
@@ -67,7 +67,7 @@ async def test_an_older_value_never_replaces_a_fresher_one(edb: Database) -> Non
     await _store(edb, _quote("101", T0 + timedelta(seconds=30)))
     await _store(edb, _quote("100", T0))  # a slower worker finishing late
     async with edb.transaction(system=True, readonly=True) as session:
-        (value,) = await service.read_values(session, [("AAPL", "quote")], ttls=TTLS, now=T0)
+        (value,) = await store.read_values(session, [("AAPL", "quote")], ttls=TTLS, now=T0)
     assert value.value["price"] == "101"
     assert value.as_of == T0 + timedelta(seconds=30)
 
@@ -78,7 +78,7 @@ async def test_raw_history_is_exact_in_range_and_keeps_each_quote_once(edb: Data
     await _store(edb, _quote("555", T0))  # the same quote (same as_of) seen again: kept once
     await _store(edb, _quote("7", T0, symbol="MSFT"))
     async with edb.transaction(system=True, readonly=True) as session:
-        points = await service.quote_history(
+        points = await store.quote_history(
             session, symbol="AAPL", start=T0, end=T0 + timedelta(seconds=60)
         )
     assert all(isinstance(p, QuotePointOut) for p in points)
@@ -99,14 +99,14 @@ async def test_bars_per_bucket_open_high_low_close(edb: Database) -> None:
         *[_quote(p, T0 + timedelta(seconds=s), volume=str(1000 + s)) for s, p in quotes],
     )
     async with edb.transaction(system=True, readonly=True) as session:
-        minutes = await service.quote_history(
+        minutes = await store.quote_history(
             session, symbol="AAPL", start=T0, end=T0 + timedelta(hours=1), interval=Interval.MINUTE
         )
-        fives = await service.quote_history(
+        fives = await store.quote_history(
             session, symbol="AAPL", start=T0, end=T0 + timedelta(hours=1),
             interval=Interval.FIVE_MINUTES,
         )  # fmt: skip
-        days = await service.quote_history(
+        days = await store.quote_history(
             session, symbol="AAPL", start=T0 - timedelta(days=1), end=T0 + timedelta(days=1),
             interval=Interval.DAY,
         )  # fmt: skip
@@ -140,7 +140,7 @@ async def test_high_and_low_compare_numbers_not_strings(edb: Database) -> None:
         *[_quote(p, T0 + timedelta(seconds=i)) for i, p in enumerate(["10.25", "9.5", "100"])],
     )
     async with edb.transaction(system=True, readonly=True) as session:
-        (bar,) = await service.quote_history(
+        (bar,) = await store.quote_history(
             session, symbol="AAPL", start=T0, end=T0 + timedelta(minutes=1), interval=Interval.HOUR
         )
     assert isinstance(bar, QuoteBar)

@@ -1,5 +1,5 @@
-"""Every query of the market-data engine: the store (latest value per pair), quote history and
-the refresh queue. Global data (no owner), so callers use system-context transactions.
+"""Every query of the refresh queue (the store and history: ``store_repository``). Global data
+(no owner), so callers use system-context transactions.
 
 The queue's hot statements (claim, lease bookkeeping) are Core statements built once, each one
 round trip. Statuses that select a partial index are written into the SQL as literals, not bound:
@@ -9,14 +9,11 @@ index, which needs the literal (see ``jobs.repository``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    BigInteger,
-    Float,
     Integer,
     String,
     Table,
@@ -26,13 +23,10 @@ from sqlalchemy import (
     delete,
     func,
     literal_column,
-    or_,
     select,
     text,
-    tuple_,
     update,
 )
-from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -55,126 +49,6 @@ def _is_postgresql(session: AsyncSession) -> bool:
 
 def _insert(session: AsyncSession, table: Table) -> Any:
     return (postgresql if _is_postgresql(session) else sqlite).insert(table)
-
-
-# --- The store: the latest value of each (symbol, data type) ----------------------------------
-
-
-async def upsert_values(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write values (symbol, data_type, value, provider, fetched_at, expires_at); a value never
-    replaces a fresher one (two workers finishing out of order keep the newest)."""
-    if not rows:
-        return
-    stmt = _insert(session, _values)
-    v = _values.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[v.symbol, v.data_type],
-        set_={
-            "value": stmt.excluded.value,
-            "provider": stmt.excluded.provider,
-            "fetched_at": stmt.excluded.fetched_at,
-            "expires_at": stmt.excluded.expires_at,
-        },
-        where=v.fetched_at <= stmt.excluded.fetched_at,
-    )
-    await session.execute(stmt, list(rows))
-
-
-async def get_values(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> Sequence[AnyRow]:
-    """The stored values of these (symbol, data type) pairs (absent pairs: no row)."""
-    if not pairs:
-        return []
-    v = _values.c
-    found = await session.execute(
-        select(v.symbol, v.data_type, v.value, v.provider, v.fetched_at, v.expires_at).where(
-            tuple_(v.symbol, v.data_type).in_(list(pairs))
-        )
-    )
-    return found.all()
-
-
-# --- Quote history ------------------------------------------------------------------------------
-
-_h = _history.c
-_POINT_COLUMNS = (
-    _h.as_of, _h.price, _h.change, _h.change_percent, _h.volume, _h.market_cap, _h.currency,
-    _h.provider,
-)  # fmt: skip
-
-
-async def add_quote_points(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record quotes; a quote already recorded (same symbol and as_of) is kept as it was."""
-    if rows:
-        stmt = _insert(session, _history).on_conflict_do_nothing(
-            index_elements=[_h.symbol, _h.as_of]
-        )
-        await session.execute(stmt, list(rows))
-
-
-async def quote_points(
-    session: AsyncSession, *, symbol: str, start: datetime, end: datetime, limit: int
-) -> Sequence[AnyRow]:
-    """Quotes of ``symbol`` with start <= as_of < end, oldest first, at most ``limit``."""
-    found = await session.execute(
-        select(*_POINT_COLUMNS)
-        .where(_h.symbol == symbol, _h.as_of >= start, _h.as_of < end)
-        .order_by(_h.as_of)
-        .limit(limit)
-    )
-    return found.all()
-
-
-@functools.cache
-def _bucket_statement(dialect: str, seconds: int) -> Any:
-    """The rows that make each bucket's bar: its first (open), last (close), highest and lowest
-    quote, each row with its bucket number, its ranks and the bucket's quote count.
-
-    Picking rows instead of aggregating keeps prices exact on SQLite (stored as text there, so a
-    MIN() would compare strings); the order for high and low is by the number (REAL on SQLite,
-    for ordering only: the price returned is the row's exact one).
-    """
-    bucket: ColumnElement[Any]
-    number: ColumnElement[Any]
-    if dialect == "postgresql":
-        epoch: ColumnElement[Any] = func.extract("epoch", _h.as_of)
-        bucket = func.floor(epoch / seconds).cast(BigInteger)
-        number = _h.price
-    else:
-        bucket = cast_(func.strftime("%s", _h.as_of), Integer) // seconds
-        number = cast_(_h.price, Float)
-    high, low = (number.desc(), _h.as_of), (number, _h.as_of)
-    ranked = (
-        select(
-            *_POINT_COLUMNS,
-            bucket.label("bucket"),
-            func.row_number().over(partition_by=bucket, order_by=_h.as_of).label("first"),
-            func.row_number().over(partition_by=bucket, order_by=_h.as_of.desc()).label("last"),
-            func.row_number().over(partition_by=bucket, order_by=high).label("high"),
-            func.row_number().over(partition_by=bucket, order_by=low).label("low"),
-            func.count().over(partition_by=bucket).label("points"),
-        )
-        .where(
-            _h.symbol == bindparam("b_symbol", type_=String()),
-            _h.as_of >= bindparam("b_start", type_=UTCDateTime()),
-            _h.as_of < bindparam("b_end", type_=UTCDateTime()),
-        )
-        .subquery("ranked")
-    )
-    r = ranked.c
-    return (
-        select(ranked)
-        .where(or_(r.first == 1, r.last == 1, r.high == 1, r.low == 1))
-        .order_by(r.bucket, r.as_of)
-    )
-
-
-async def quote_bucket_rows(
-    session: AsyncSession, *, symbol: str, start: datetime, end: datetime, seconds: int
-) -> Sequence[AnyRow]:
-    """Per bucket of ``seconds`` (from the epoch, UTC), its open/close/high/low quote rows."""
-    statement = _bucket_statement(dialect_name(session), seconds)
-    found = await session.execute(statement, {"b_symbol": symbol, "b_start": start, "b_end": end})
-    return found.all()
 
 
 # --- The refresh queue --------------------------------------------------------------------------
@@ -467,3 +341,12 @@ async def depth(session: AsyncSession) -> Sequence[tuple[str, str, str | None, i
         )
     )
     return [(s, t, p, int(n)) for s, t, p, n in found.all()]
+
+
+async def oldest_due(session: AsyncSession, *, now: datetime) -> datetime | None:
+    """The run_at of the longest-due pending row (from the pending index)."""
+    found = await session.execute(
+        select(q.run_at).where(q.status == _PENDING, q.run_at <= now).order_by(q.run_at).limit(1)
+    )
+    run_at: datetime | None = found.scalar()
+    return run_at

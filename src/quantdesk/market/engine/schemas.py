@@ -127,3 +127,24 @@ class RetryPolicy:
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         factor = 0.5 + (rng or random).random() / 2
         return timedelta(seconds=ceiling * factor)
+
+
+@dataclass(frozen=True, slots=True)
+class EnginePlan:
+    """What the registry says now: whether the engine runs, each type's TTL, and each enabled
+    type's providers (the configured ones able to serve it, in chain order)."""
+
+    enabled: bool
+    ttls: dict[str, int]
+    routes: dict[str, list[str]]
+    priorities: dict[str, int]
+
+
+class QueueStatus(BaseModel):
+    """Rows of the refresh queue per status, and the active ones per data type and provider
+    (None: not yet routed); how long the longest-due pending row has waited."""
+
+    by_status: dict[str, int]
+    active_by_type: dict[str, int]
+    active_by_provider: dict[str, int]
+    oldest_due_seconds: float | None

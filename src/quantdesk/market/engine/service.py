@@ -1,5 +1,6 @@
-"""The market-data engine's rules: staleness, the store and quote history, and the refresh
-queue (queue, claim under quota, complete, fail, recover, trim).
+"""The refresh queue's rules: queue, claim under the providers' quota, complete (into the
+store, ``market.engine.store``), fail with back-off, refusals, lease recovery, trimming, status;
+and the registry as the engine reads it.
 
 Every function takes the caller's session and never commits: a claim and its quota debit commit
 together, and a completion writes the queue row, the store and the history in one short
@@ -12,183 +13,49 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.jobs.schemas import AnyRow
-from quantdesk.market import quota
+from quantdesk.market import datatypes, quota
 from quantdesk.market import repository as ledger_repository
-from quantdesk.market.engine import repository
+from quantdesk.market.engine import repository, store
 from quantdesk.market.engine.schemas import (
     ClaimedRefresh,
+    EnginePlan,
     Fetched,
-    Interval,
-    QuoteBar,
-    QuotePointOut,
+    QueueStatus,
     RefreshItem,
     RetryPolicy,
-    StoredValue,
 )
 from quantdesk.market.quota import Limits
 from quantdesk.models import RefreshStatus
 
-QUOTE = "quote"  # the data type whose values also go into quote history
 # A claim looks at this many due rows per row it may take, so rows waiting for a spent
 # provider's quota do not hide the rows other providers could serve now.
 SCAN_FACTOR = 4
-MAX_HISTORY_POINTS = 10_000
 _NO_LIMITS = Limits(per_minute=None, per_day=None)
 
 
-def _key(symbol: str | None) -> str:
-    return symbol or ""  # "" stands for "no symbol" in the tables (see models.market_value)
+# --- The registry, as the engine reads it ----------------------------------------------------
 
 
-def _symbol(key: str) -> str | None:
-    return key or None
-
-
-def is_stale(fetched_at: datetime | None, ttl_seconds: int | None, now: datetime) -> bool:
-    """No value, an unknown TTL, or fetched more than the TTL ago: stale (fail-safe)."""
-    if fetched_at is None or ttl_seconds is None:
-        return True
-    return fetched_at + timedelta(seconds=ttl_seconds) < now
-
-
-# --- The store ------------------------------------------------------------------------------
-
-
-async def read_values(
-    session: AsyncSession,
-    pairs: Sequence[tuple[str | None, str]],
-    *,
-    ttls: Mapping[str, int],
-    now: datetime,
-) -> list[StoredValue]:
-    """The stored value of each (symbol, data type), in the order asked; a pair never fetched
-    answers no value, stale. ``ttls``: the data types' TTLs in force (the registry's)."""
-    keys = list(dict.fromkeys((_key(symbol), data_type) for symbol, data_type in pairs))
-    found = {(row.symbol, row.data_type): row for row in await repository.get_values(session, keys)}
-    answers = []
-    for symbol, data_type in keys:
-        row = found.get((symbol, data_type))
-        ttl = ttls.get(data_type)
-        if row is None:
-            answers.append(StoredValue(symbol=_symbol(symbol), data_type=data_type, stale=True))
-            continue
-        answers.append(
-            StoredValue(
-                symbol=_symbol(symbol),
-                data_type=data_type,
-                value=row.value,
-                source=row.provider,
-                as_of=row.fetched_at,
-                expires_at=row.expires_at,
-                stale=is_stale(row.fetched_at, ttl, now),
-            )
-        )
-    return answers
-
-
-async def store_values(
-    session: AsyncSession, fetched: Sequence[Fetched], *, ttls: Mapping[str, int]
-) -> None:
-    """Write fetched values into the store (never over a fresher one) and quotes into history."""
-    values, points = [], []
-    for item in fetched:
-        value = to_jsonable_python(item.value)  # decimals as strings: no float touches them
-        ttl = timedelta(seconds=ttls.get(item.data_type, 0))
-        values.append(
-            {
-                "symbol": _key(item.symbol), "data_type": item.data_type, "value": value,
-                "provider": item.provider, "fetched_at": item.fetched_at,
-                "expires_at": item.fetched_at + ttl,
-            }
-        )  # fmt: skip
-        point = _quote_point(item, value)
-        if point is not None:
-            points.append(point)
-    await repository.upsert_values(session, values)
-    await repository.add_quote_points(session, points)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
-    if item.data_type != QUOTE or not item.symbol or not isinstance(value, dict):
-        return None
-    if value.get("price") is None:
-        return None
-    as_of = value.get("as_of")
-    return {
-        "symbol": item.symbol,
-        "as_of": datetime.fromisoformat(as_of) if isinstance(as_of, str) else item.fetched_at,
-        "price": _decimal(value["price"]),
-        "change": _decimal(value.get("change")),
-        "change_percent": _decimal(value.get("change_percent")),
-        "volume": _decimal(value.get("volume")),
-        "market_cap": _decimal(value.get("market_cap")),
-        "currency": value.get("currency"),
-        "provider": item.provider,
-    }
-
-
-# --- Quote history --------------------------------------------------------------------------
-
-
-async def quote_history(
-    session: AsyncSession,
-    *,
-    symbol: str,
-    start: datetime,
-    end: datetime,
-    interval: Interval = Interval.RAW,
-    limit: int = MAX_HISTORY_POINTS,
-) -> list[QuotePointOut] | list[QuoteBar]:
-    """Quotes of ``symbol`` in [start, end): each one (``raw``), or one bar per bucket."""
-    if interval.seconds is None:
-        rows = await repository.quote_points(
-            session, symbol=symbol, start=start, end=end, limit=limit
-        )
-        return [_point(row) for row in rows]
-    rows = await repository.quote_bucket_rows(
-        session, symbol=symbol, start=start, end=end, seconds=interval.seconds
+async def load_plan(session: AsyncSession, *, configured: Sequence[str]) -> EnginePlan:
+    """The registry's types and flags as they are now. A type's route: its providers, in its
+    chain order, that this process has (``configured``); none for a type that is off, and no
+    routes at all while the engine is off."""
+    types = await datatypes.list_types(session)
+    enabled = await datatypes.engine_enabled(session)
+    have = set(configured)
+    return EnginePlan(
+        enabled=enabled,
+        ttls={t.name: t.ttl_seconds for t in types},
+        routes={
+            t.name: [p for p in t.providers if p in have] for t in types if t.enabled and enabled
+        },
+        priorities={t.name: t.default_priority for t in types},
     )
-    return _bars(rows, interval.seconds)[:limit]
-
-
-def _point(row: AnyRow) -> QuotePointOut:
-    return QuotePointOut(
-        as_of=row.as_of, price=row.price, change=row.change, change_percent=row.change_percent,
-        volume=row.volume, market_cap=row.market_cap, currency=row.currency, source=row.provider,
-    )  # fmt: skip
-
-
-def _bars(rows: Sequence[AnyRow], seconds: int) -> list[QuoteBar]:
-    """Rows come by bucket then time, each the first, last, highest or lowest of its bucket."""
-    by_bucket: dict[int, list[AnyRow]] = {}
-    for row in rows:
-        by_bucket.setdefault(int(row.bucket), []).append(row)
-    bars = []
-    for bucket, members in by_bucket.items():
-        first = next(r for r in members if r.first == 1)
-        last = next(r for r in members if r.last == 1)
-        high = next(r for r in members if r.high == 1)
-        low = next(r for r in members if r.low == 1)
-        bars.append(
-            QuoteBar(
-                start=datetime.fromtimestamp(bucket * seconds, first.as_of.tzinfo),
-                open=first.price, high=high.price, low=low.price, close=last.price,
-                volume=last.volume, market_cap=last.market_cap, currency=last.currency,
-                points=int(last.points), source=last.provider,
-            )
-        )  # fmt: skip
-    return bars
 
 
 # --- The refresh queue ------------------------------------------------------------------------
@@ -203,10 +70,11 @@ async def enqueue_many(
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for item in items:
         row: dict[str, Any] = {
-            "symbol": _key(item.symbol), "data_type": item.data_type, "provider": item.provider,
-            "priority": item.priority, "run_at": item.run_at or now, "now": now,
+            "symbol": store.key(item.symbol), "data_type": item.data_type,
+            "provider": item.provider, "priority": item.priority, "run_at": item.run_at or now,
+            "now": now,
         }  # fmt: skip
-        key = (_key(item.symbol), item.data_type)
+        key = (store.key(item.symbol), item.data_type)
         held = merged.get(key)
         if held is not None:  # one statement may not touch a row twice (PostgreSQL refuses)
             row["priority"] = max(row["priority"], held["priority"])
@@ -237,12 +105,18 @@ async def claim_batch(
     answers (a batch quote of 50 symbols is one call). Rows no provider has quota for stay
     pending, pushed back to when the first of their providers has quota again.
     """
+    if not routes:  # the engine is off (or every type): nothing is claimed, nothing fails
+        return []
     due = await repository.lock_due(session, now=now, limit=max(1, limit) * SCAN_FACTOR)
     chains = {row.id: _chain(row, routes) for row in due}
     await repository.fail_pending(
         session,
         ids=[row.id for row in due if not chains[row.id]],
-        error={"kind": "no_provider", "message": "no enabled provider serves this data type"},
+        error={
+            "kind": "no_provider",
+            "message": "no enabled provider serves this data type (the type is off, or none of "
+            "its providers is configured)",
+        },
         now=now,
     )
     # The providers' ledger rows, locked in name order: concurrent claimers never wait for
@@ -329,7 +203,7 @@ async def _grant_round(
 
 def _claimed(row: AnyRow) -> ClaimedRefresh:
     return ClaimedRefresh(
-        id=int(row.id), symbol=_symbol(row.symbol), data_type=row.data_type,
+        id=int(row.id), symbol=store.symbol_of(row.symbol), data_type=row.data_type,
         provider=row.provider, priority=int(row.priority), attempts=int(row.attempts),
     )  # fmt: skip
 
@@ -347,7 +221,7 @@ async def complete(
     is stored all the same (it is real data, and never replaces a fresher one)."""
     ids = [r.request_id for r in results if r.request_id is not None]
     ours = await repository.complete(session, ids=ids, worker=worker, now=now)
-    await store_values(session, results, ttls=ttls)
+    await store.store_values(session, results, ttls=ttls)
     return ours
 
 
@@ -403,3 +277,23 @@ async def trim(
 ) -> int:
     """Delete up to ``limit`` completed or failed rows older than ``retention``; how many."""
     return await repository.trim_finished(session, before=now - retention, limit=limit)
+
+
+async def queue_status(session: AsyncSession, *, now: datetime) -> QueueStatus:
+    """The queue's depth for status pages and metrics."""
+    by_status: dict[str, int] = dict.fromkeys(RefreshStatus.ALL, 0)
+    by_type: dict[str, int] = {}
+    by_provider: dict[str, int] = {}
+    for status, data_type, provider, count in await repository.depth(session):
+        by_status[status] = by_status.get(status, 0) + count
+        if status in RefreshStatus.ACTIVE:
+            by_type[data_type] = by_type.get(data_type, 0) + count
+            name = provider or "unrouted"
+            by_provider[name] = by_provider.get(name, 0) + count
+    oldest = await repository.oldest_due(session, now=now)
+    return QueueStatus(
+        by_status=by_status,
+        active_by_type=by_type,
+        active_by_provider=by_provider,
+        oldest_due_seconds=None if oldest is None else (now - oldest).total_seconds(),
+    )
