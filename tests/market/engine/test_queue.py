@@ -326,3 +326,29 @@ async def test_the_status_counts_rows_and_the_longest_wait(edb: Database) -> Non
     assert status.active_by_type == {"quote": 2, "profile": 1}
     assert status.active_by_provider == {"unrouted": 2, "fmp": 1}
     assert status.oldest_due_seconds == 90
+
+
+async def test_each_row_walks_its_own_chain(edb: Database) -> None:
+    routes = {"profile": ["fmp"], "quote": ["yahoo", "sim"]}
+    limits = {
+        "fmp": Limits(per_minute=1, per_day=None),
+        "yahoo": Limits(per_minute=1, per_day=None),
+    }
+    async with edb.transaction(system=True) as session:
+        assert (await quota.take(session, "fmp", 1, limits=limits["fmp"], now=T0)).granted == 1
+    await enqueue(
+        edb,
+        [
+            RefreshItem("P1", "profile", priority=9), RefreshItem("P2", "profile", priority=8),
+            RefreshItem("Q1", "quote", priority=7), RefreshItem("Q2", "quote", priority=6),
+            RefreshItem("Q3", "quote", priority=5),
+        ],
+        T0,
+    )  # fmt: skip
+    claimed = await claim(edb, now=T0, routes=routes, limits=limits, limit=2)
+    # fmp is spent, so the profiles wait; the budget goes to the quotes: yahoo's one call first,
+    # then sim (a quote never skips yahoo while it has quota).
+    assert [(c.symbol, c.provider) for c in claimed] == [("Q1", "yahoo"), ("Q2", "sim")]
+    rows = {r.symbol: r for r in await _active(edb)}
+    assert rows["P1"].run_at == rows["P2"].run_at == T0 + timedelta(seconds=60)
+    assert rows["Q3"].run_at == T0  # never asked: untouched

@@ -125,28 +125,38 @@ async def claim_batch(
     for provider in providers:
         if not limits.get(provider, _NO_LIMITS).unlimited:
             await ledger_repository.lock_quota(session, provider, now=now)
-    waiting: Sequence[AnyRow] = [row for row in due if chains[row.id]]
+    # Rounds: the ``budget`` highest priority rows still waiting each ask the next provider of
+    # their chain; a row refused (or left out of a partial grant) moves on to the next one.
+    waiting: list[AnyRow] = [row for row in due if chains[row.id]]
+    position = dict.fromkeys(chains, 0)
     assigned: dict[str, list[AnyRow]] = {}
     waits: dict[int, list[float]] = {}  # per row, each refusal's wait
-    budget, position = limit, 0
+    exhausted: list[AnyRow] = []
+    budget = limit
     while budget > 0 and waiting:
-        window = [row for row in waiting if position < len(chains[row.id])][:budget]
-        if not window:
-            break
+        window = waiting[:budget]
         taken = await _grant_round(
             session, window, chains, position, limits, batch_sizes or {}, now, waits
         )
+        done: set[int] = set()
         for provider, rows in taken.items():
             assigned.setdefault(provider, []).extend(rows)
-        done = {row.id for rows in taken.values() for row in rows}
+            done.update(row.id for row in rows)
         budget -= len(done)
-        waiting = [row for row in waiting if row.id not in done]
-        position += 1
+        for row in window:
+            if row.id not in done:
+                position[row.id] += 1
+                if position[row.id] == len(chains[row.id]):
+                    exhausted.append(row)
+        waiting = [
+            row for row in waiting
+            if row.id not in done and position[row.id] < len(chains[row.id])
+        ]  # fmt: skip
     # Rows every provider of their chain refused: not before the earliest one has quota.
     by_time: dict[datetime, list[int]] = {}
-    for row in waiting:
+    for row in exhausted:
         refusals = waits.get(row.id, [])
-        if refusals and len(refusals) == len(chains[row.id]):
+        if len(refusals) == len(chains[row.id]):
             by_time.setdefault(now + timedelta(seconds=min(refusals)), []).append(row.id)
     for run_at, ids in by_time.items():
         await repository.postpone(session, ids=ids, run_at=run_at, now=now)
@@ -173,17 +183,18 @@ async def _grant_round(
     session: AsyncSession,
     window: Sequence[AnyRow],
     chains: Mapping[int, Sequence[str]],
-    position: int,
+    position: Mapping[int, int],
     limits: Mapping[str, Limits],
     batch_sizes: Mapping[tuple[str, str], int],
     now: datetime,
     waits: dict[int, list[float]],
 ) -> dict[str, list[AnyRow]]:
-    """Ask each provider at ``position`` of the rows' chains for the calls its rows need; the
-    rows each granted, highest priority first. Refused rows learn how long to wait."""
+    """Ask each row's provider (the one at its ``position`` in its chain) for the calls the
+    rows need, per provider and data type; the rows each granted, highest priority first.
+    Refused rows learn how long to wait."""
     groups: dict[tuple[str, str], list[AnyRow]] = {}
     for row in window:  # in priority order, so each group is too
-        groups.setdefault((chains[row.id][position], row.data_type), []).append(row)
+        groups.setdefault((chains[row.id][position[row.id]], row.data_type), []).append(row)
     taken: dict[str, list[AnyRow]] = {}
     # The group holding the highest priority row asks first (the ledger rows are locked already).
     for (provider, data_type), rows in groups.items():
