@@ -40,6 +40,7 @@ def test_periodic_kinds_are_declared_with_their_intervals() -> None:
         "drain_validation_queue": timedelta(minutes=5),
         "expire_market_watches": timedelta(minutes=5),
         "trim_quota_ledger": timedelta(hours=1),
+        "trim_refresh_queue": timedelta(hours=1),
         "watch_active_universes": timedelta(minutes=5),
     }
     assert get_spec("validate_asset").queue == "validation"

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     market_active_user_hours: float = Field(default=24.0, gt=0)
     market_background_refresh_active_seconds: int = Field(default=300, gt=0)
     market_background_refresh_idle_seconds: int = Field(default=1800, gt=0)
+    # Completed and failed refresh-queue rows are kept this long (status pages, diagnosis).
+    market_refresh_retention_hours: float = Field(default=24.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -9,6 +9,7 @@
 - ``refresh_stale_validations`` (hourly): provider-validated assets re-checked after a day.
 - ``expire_market_watches`` (every 5 min): presence rows nobody renewed are deleted.
 - ``trim_quota_ledger`` (hourly): provider debits older than any quota window are deleted.
+- ``trim_refresh_queue`` (hourly): finished refresh-queue rows past their retention are deleted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from quantdesk.jobs.context import JobContext
 from quantdesk.jobs.registry import job
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import quota, service, validation, watching
+from quantdesk.market.engine import service as engine_service
 from quantdesk.market.providers.base import Capability
 from quantdesk.market.runtime import MARKET
 
@@ -137,3 +139,22 @@ async def trim_quota_ledger(ctx: JobContext) -> dict[str, Any]:
     async with ctx.transaction() as session:
         trimmed = await quota.trim(session, now=utcnow())
     return {"trimmed": trimmed}
+
+
+# Rows deleted per transaction: short transactions, however many rows a trim finds.
+TRIM_BATCH = 5_000
+
+
+@job("trim_refresh_queue", queue="maintenance", every=timedelta(hours=1))
+async def trim_refresh_queue(ctx: JobContext) -> dict[str, Any]:
+    """Delete completed and failed refresh-queue rows older than the retention, in batches."""
+    retention = timedelta(hours=ctx.resources.settings.market_refresh_retention_hours)
+    now, trimmed = utcnow(), 0
+    while True:
+        async with ctx.transaction() as session:
+            found = await engine_service.trim(
+                session, now=now, retention=retention, limit=TRIM_BATCH
+            )
+        trimmed += found
+        if found < TRIM_BATCH:
+            return {"trimmed": trimmed}
