@@ -9,15 +9,17 @@ index, which needs the literal (see ``jobs.repository``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -34,11 +36,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from quantdesk.jobs.schemas import AnyRow
 from quantdesk.kit.db import dialect_name
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
-from quantdesk.models import MarketValue, QuotePoint, RefreshRequest, RefreshStatus
+from quantdesk.models import RefreshRequest, RefreshStatus
 
 S = RefreshStatus
-_values = cast(Table, MarketValue.__table__)
-_history = cast(Table, QuotePoint.__table__)
 _queue = cast(Table, RefreshRequest.__table__)
 q = _queue.c
 
@@ -59,7 +59,17 @@ _PROCESSING: ColumnElement[Any] = literal_column(f"'{S.PROCESSING}'")
 _FINISHED: list[ColumnElement[Any]] = [literal_column(f"'{s}'") for s in S.FINISHED]
 _now = bindparam("b_now", type_=UTCDateTime())
 _worker = bindparam("b_worker", type_=String())
-_ids = bindparam("b_ids", expanding=True, type_=q.id.type)
+# A list of ids: ``= ANY(:ids)``, one array parameter, on PostgreSQL (the statement compiles
+# once, whatever the list's length); SQLite has no arrays: an IN list expanded per length.
+_ID_LIST: dict[str, ColumnElement[bool]] = {
+    "postgresql": q.id == any_(bindparam("b_ids", type_=postgresql.ARRAY(BigInteger()))),
+    "sqlite": q.id.in_(bindparam("b_ids", expanding=True, type_=q.id.type)),
+}
+
+
+def _per_dialect(build: Callable[[ColumnElement[bool]], Any]) -> dict[str, Any]:
+    return {dialect: build(ids) for dialect, ids in _ID_LIST.items()}
+
 
 # What a worker needs of a claimed row.
 CLAIMED_COLUMNS = (q.id, q.symbol, q.data_type, q.provider, q.priority, q.attempts)
@@ -121,19 +131,21 @@ async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> Seque
     return (await session.execute(statement, {"b_now": now, "b_limit": limit})).all()
 
 
-_MARK_PROCESSING = (
-    update(_queue)
-    .where(q.id.in_(_ids), q.status == _PENDING)
-    .values(
-        status=S.PROCESSING,
-        provider=bindparam("b_provider", type_=String()),
-        lease_owner=_worker,
-        lease_expires_at=bindparam("b_lease_until", type_=UTCDateTime()),
-        attempts=q.attempts + 1,
-        error=None,
-        updated_at=_now,
+_MARK_PROCESSING = _per_dialect(
+    lambda ids: (
+        update(_queue)
+        .where(ids, q.status == _PENDING)
+        .values(
+            status=S.PROCESSING,
+            provider=bindparam("b_provider", type_=String()),
+            lease_owner=_worker,
+            lease_expires_at=bindparam("b_lease_until", type_=UTCDateTime()),
+            attempts=q.attempts + 1,
+            error=None,
+            updated_at=_now,
+        )
+        .returning(*CLAIMED_COLUMNS)
     )
-    .returning(*CLAIMED_COLUMNS)
 )
 
 
@@ -145,7 +157,7 @@ async def mark_processing(
     if not ids:
         return []
     found = await session.execute(
-        _MARK_PROCESSING,
+        _MARK_PROCESSING[dialect_name(session)],
         {
             "b_ids": list(ids), "b_provider": provider, "b_worker": worker, "b_now": now,
             "b_lease_until": lease_until,
@@ -154,10 +166,12 @@ async def mark_processing(
     return found.all()
 
 
-_POSTPONE = (
-    update(_queue)
-    .where(q.id.in_(_ids), q.status == _PENDING)
-    .values(run_at=bindparam("b_run_at", type_=UTCDateTime()), updated_at=_now)
+_POSTPONE = _per_dialect(
+    lambda ids: (
+        update(_queue)
+        .where(ids, q.status == _PENDING)
+        .values(run_at=bindparam("b_run_at", type_=UTCDateTime()), updated_at=_now)
+    )
 )
 
 
@@ -166,13 +180,18 @@ async def postpone(
 ) -> None:
     """Pending rows wait until ``run_at`` (no provider has quota for them before)."""
     if ids:
-        await session.execute(_POSTPONE, {"b_ids": list(ids), "b_run_at": run_at, "b_now": now})
+        await session.execute(
+            _POSTPONE[dialect_name(session)],
+            {"b_ids": list(ids), "b_run_at": run_at, "b_now": now},
+        )
 
 
-_FINISH_PENDING = (
-    update(_queue)
-    .where(q.id.in_(_ids), q.status == _PENDING)
-    .values(status=S.FAILED, error=bindparam("b_error", type_=q.error.type), updated_at=_now)
+_FINISH_PENDING = _per_dialect(
+    lambda ids: (
+        update(_queue)
+        .where(ids, q.status == _PENDING)
+        .values(status=S.FAILED, error=bindparam("b_error", type_=q.error.type), updated_at=_now)
+    )
 )
 
 
@@ -181,7 +200,10 @@ async def fail_pending(
 ) -> None:
     """Pending rows nothing can serve fail at once (no attempt was made)."""
     if ids:
-        await session.execute(_FINISH_PENDING, {"b_ids": list(ids), "b_error": error, "b_now": now})
+        await session.execute(
+            _FINISH_PENDING[dialect_name(session)],
+            {"b_ids": list(ids), "b_error": error, "b_now": now},
+        )
 
 
 _leased = and_(q.status == _PROCESSING, q.lease_owner == _worker)
@@ -210,9 +232,9 @@ _COMPLETED_VALUES: dict[str, Any] = {
     "updated_at": _now,
 }
 _COMPLETE_SQLITE = (
-    update(_queue).where(q.id.in_(_ids), _leased).values(_COMPLETED_VALUES).returning(q.id)
+    update(_queue).where(_ID_LIST["sqlite"], _leased).values(_COMPLETED_VALUES).returning(q.id)
 )
-_completing = _in_pair_order(and_(q.id.in_(_ids), _leased))
+_completing = _in_pair_order(and_(_ID_LIST["postgresql"], _leased))
 _COMPLETE_POSTGRESQL = (
     update(_queue).where(q.id == _completing.c.id).values(_COMPLETED_VALUES).returning(q.id)
 )
