@@ -145,3 +145,13 @@ async def test_high_and_low_compare_numbers_not_strings(edb: Database) -> None:
         )
     assert isinstance(bar, QuoteBar)
     assert (bar.high, bar.low) == (Decimal("100"), Decimal("9.5"))
+
+
+async def test_a_quote_time_without_offset_is_read_as_utc(edb: Database) -> None:
+    naive = {"symbol": "AAPL", "price": "5.5", "as_of": "2026-11-27T10:00:00", "source": "x"}
+    await _store(edb, Fetched("AAPL", "quote", "x", naive, T0 + timedelta(seconds=3)))
+    async with edb.transaction(system=True, readonly=True) as session:
+        points = await store.quote_history(
+            session, symbol="AAPL", start=T0, end=T0 + timedelta(minutes=1)
+        )
+    assert [(p.as_of, p.price) for p in points] == [(T0, Decimal("5.5"))]

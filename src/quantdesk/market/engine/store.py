@@ -8,7 +8,7 @@ store and the history together; see ``market.engine.service``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -105,6 +105,10 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # a provider's naive time: UTC
+
+
 def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
     if item.data_type != QUOTE or not item.symbol or not isinstance(value, dict):
         return None
@@ -113,7 +117,9 @@ def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
     as_of = value.get("as_of")
     return {
         "symbol": item.symbol,
-        "as_of": datetime.fromisoformat(as_of) if isinstance(as_of, str) else item.fetched_at,
+        "as_of": _aware(datetime.fromisoformat(as_of))
+        if isinstance(as_of, str)
+        else item.fetched_at,
         "price": _decimal(value["price"]),
         "change": _decimal(value.get("change")),
         "change_percent": _decimal(value.get("change_percent")),
