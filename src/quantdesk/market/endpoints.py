@@ -8,6 +8,7 @@ database connection is held while a provider answers (or hangs)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -19,9 +20,12 @@ from quantdesk.jobs.schemas import OperationOut
 from quantdesk.kit import activity
 from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market import datatypes, service, watching
+from quantdesk.market.engine import reads as engine_reads
+from quantdesk.market.engine.schemas import Interval, MarketData, QuoteHistory
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
@@ -390,3 +394,68 @@ async def list_market_audit(
     """Every change to the engine's data types and flags, newest first: who, when, before, after."""
     entries = await datatypes.audit_log(session, limit=limit)
     return ok(entries, f"{len(entries)} change(s)")
+
+
+# --- What the engine holds --------------------------------------------------------------------
+
+_DATA_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    422: {"model": Envelope[None], "description": "A malformed symbol or an unknown data type"},
+}
+
+
+@router.get("/market/data/{symbol}", response_model=Envelope[MarketData], responses=_DATA_ERRORS)
+async def get_market_data(
+    symbol: Annotated[str, Path(max_length=64)],
+    session: DbSession,
+    user: CurrentUser,
+    types: Annotated[
+        list[str] | None,
+        Query(description="Data types, repeated or comma-separated; default quote"),
+    ] = None,
+) -> Envelope[MarketData]:
+    """The engine's latest values of a symbol, each with `source`, `as_of` and `stale`. Never
+    waits on a provider: a stale or missing value is answered as it is and its refresh is queued
+    at high priority (`queued: true`); watch it on `/ws/market` to get it when it arrives."""
+    wanted = [t.strip() for item in types or ["quote"] for t in item.split(",") if t.strip()]
+    pairs = watching.pairs_of([symbol], wanted or ["quote"])
+    found = await engine_reads.market_data(
+        session, symbol=pairs[0][0], types=[t for _, t in pairs], now=utcnow()
+    )
+    queued = sum(1 for v in found.values if v.queued)
+    return ok(
+        found,
+        f"{len(found.values)} value(s), {queued} refresh(es) queued",
+        next_actions=["watch_market_data", "get_quote_history"],
+    )
+
+
+@router.get(
+    "/market/history/{symbol}", response_model=Envelope[QuoteHistory], responses=_DATA_ERRORS
+)
+async def get_quote_history(
+    symbol: Annotated[str, Path(max_length=64)],
+    session: DbSession,
+    user: CurrentUser,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="Default: 24 hours before `to`")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    interval: Interval = Interval.RAW,
+) -> Envelope[QuoteHistory]:
+    """Quotes of a symbol in [from, to): every one (`raw`), or one bar per 1m / 5m / 1h / 1d
+    bucket (open, high, low, close) for charts. Times without an offset are UTC."""
+    (canonical, _), *_ = watching.pairs_of([symbol], ["quote"])
+    until = _utc(end) if end is not None else utcnow()
+    since = _utc(start) if start is not None else until - timedelta(hours=24)
+    if since >= until:
+        raise InvalidInput("`from` must be before `to`", field="from")
+    found = await engine_reads.history(
+        session, symbol=canonical, start=since, end=until, interval=interval
+    )
+    count = len(found.points or found.bars or [])
+    return ok(found, f"{count} {'point' if interval is Interval.RAW else 'bar'}(s)")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

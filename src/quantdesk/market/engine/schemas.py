@@ -7,10 +7,11 @@ import enum
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from quantdesk.market.schemas import ExactDecimal
 
 
 class StoredValue(BaseModel):
@@ -51,11 +52,11 @@ _SECONDS = {
 
 class QuotePointOut(BaseModel):
     as_of: datetime
-    price: Decimal
-    change: Decimal | None = None
-    change_percent: Decimal | None = None
-    volume: Decimal | None = None
-    market_cap: Decimal | None = None
+    price: ExactDecimal
+    change: ExactDecimal | None = None
+    change_percent: ExactDecimal | None = None
+    volume: ExactDecimal | None = None
+    market_cap: ExactDecimal | None = None
     currency: str | None = None
     source: str
 
@@ -65,12 +66,12 @@ class QuoteBar(BaseModel):
     volume and market cap of the last quote (a quote's volume is the day's so far)."""
 
     start: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal | None = None
-    market_cap: Decimal | None = None
+    open: ExactDecimal
+    high: ExactDecimal
+    low: ExactDecimal
+    close: ExactDecimal
+    volume: ExactDecimal | None = None
+    market_cap: ExactDecimal | None = None
     currency: str | None = None
     points: int
     source: str
@@ -148,3 +149,19 @@ class QueueStatus(BaseModel):
     active_by_type: dict[str, int]
     active_by_provider: dict[str, int]
     oldest_due_seconds: float | None
+
+
+class MarketValue(StoredValue):
+    queued: bool = Field(default=False, description="Stale: a refresh was queued at high priority")
+
+
+class MarketData(BaseModel):
+    symbol: str
+    values: list[MarketValue]
+
+
+class QuoteHistory(BaseModel):
+    symbol: str
+    interval: Interval
+    points: list[QuotePointOut] | None = Field(default=None, description="interval=raw")
+    bars: list[QuoteBar] | None = Field(default=None, description="Any other interval")
