@@ -134,3 +134,27 @@ async def queued(db: Database) -> dict[str, ValidationRequest]:
     async with db.transaction() as session:
         rows = (await session.execute(select(ValidationRequest))).scalars().all()
         return {row.symbol: row for row in rows}
+
+
+@asynccontextmanager
+async def registry_kept(db: Database) -> AsyncIterator[None]:
+    """The engine's registry is global data: put back the types' TTLs and switches, the engine
+    flag and the audit as they were before the block."""
+    async with db.transaction(system=True) as session:
+        saved = (
+            await session.execute(text("SELECT name, ttl_seconds, enabled FROM market_data_types"))
+        ).all()
+    try:
+        yield
+    finally:
+        async with db.transaction(system=True) as session:
+            for name, ttl, enabled in saved:
+                await session.execute(
+                    text(
+                        "UPDATE market_data_types SET ttl_seconds = :t, enabled = :e "
+                        "WHERE name = :n"
+                    ),
+                    {"t": ttl, "e": enabled, "n": name},
+                )
+            await session.execute(text("UPDATE market_flags SET enabled = true"))
+            await session.execute(text("DELETE FROM market_audit"))

@@ -18,6 +18,7 @@ from quantdesk.kit.db import Database
 from quantdesk.models import User
 from tests.factories import Account, create_api_token, create_user
 from tests.jobs.live_server import LiveServer, live_server
+from tests.market.support import registry_kept
 
 TYPES = "/api/v1/market/data-types"
 SEEDED = {
@@ -34,20 +35,8 @@ async def _make_admin(db: Database, account: Account) -> None:
 
 @pytest.fixture
 async def restore_types(db: Database) -> AsyncIterator[None]:
-    """The registry is global: put back what a test changed."""
-    async with db.transaction(system=True) as session:
-        saved = (
-            await session.execute(text("SELECT name, ttl_seconds, enabled FROM market_data_types"))
-        ).all()
-    yield
-    async with db.transaction(system=True) as session:
-        for name, ttl, enabled in saved:
-            await session.execute(
-                text("UPDATE market_data_types SET ttl_seconds = :t, enabled = :e WHERE name = :n"),
-                {"t": ttl, "e": enabled, "n": name},
-            )
-        await session.execute(text("UPDATE market_flags SET enabled = true"))
-        await session.execute(text("DELETE FROM market_audit"))
+    async with registry_kept(db):
+        yield
 
 
 async def test_the_registry_is_seeded_and_readable_by_everyone(

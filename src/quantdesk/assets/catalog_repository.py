@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, delete, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.kit.db import Database, dialect_name
+from quantdesk.kit.db import Database, dialect_name, upsert_into
 from quantdesk.models import Asset, IndexMember, MarketIndex
 
 _assets = cast(Table, Asset.__table__)
@@ -59,14 +58,8 @@ async def fetch_asset_states(session: AsyncSession) -> dict[str, AssetState]:
     return states
 
 
-def _insert(session: AsyncSession) -> Any:
-    if dialect_name(session) == "postgresql":
-        return postgresql.insert(_assets)
-    return sqlite.insert(_assets)
-
-
 def _asset_upsert(session: AsyncSession) -> Any:
-    stmt = _insert(session)
+    stmt = upsert_into(session, _assets)
     new = stmt.excluded
     # A provider that validated the asset owns its validation state; the catalog leaves it be.
     catalog_owned = or_(

@@ -18,20 +18,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import upsert_into
 from quantdesk.models import Asset, PendingAssetOwner, ValidationStatus
 
 _assets = cast(Table, Asset.__table__)
 _owners = cast(Table, PendingAssetOwner.__table__)
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 async def upsert_validated(
@@ -48,7 +42,7 @@ async def upsert_validated(
     now: datetime,
 ) -> int:
     """Create the asset a provider vouched for, or mark the existing row valid; its id."""
-    stmt = _insert(session, _assets).values(
+    stmt = upsert_into(session, _assets).values(
         symbol=symbol,
         lookup_key=lookup_key,
         name=name,
@@ -85,7 +79,9 @@ async def upsert_validated(
 async def insert_pending(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Rows for symbols no provider could validate yet; an existing row is left as it is."""
     if rows:
-        stmt = _insert(session, _assets).on_conflict_do_nothing(index_elements=[_assets.c.symbol])
+        stmt = upsert_into(session, _assets).on_conflict_do_nothing(
+            index_elements=[_assets.c.symbol]
+        )
         await session.execute(stmt, list(rows))
 
 
@@ -98,7 +94,7 @@ async def add_pending_owners(
     ids = (await session.execute(select(Asset.id).where(Asset.symbol.in_(list(symbols))))).scalars()
     rows = [{"asset_id": i, "owner_id": owner_id, "created_at": now} for i in ids]
     if rows:
-        stmt = _insert(session, _owners).on_conflict_do_nothing(
+        stmt = upsert_into(session, _owners).on_conflict_do_nothing(
             index_elements=[_owners.c.asset_id, _owners.c.owner_id]
         )
         await session.execute(stmt, rows)

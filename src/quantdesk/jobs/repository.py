@@ -33,13 +33,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.jobs.schemas import AnyRow
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
 from quantdesk.models import LoopLease, Operation, OperationFile, OperationResult, OperationStatus
 
@@ -574,9 +572,8 @@ async def take_loop_turn(
         key = func.hashtext(literal(f"quantdesk.loop:{name}"))
         if not await session.scalar(select(func.pg_try_advisory_xact_lock(key))):
             return False
-    insert_into = pg_insert if postgresql else sqlite_insert
     turn = {"holder": holder, "ran_at": now, "next_run_at": next_run_at}
-    stmt = insert_into(_leases).values(name=name, **turn)
+    stmt = upsert_into(session, _leases).values(name=name, **turn)
     upsert = stmt.on_conflict_do_update(
         index_elements=[_leases.c.name], set_=turn, where=_leases.c.next_run_at <= now
     )

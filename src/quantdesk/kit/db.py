@@ -32,6 +32,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -214,6 +215,13 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
 def dialect_name(session: AsyncSession | AsyncConnection) -> str:
     bind = session.get_bind() if isinstance(session, AsyncSession) else session
     return bind.dialect.name
+
+
+def upsert_into(session: AsyncSession | AsyncConnection, table: Any) -> Any:
+    """``INSERT`` into ``table`` in the session's dialect, so ``on_conflict_do_update`` /
+    ``on_conflict_do_nothing`` are there (both engines spell them alike)."""
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 async def set_tenant(session: AsyncSession, user_id: uuid.UUID) -> None:

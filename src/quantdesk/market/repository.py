@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, case, delete, func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import upsert_into
 from quantdesk.models import (
     AssetProfile,
     AssetQuote,
@@ -28,12 +27,6 @@ from quantdesk.models import (
     ValidationRequest,
 )
 
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 # --- The validation queue -------------------------------------------------------------------
 
 
@@ -41,7 +34,7 @@ async def enqueue_validations(session: AsyncSession, rows: Sequence[dict[str, An
     """Queue symbols (symbol, requested_at, reason, next_attempt_at); a queued one is refreshed."""
     if not rows:
         return
-    stmt = _insert(session, ValidationRequest.__table__)
+    stmt = upsert_into(session, ValidationRequest.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ValidationRequest.symbol],
         set_={"reason": stmt.excluded.reason, "next_attempt_at": stmt.excluded.next_attempt_at},
@@ -92,7 +85,7 @@ async def get_profile(session: AsyncSession, asset_id: int) -> AssetProfile | No
 
 
 async def upsert_quote(session: AsyncSession, values: dict[str, Any]) -> None:
-    stmt = _insert(session, AssetQuote.__table__).values(**values)
+    stmt = upsert_into(session, AssetQuote.__table__).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[AssetQuote.asset_id],
         set_={k: v for k, v in values.items() if k != "asset_id"},
@@ -101,7 +94,7 @@ async def upsert_quote(session: AsyncSession, values: dict[str, Any]) -> None:
 
 
 async def upsert_profile(session: AsyncSession, values: dict[str, Any]) -> None:
-    stmt = _insert(session, AssetProfile.__table__).values(**values)
+    stmt = upsert_into(session, AssetProfile.__table__).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[AssetProfile.asset_id],
         set_={k: v for k, v in values.items() if k != "asset_id"},
@@ -118,7 +111,7 @@ async def upsert_watches(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     """Start watching, or extend a watch already held (its ``expires_at`` is renewed)."""
     if not rows:
         return
-    stmt = _insert(session, MarketWatch.__table__)
+    stmt = upsert_into(session, MarketWatch.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_W.owner_id, _W.client, _W.symbol, _W.data_type],
         set_={
@@ -223,7 +216,7 @@ async def lock_quota(session: AsyncSession, provider: str, *, now: datetime) -> 
     until" mark. PostgreSQL: a row lock every debit of the provider waits for; SQLite: write
     transactions are serial already (BEGIN IMMEDIATE)."""
     await session.execute(
-        _insert(session, ProviderQuota.__table__)
+        upsert_into(session, ProviderQuota.__table__)
         .values(provider=provider, spent_until=None, updated_at=now)
         .on_conflict_do_nothing(index_elements=[_Q.provider])
     )

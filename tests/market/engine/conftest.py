@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from quantdesk.kit.db import Database
+from tests.market.support import registry_kept
 
 ENGINE_TABLES = ("market_values", "quote_history", "market_refresh_queue")
 
@@ -29,15 +30,6 @@ async def edb(db: Database) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def restore_registry(edb: Database) -> AsyncIterator[Database]:
-    """The registry is global: put back the types' switches, the engine flag and the audit."""
-    async with edb.transaction(system=True) as session:
-        saved = (await session.execute(text("SELECT name, enabled FROM market_data_types"))).all()
-    yield edb
-    async with edb.transaction(system=True) as session:
-        for name, enabled in saved:
-            await session.execute(
-                text("UPDATE market_data_types SET enabled = :e WHERE name = :n"),
-                {"e": enabled, "n": name},
-            )
-        await session.execute(text("UPDATE market_flags SET enabled = true"))
-        await session.execute(text("DELETE FROM market_audit"))
+    """The registry is global: put back what a test changed (see ``registry_kept``)."""
+    async with registry_kept(edb):
+        yield edb

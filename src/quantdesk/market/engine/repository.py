@@ -29,12 +29,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.jobs.schemas import AnyRow
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
 from quantdesk.models import RefreshRequest, RefreshStatus
 
@@ -45,10 +45,6 @@ q = _queue.c
 
 def _is_postgresql(session: AsyncSession) -> bool:
     return dialect_name(session) == "postgresql"
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    return (postgresql if _is_postgresql(session) else sqlite).insert(table)
 
 
 # --- The refresh queue --------------------------------------------------------------------------
@@ -76,7 +72,7 @@ CLAIMED_COLUMNS = (q.id, q.symbol, q.data_type, q.provider, q.priority, q.attemp
 
 
 def _enqueue_statement(session: AsyncSession) -> Any:
-    stmt = _insert(session, _queue)
+    stmt = upsert_into(session, _queue)
     new = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[q.symbol, q.data_type],

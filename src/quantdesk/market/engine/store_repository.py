@@ -21,21 +21,16 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import cast as cast_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.jobs.schemas import AnyRow
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.kit.orm import UTCDateTime
 from quantdesk.models import MarketValue, QuotePoint
 
 _values = cast(Table, MarketValue.__table__)
 _history = cast(Table, QuotePoint.__table__)
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    return (postgresql if dialect_name(session) == "postgresql" else sqlite).insert(table)
 
 
 # --- The store: the latest value of each (symbol, data type) ----------------------------------
@@ -46,7 +41,7 @@ async def upsert_values(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     replaces a fresher one (two workers finishing out of order keep the newest)."""
     if not rows:
         return
-    stmt = _insert(session, _values)
+    stmt = upsert_into(session, _values)
     v = _values.c
     stmt = stmt.on_conflict_do_update(
         index_elements=[v.symbol, v.data_type],
@@ -86,7 +81,7 @@ _POINT_COLUMNS = (
 async def add_quote_points(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Record quotes; a quote already recorded (same symbol and as_of) is kept as it was."""
     if rows:
-        stmt = _insert(session, _history).on_conflict_do_nothing(
+        stmt = upsert_into(session, _history).on_conflict_do_nothing(
             index_elements=[_h.symbol, _h.as_of]
         )
         await session.execute(stmt, list(rows))
