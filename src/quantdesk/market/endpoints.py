@@ -8,7 +8,7 @@ database connection is held while a provider answers (or hangs)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -21,7 +21,7 @@ from quantdesk.kit import activity
 from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.errors import InvalidInput
-from quantdesk.kit.orm import utcnow
+from quantdesk.kit.orm import as_utc, utcnow
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market import datatypes, service, watching
 from quantdesk.market.engine import reads as engine_reads
@@ -446,8 +446,8 @@ async def get_quote_history(
     """Quotes of a symbol in [from, to): every one (`raw`), or one bar per 1m / 5m / 1h / 1d
     bucket (open, high, low, close) for charts. Times without an offset are UTC."""
     (canonical, _), *_ = watching.pairs_of([symbol], ["quote"])
-    until = _utc(end) if end is not None else utcnow()
-    since = _utc(start) if start is not None else until - timedelta(hours=24)
+    until = as_utc(end) if end is not None else utcnow()
+    since = as_utc(start) if start is not None else until - timedelta(hours=24)
     if since >= until:
         raise InvalidInput("`from` must be before `to`", field="from")
     found = await engine_reads.history(
@@ -455,7 +455,3 @@ async def get_quote_history(
     )
     count = len(found.points or found.bars or [])
     return ok(found, f"{count} {'point' if interval is Interval.RAW else 'bar'}(s)")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

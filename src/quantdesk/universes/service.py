@@ -22,7 +22,7 @@ from quantdesk.auth import service as auth_service
 from quantdesk.jobs import service as jobs_service
 from quantdesk.kit.db import Database, set_tenant
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
-from quantdesk.kit.orm import utcnow
+from quantdesk.kit.orm import as_utc, utcnow
 from quantdesk.kit.pagination import (
     Page,
     decode_cursor,
@@ -319,11 +319,6 @@ async def delete_universe(
     )
     await repository.delete_universe(session, owner_id=owner_id, universe_id=universe.id)
     return deleted
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Aware datetimes converted to UTC; naive ones are taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _utc_bound(moment: datetime, field: str) -> datetime:

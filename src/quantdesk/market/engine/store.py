@@ -8,7 +8,7 @@ store and the history together; see ``market.engine.service``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.jobs.schemas import AnyRow
+from quantdesk.kit.orm import as_utc
 from quantdesk.market.engine import store_repository as repository
 from quantdesk.market.engine.schemas import (
     Fetched,
@@ -105,10 +106,6 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # a provider's naive time: UTC
-
-
 def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
     if item.data_type != QUOTE or not item.symbol or not isinstance(value, dict):
         return None
@@ -117,7 +114,7 @@ def _quote_point(item: Fetched, value: Any) -> dict[str, Any] | None:
     as_of = value.get("as_of")
     return {
         "symbol": item.symbol,
-        "as_of": _aware(datetime.fromisoformat(as_of))
+        "as_of": as_utc(datetime.fromisoformat(as_of))  # a provider's naive time: UTC
         if isinstance(as_of, str)
         else item.fetched_at,
         "price": _decimal(value["price"]),
