@@ -41,6 +41,7 @@ from quantdesk.kit.middleware import (
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market.endpoints import health_router as market_health_router
 from quantdesk.market.endpoints import router as market_router
+from quantdesk.market.engine.loops import MarketEngine
 from quantdesk.market.live import PresenceKeeper
 from quantdesk.market.live import router as market_live_router
 from quantdesk.market.runtime import MARKET, MarketRuntime
@@ -108,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources = JobResources(settings, db=app.state.db, bus=app.state.bus)
         resources.provide(MARKET, app.state.market)  # jobs share the API's runtime
         jobs = await start_jobs(resources)  # executor (resumes unfinished), scheduler
+        engine = None
+        if settings.runs_market_engine:  # embedded: refresh workers and sweep in this process
+            engine = MarketEngine(settings, app.state.db, app.state.market, app.state.bus)
+            await engine.start()
+        app.state.market_engine = engine
         app.state.executor = jobs.executor
         _log.info(
             "startup",
@@ -118,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.stop()
             await jobs.stop()
             await app.state.market_presence.aclose()
             await app.state.bus.aclose()

@@ -44,6 +44,7 @@ app.add_typer(providers.app, name="providers")
 app.add_typer(market.app, name="market")
 app.command()(worker_commands.worker)
 app.command()(worker_commands.beat)
+market.app.command("engine")(worker_commands.market_engine)
 
 
 @app.callback()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Annotated
 
 import typer
 
-from quantdesk.cli.common import configure_cli_logging, err, load_settings
+from quantdesk.cli.common import check_database, configure_cli_logging, err, load_settings
 from quantdesk.jobs.registry import QUEUES
 
 
@@ -85,3 +87,59 @@ def beat(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = schedule_file or str(settings.data_dir / "celerybeat-schedule")
     celery_app.start(["beat", f"--schedule={path}", f"--loglevel={settings.log_level}"])
+
+
+def market_engine(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            max=32,
+            help="Refresh workers (claim loops) in this process "
+            "[default: QUANTDESK_MARKET_ENGINE_WORKERS]",
+        ),
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Stop after this long (default: until interrupted)"),
+    ] = None,
+) -> None:
+    """Run the market-data refresh engine: workers serve the refresh queue within each
+    provider's quota, and the sweep (one turn at a time across processes) fills it from what
+    people watch. `serve` runs it itself when embedded; scaled out, run one or more of these
+    (with Redis, so fresh values reach every API process's WebSocket watchers)."""
+    settings = load_settings()
+    configure_cli_logging(verbose=True)
+    check_database(settings)
+    from quantdesk import domains
+    from quantdesk.kit.db import Database
+    from quantdesk.kit.events import build_event_bus
+    from quantdesk.market.engine.loops import MarketEngine
+    from quantdesk.market.runtime import MarketRuntime
+
+    domains.register()
+
+    async def run() -> None:
+        db = Database(settings)
+        runtime = MarketRuntime(settings, db=db)
+        bus = build_event_bus(settings)
+        engine = MarketEngine(settings, db, runtime, bus, workers=workers)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await engine.start()
+        err().print(f"market engine: {len(engine.workers)} refresh worker(s) and the sweep")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        finally:
+            await engine.stop()
+            await bus.aclose()
+            await runtime.aclose()
+            await db.dispose()
+
+    asyncio.run(run())

@@ -145,6 +145,17 @@ class Settings(BaseSettings):
     market_background_refresh_idle_seconds: int = Field(default=1800, gt=0)
     # Completed and failed refresh-queue rows are kept this long (status pages, diagnosis).
     market_refresh_retention_hours: float = Field(default=24.0, gt=0)
+    # The refresh engine (workers that serve the refresh queue, the sweep that fills it): in
+    # `serve` when embedded (empty: yes with the local executor, except in tests), else in
+    # `quantdesk market engine` processes. Workers are claim loops per process.
+    market_engine_embedded: bool | None = None
+    market_engine_workers: int = Field(default=1, ge=1, le=32)
+    market_engine_batch: int = Field(default=50, ge=1, le=1000)
+    market_engine_lease_seconds: int = Field(default=60, gt=0)
+    market_engine_poll_seconds: float = Field(default=1.0, gt=0)
+    market_engine_sweep_seconds: int = Field(default=15, gt=0)
+    market_engine_call_timeout_seconds: float = Field(default=10.0, gt=0)
+    market_engine_max_attempts: int = Field(default=5, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -224,6 +235,13 @@ class Settings(BaseSettings):
         if self.scheduler_enabled is None:
             return self.environment != "test"
         return self.scheduler_enabled
+
+    @property
+    def runs_market_engine(self) -> bool:
+        """Whether `serve` runs the refresh engine itself (embedded mode)."""
+        if self.market_engine_embedded is None:
+            return self.executor == "local" and self.environment != "test"
+        return self.market_engine_embedded
 
     @property
     def resolved_celery_broker_url(self) -> str | None:

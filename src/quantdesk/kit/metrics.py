@@ -48,6 +48,7 @@ OTHER = "other"
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DATA_TYPE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")  # market data types: "ratios-ttm"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # prometheus-client's file names: counter_1234.db, histogram_1234.db, gauge_livesum_1234.db...
 _MULTIPROC_FILE = re.compile(r"^(counter|gauge|histogram|summary)(_[a-z]+)?_\d+\.db$")
@@ -114,6 +115,12 @@ PROVIDER_SKIPPED = Counter(
     "quantdesk_provider_skipped_total",
     "Provider calls not made: breaker open, rate limit spent, or capability unsupported",
     ["provider", "reason"],
+)
+MARKET_REFRESHES = Counter(
+    "quantdesk_market_refreshes_total",
+    "Refresh-queue rows a worker finished, by outcome (completed, retried, failed, refused, "
+    "lease_expired)",
+    ["provider", "data_type", "outcome"],
 )
 PROVIDER_DURATION = Histogram(
     "quantdesk_provider_call_duration_seconds",
@@ -243,6 +250,18 @@ def provider_call(provider: str, outcome: str, seconds: float, breaker_state: st
         PROVIDER_ERRORS.labels(provider=name, kind=result).inc()
     PROVIDER_DURATION.labels(provider=name).observe(seconds)
     _breaker(name, breaker_state)
+
+
+MARKET_REFRESH_OUTCOMES = frozenset({"completed", "retried", "failed", "refused", "lease_expired"})
+
+
+def market_refresh(provider: str, data_type: str, outcome: str, count: int = 1) -> None:
+    """Refresh-queue rows that ended ``outcome`` (the engine's refresh worker)."""
+    MARKET_REFRESHES.labels(
+        provider=_identifier(provider),
+        data_type=data_type if _DATA_TYPE.match(data_type) else OTHER,
+        outcome=_one_of(outcome, MARKET_REFRESH_OUTCOMES),
+    ).inc(count)
 
 
 def provider_skipped(provider: str, reason: str, breaker_state: str) -> None:

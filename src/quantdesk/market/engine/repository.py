@@ -255,6 +255,7 @@ _RETURN = (
         run_at=bindparam("b_run_at", type_=UTCDateTime()),
         error=bindparam("b_error", type_=q.error.type),
         attempts=q.attempts - bindparam("b_refund", type_=Integer()),
+        provider=bindparam("b_provider", type_=String()),
         lease_owner=None,
         lease_expires_at=None,
         updated_at=_now,
@@ -265,15 +266,16 @@ _RETURN = (
 
 async def give_back(
     session: AsyncSession, *, request_id: int, worker: str, now: datetime, status: str,
-    run_at: datetime, error: dict[str, Any] | None, refund: int = 0,
+    run_at: datetime, error: dict[str, Any] | None, provider: str | None, refund: int = 0,
 ) -> bool:  # fmt: skip
     """A row ``worker`` holds ends its attempt: pending again at ``run_at`` or failed for good
-    (``refund`` 1: the attempt does not count, the provider refused us); False if not held."""
+    (``refund`` 1: the attempt does not count, the provider refused us), routed to ``provider``
+    (None: the next claim routes it again); False if not held."""
     found = await session.execute(
         _RETURN,
         {
             "b_id": request_id, "b_worker": worker, "b_now": now, "b_status": status,
-            "b_run_at": run_at, "b_error": error, "b_refund": refund,
+            "b_run_at": run_at, "b_error": error, "b_refund": refund, "b_provider": provider,
         },
     )  # fmt: skip
     return found.first() is not None

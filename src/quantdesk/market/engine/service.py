@@ -95,6 +95,7 @@ async def claim_batch(
     routes: Mapping[str, Sequence[str]],
     limits: Mapping[str, Limits],
     batch_sizes: Mapping[tuple[str, str], int] | None = None,
+    costs: Mapping[tuple[str, str], int] | None = None,
 ) -> list[ClaimedRefresh]:
     """Take up to ``limit`` due rows for ``worker`` and debit their calls from the providers'
     quotas, in the caller's transaction (commit them together).
@@ -102,7 +103,8 @@ async def claim_batch(
     ``routes``: each enabled data type's providers in chain order (a type absent or with none
     fails its rows: nothing can serve them). A row queued for a provider asks that one only.
     ``limits``: each provider's quota. ``batch_sizes``: symbols one call of (provider, data type)
-    answers (a batch quote of 50 symbols is one call). Rows no provider has quota for stay
+    answers (a batch quote of 50 symbols is one call); ``costs``: quota calls one such call
+    spends (an Alpha Vantage lookup is 2). Rows no provider has quota for stay
     pending, pushed back to when the first of their providers has quota again.
     """
     if not routes:  # the engine is off (or every type): nothing is claimed, nothing fails
@@ -136,7 +138,7 @@ async def claim_batch(
     while budget > 0 and waiting:
         window = waiting[:budget]
         taken = await _grant_round(
-            session, window, chains, position, limits, batch_sizes or {}, now, waits
+            session, window, chains, position, limits, batch_sizes or {}, costs or {}, now, waits
         )
         done: set[int] = set()
         for provider, rows in taken.items():
@@ -186,6 +188,7 @@ async def _grant_round(
     position: Mapping[int, int],
     limits: Mapping[str, Limits],
     batch_sizes: Mapping[tuple[str, str], int],
+    costs: Mapping[tuple[str, str], int],
     now: datetime,
     waits: dict[int, list[float]],
 ) -> dict[str, list[AnyRow]]:
@@ -199,16 +202,17 @@ async def _grant_round(
     # The group holding the highest priority row asks first (the ledger rows are locked already).
     for (provider, data_type), rows in groups.items():
         per_call = max(1, batch_sizes.get((provider, data_type), 1))
-        calls = math.ceil(len(rows) / per_call)
+        cost = max(1, costs.get((provider, data_type), 1))
+        calls = math.ceil(len(rows) / per_call) * cost
         grant = await quota.take(
             session, provider, calls, limits=limits.get(provider, _NO_LIMITS), now=now,
             partial=True,
         )  # fmt: skip
-        granted = rows[: grant.granted * per_call]
+        granted = rows[: (grant.granted // cost) * per_call]
         taken.setdefault(provider, []).extend(granted)
-        if grant.granted == 0:
+        if not granted:
             for row in rows:
-                waits.setdefault(row.id, []).append(grant.wait_seconds)
+                waits.setdefault(row.id, []).append(grant.wait_seconds or 1.0)
     return taken
 
 
@@ -252,9 +256,11 @@ async def fail(
         status, run_at = RefreshStatus.FAILED, now
     else:
         status, run_at = RefreshStatus.PENDING, now + policy.delay(claimed.attempts, rng)
+    # A retry is routed again (a fallback may serve it); a failed row keeps who failed it.
+    provider = claimed.provider if status == RefreshStatus.FAILED else None
     held = await repository.give_back(
         session, request_id=claimed.id, worker=worker, now=now, status=status, run_at=run_at,
-        error=error,
+        error=error, provider=provider,
     )  # fmt: skip
     return status if held else None
 
@@ -263,11 +269,13 @@ async def refused(
     session: AsyncSession, *, worker: str, claimed: ClaimedRefresh, until: datetime, now: datetime
 ) -> bool:
     """The provider refused the call (429, a plan limit): the row waits until ``until`` without
-    the attempt counting (not the row's fault). Mark the provider spent with ``quota.mark_spent``
+    the attempt counting (not the row's fault), and goes back unrouted (a row queued for one
+    provider loses that pin: the chain serves it). Mark the provider spent with ``quota.mark_spent``
     in the same transaction."""
     return await repository.give_back(
         session, request_id=claimed.id, worker=worker, now=now, status=RefreshStatus.PENDING,
         run_at=until, error={"kind": "rate_limited", "provider": claimed.provider}, refund=1,
+        provider=None,  # routed again: the next claim passes the spent provider over
     )  # fmt: skip
 
 

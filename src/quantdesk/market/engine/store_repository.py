@@ -69,6 +69,27 @@ async def get_values(session: AsyncSession, pairs: Sequence[tuple[str, str]]) ->
     return found.all()
 
 
+# Pairs per statement of a bulk read: two parameters each, well inside any driver's limit.
+_PAIRS_PER_READ = 1_000
+
+
+async def get_fetched_at(
+    session: AsyncSession, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, datetime]]:
+    """When each stored pair of these was fetched (the sweep's question; no values read)."""
+    v = _values.c
+    found: list[tuple[str, str, datetime]] = []
+    for start in range(0, len(pairs), _PAIRS_PER_READ):
+        chunk = list(pairs[start : start + _PAIRS_PER_READ])
+        rows = await session.execute(
+            select(v.symbol, v.data_type, v.fetched_at).where(
+                tuple_(v.symbol, v.data_type).in_(chunk)
+            )
+        )
+        found.extend((row.symbol, row.data_type, row.fetched_at) for row in rows)
+    return found
+
+
 # --- Quote history ------------------------------------------------------------------------------
 
 _h = _history.c

@@ -146,9 +146,17 @@ class ProviderChain:
     # --- one guarded call -----------------------------------------------------------------------
 
     async def call(
-        self, provider: Provider, dataset: Dataset, query: BaseModel | str | None = None
+        self,
+        provider: Provider,
+        dataset: Dataset,
+        query: BaseModel | str | None = None,
+        *,
+        prepaid: bool = False,
     ) -> CallOutcome:
-        """Ask one provider, guarded by its breaker and quota; never raises for its trouble."""
+        """Ask one provider, guarded by its breaker and quota; never raises for its trouble.
+
+        ``prepaid``: the call's quota was debited already (a refresh-queue claim debits the
+        ledger in the transaction that takes the rows), so the gate is not asked again."""
         name = provider.name
         fetcher = provider.fetchers.get(dataset)
         if fetcher is None:
@@ -156,21 +164,37 @@ class ProviderChain:
         model = make_query(dataset, query)
         if not fetcher.covers(model):
             return self._skip(name, "unsupported", f"does not cover this {dataset.value}", None)
-        return await self._guarded(provider, fetcher, lambda: fetcher.fetch(model))
+        return await self._guarded(provider, fetcher, lambda: fetcher.fetch(model), prepaid=prepaid)
+
+    async def call_batch(
+        self, provider: Provider, dataset: Dataset, symbols: Sequence[str], *, prepaid: bool = False
+    ) -> CallOutcome:
+        """One call for up to the fetcher's ``max_symbols`` symbols; the value maps each asked
+        symbol to its answer (None: unknown to the provider). Only for a ``BatchFetcher``."""
+        fetcher = provider.fetchers.get(dataset)
+        if not isinstance(fetcher, BatchFetcher):
+            return self._skip(provider.name, "unsupported", f"no {dataset.value} batches", None)
+        query = SymbolsQuery(symbols=tuple(symbols))
+        return await self._guarded(
+            provider, fetcher, lambda: fetcher.fetch_many(query), prepaid=prepaid
+        )
 
     async def _guarded(
         self,
         provider: Provider,
         fetcher: Fetcher[Any, Any],
         work: Callable[[], Awaitable[Any]],
+        *,
+        prepaid: bool = False,
     ) -> CallOutcome:
         name = provider.name
         breaker = self.breakers[name]
         if breaker.state == "open":  # peek first: allow() would start a half-open probe
             return self._breaker_open(name, breaker)
-        wait = await self.gate.try_take(name, fetcher.cost)
-        if wait > 0:
-            return self._skip(name, "rate_limited", "its quota is spent for now", wait)
+        if not prepaid:
+            wait = await self.gate.try_take(name, fetcher.cost)
+            if wait > 0:
+                return self._skip(name, "rate_limited", "its quota is spent for now", wait)
         if not breaker.allow():  # half open with its one probe already out
             return self._breaker_open(name, breaker)
         started = time.perf_counter()
@@ -359,10 +383,7 @@ class ProviderChain:
         async def ask(group: list[str]) -> tuple[list[str], CallOutcome]:
             async with gate:
                 if isinstance(fetcher, BatchFetcher):
-                    query = SymbolsQuery(symbols=tuple(group))
-                    return group, await self._guarded(
-                        provider, fetcher, lambda: fetcher.fetch_many(query)
-                    )
+                    return group, await self.call_batch(provider, spec.dataset, group)
                 return group, await self.call(provider, spec.dataset, group[0])
 
         found: set[str] = set()
