@@ -86,6 +86,7 @@ class SeenRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
 
 
 @dataclass

@@ -71,7 +71,7 @@ class SweepLoop(ExclusiveLoop):
             horizon_seconds=self.every.total_seconds(),
             policy=self.policy,
         )
-        if self.last.queued or self.last.scheduled or self.last.recovered:
+        if self.last.recovered:  # a worker died or hung: worth a line
             _log.info(
                 "market_sweep",
                 watched=self.last.watched,
