@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -80,8 +81,10 @@ class Refresher:
         call_timeout_seconds: float = 10.0,
         policy: RetryPolicy | None = None,
         worker: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
+        self.clock = clock  # simulated time in benchmarks
         self.runtime = runtime
         self.bus = bus
         self.batch = batch
@@ -123,7 +126,7 @@ class Refresher:
             return result
         async with self.db.transaction(system=True) as session:
             claimed = await service.claim_batch(
-                session, worker=self.worker, limit=self.batch, now=utcnow(),
+                session, worker=self.worker, limit=self.batch, now=self.clock(),
                 lease_seconds=self.lease_seconds, routes=plan.routes, limits=self.limits,
                 batch_sizes=self.batch_sizes, costs=self.costs,
             )  # fmt: skip
@@ -158,7 +161,7 @@ class Refresher:
         misses: list[_Miss] = []
         for (rows, _), (outcome, values) in zip(calls, answers, strict=True):
             if outcome.answered:
-                at = utcnow()
+                at = self.clock()
                 fetched.extend(
                     Fetched(
                         symbol=row.symbol, data_type=row.data_type, provider=row.provider,
@@ -223,7 +226,7 @@ class Refresher:
     ) -> list[Fetched]:
         """One short transaction: completions (with their values), retries, refusals. The
         values whose rows this worker still held are published."""
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction(system=True) as session:
             held = await service.complete(
                 session, worker=self.worker, results=fetched, now=now, ttls=plan.ttls
