@@ -92,10 +92,7 @@ async def take(
     if calls < 1:
         raise ValueError(f"calls must be at least 1, not {calls}")
     if limits.unlimited:  # nothing to count: only a refusal the provider persisted holds it
-        spent = await repository.spent_until(session, provider)
-        if spent is not None and spent > now:
-            return Grant(0, (spent - now).total_seconds())
-        return Grant(calls)
+        return grant_unlimited(calls, await repository.spent_until(session, provider), now=now)
     spent = await repository.lock_quota(session, provider, now=now)
     if spent is not None and spent > now:
         return Grant(0, (spent - now).total_seconds())
@@ -124,6 +121,13 @@ async def take(
     granted = allowed
     await repository.record_debit(session, provider, at=now, calls=granted)
     return Grant(granted)
+
+
+def grant_unlimited(calls: int, spent_until: datetime | None, *, now: datetime) -> Grant:
+    """A provider without limits grants every call, unless it refused us until a later time."""
+    if spent_until is not None and spent_until > now:
+        return Grant(0, (spent_until - now).total_seconds())
+    return Grant(calls)
 
 
 def _minute_wait(

@@ -269,6 +269,16 @@ async def trim_debits(session: AsyncSession, *, before: datetime) -> int:
     return len(found.all())
 
 
+async def spent_marks(
+    session: AsyncSession, providers: Sequence[str]
+) -> dict[str, datetime | None]:
+    """Each provider's "spent until" mark, in one query (absent: never marked)."""
+    found = await session.execute(
+        select(_Q.provider, _Q.spent_until).where(_Q.provider.in_(list(providers)))
+    )
+    return {provider: until for provider, until in found.all()}
+
+
 async def spent_until(session: AsyncSession, provider: str) -> datetime | None:
     found: datetime | None = await session.scalar(
         select(_Q.spent_until).where(_Q.provider == provider)

@@ -109,64 +109,20 @@ async def claim_batch(
     """
     if not routes:  # the engine is off (or every type): nothing is claimed, nothing fails
         return []
-    due = await repository.lock_due(session, now=now, limit=max(1, limit) * SCAN_FACTOR)
-    chains = {row.id: _chain(row, routes) for row in due}
-    await repository.fail_pending(
-        session,
-        ids=[row.id for row in due if not chains[row.id]],
-        error={
-            "kind": "no_provider",
-            "message": "no enabled provider serves this data type (the type is off, or none of "
-            "its providers is configured)",
-        },
-        now=now,
-    )
-    # The providers' ledger rows, locked in name order: concurrent claimers never wait for
-    # each other in a circle.
-    providers = sorted({p for chain in chains.values() for p in chain})
-    for provider in providers:
-        if not limits.get(provider, _NO_LIMITS).unlimited:
-            await ledger_repository.lock_quota(session, provider, now=now)
-    # Rounds: the ``budget`` highest priority rows still waiting each ask the next provider of
-    # their chain; a row refused (or left out of a partial grant) moves on to the next one.
-    waiting: list[AnyRow] = [row for row in due if chains[row.id]]
-    position = dict.fromkeys(chains, 0)
-    assigned: dict[str, list[AnyRow]] = {}
-    waits: dict[int, list[float]] = {}  # per row, each refusal's wait
-    exhausted: list[AnyRow] = []
-    budget = limit
-    while budget > 0 and waiting:
-        window = waiting[:budget]
-        taken = await _grant_round(
-            session, window, chains, position, limits, batch_sizes or {}, costs or {}, now, waits
-        )
-        done: set[int] = set()
-        for provider, rows in taken.items():
-            assigned.setdefault(provider, []).extend(rows)
-            done.update(row.id for row in rows)
-        budget -= len(done)
-        for row in window:
-            if row.id not in done:
-                position[row.id] += 1
-                if position[row.id] == len(chains[row.id]):
-                    exhausted.append(row)
-        waiting = [
-            row for row in waiting
-            if row.id not in done and position[row.id] < len(chains[row.id])
-        ]  # fmt: skip
-    # Rows every provider of their chain refused: not before the earliest one has quota.
-    by_time: dict[datetime, list[int]] = {}
-    for row in exhausted:
-        refusals = waits.get(row.id, [])
-        if len(refusals) == len(chains[row.id]):
-            by_time.setdefault(now + timedelta(seconds=min(refusals)), []).append(row.id)
-    for run_at, ids in by_time.items():
-        await repository.postpone(session, ids=ids, run_at=run_at, now=now)
+    claim = _Claim(session, routes, limits, batch_sizes or {}, costs or {}, now)
+    # First the ``limit`` rows at the head of the queue; only when some of them had to wait for
+    # a spent provider, a wider look (SCAN_FACTOR times as many) for rows others can serve.
+    due = await repository.lock_due(session, now=now, limit=max(1, limit))
+    budget = await claim.assign(due, limit)
+    if budget > 0 and claim.refusals and len(due) == limit:
+        wider = await repository.lock_due(session, now=now, limit=limit * SCAN_FACTOR)
+        await claim.assign([row for row in wider if row.id not in claim.chains], budget)
+    await claim.postpone_exhausted()
     lease_until = now + timedelta(seconds=lease_seconds)
     claimed: list[ClaimedRefresh] = []
-    for provider in sorted(assigned):
+    for provider in sorted(claim.assigned):
         marked = await repository.mark_processing(
-            session, ids=[row.id for row in assigned[provider]], provider=provider,
+            session, ids=[row.id for row in claim.assigned[provider]], provider=provider,
             worker=worker, now=now, lease_until=lease_until,
         )  # fmt: skip
         claimed.extend(_claimed(row) for row in marked)
@@ -174,46 +130,137 @@ async def claim_batch(
     return claimed
 
 
+class _Claim:
+    """One claim's routing: which provider each locked row asks, under which quota."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        routes: Mapping[str, Sequence[str]],
+        limits: Mapping[str, Limits],
+        batch_sizes: Mapping[tuple[str, str], int],
+        costs: Mapping[tuple[str, str], int],
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.routes = routes
+        self.limits = limits
+        self.batch_sizes = batch_sizes
+        self.costs = costs
+        self.now = now
+        self.chains: dict[int, list[str]] = {}
+        self.assigned: dict[str, list[AnyRow]] = {}
+        self.waits: dict[int, list[float]] = {}  # per row, each refusal's wait
+        self.exhausted: list[AnyRow] = []
+        self.refusals = 0
+        self._locked: set[str] = set()
+        self._ledgers_locked = False
+        self._spent: dict[str, datetime | None] = {}
+
+    async def assign(self, due: Sequence[AnyRow], budget: int) -> int:
+        """Route up to ``budget`` of ``due`` (priority order); the budget left."""
+        for row in due:
+            self.chains[row.id] = _chain(row, self.routes)
+        await repository.fail_pending(
+            self.session,
+            ids=[row.id for row in due if not self.chains[row.id]],
+            error={
+                "kind": "no_provider",
+                "message": "no enabled provider serves this data type (the type is off, or "
+                "none of its providers is configured)",
+            },
+            now=self.now,
+        )
+        await self._prepare({p for row in due for p in self.chains[row.id]})
+        # Rounds: the ``budget`` highest priority rows still waiting each ask the next provider
+        # of their chain; a row refused (or left out of a partial grant) moves on to the next.
+        waiting = [row for row in due if self.chains[row.id]]
+        position = dict.fromkeys((row.id for row in waiting), 0)
+        while budget > 0 and waiting:
+            window = waiting[:budget]
+            done: set[int] = set()
+            for provider, rows in (await self._grant_round(window, position)).items():
+                self.assigned.setdefault(provider, []).extend(rows)
+                done.update(row.id for row in rows)
+            budget -= len(done)
+            for row in window:
+                if row.id not in done:
+                    position[row.id] += 1
+                    if position[row.id] == len(self.chains[row.id]):
+                        self.exhausted.append(row)
+            waiting = [
+                row for row in waiting
+                if row.id not in done and position[row.id] < len(self.chains[row.id])
+            ]  # fmt: skip
+        return budget
+
+    async def _prepare(self, providers: set[str]) -> None:
+        """Lock the ledger rows of limited providers and read the others' spent marks, once
+        per claim. Every limited provider of the routes is locked at the first call, in name
+        order, so concurrent claimers never wait for each other in a circle (a second, wider
+        pass must not lock one more out of order)."""
+        if not self._ledgers_locked:
+            every = {p for chain in self.routes.values() for p in chain}
+            limited = sorted(p for p in every if not self._limits(p).unlimited)
+            for provider in limited:
+                await ledger_repository.lock_quota(self.session, provider, now=self.now)
+            self._locked.update(limited)
+            self._ledgers_locked = True
+        unread = sorted(p for p in providers if p not in self._spent and p not in self._locked)
+        if unread:
+            marks = await ledger_repository.spent_marks(self.session, unread)
+            self._spent.update({p: marks.get(p) for p in unread})
+
+    def _limits(self, provider: str) -> Limits:
+        return self.limits.get(provider, _NO_LIMITS)
+
+    async def _grant_round(
+        self, window: Sequence[AnyRow], position: Mapping[int, int]
+    ) -> dict[str, list[AnyRow]]:
+        """Ask each row's provider (the one at its ``position`` in its chain) for the calls the
+        rows need, per provider and data type; the rows each granted, highest priority first.
+        Refused rows learn how long to wait."""
+        groups: dict[tuple[str, str], list[AnyRow]] = {}
+        for row in window:  # in priority order, so each group is too
+            provider = self.chains[row.id][position[row.id]]
+            groups.setdefault((provider, row.data_type), []).append(row)
+        taken: dict[str, list[AnyRow]] = {}
+        for (provider, data_type), rows in groups.items():
+            per_call = max(1, self.batch_sizes.get((provider, data_type), 1))
+            cost = max(1, self.costs.get((provider, data_type), 1))
+            calls = math.ceil(len(rows) / per_call) * cost
+            limits = self._limits(provider)
+            if limits.unlimited:
+                grant = quota.grant_unlimited(calls, self._spent.get(provider), now=self.now)
+            else:
+                grant = await quota.take(
+                    self.session, provider, calls, limits=limits, now=self.now, partial=True
+                )
+            granted = rows[: (grant.granted // cost) * per_call]
+            taken.setdefault(provider, []).extend(granted)
+            if not granted:
+                self.refusals += 1
+                for row in rows:
+                    self.waits.setdefault(row.id, []).append(grant.wait_seconds or 1.0)
+        return taken
+
+    async def postpone_exhausted(self) -> None:
+        """Rows every provider of their chain refused: not before the earliest has quota."""
+        by_time: dict[datetime, list[int]] = {}
+        for row in self.exhausted:
+            refusals = self.waits.get(row.id, [])
+            if len(refusals) == len(self.chains[row.id]):
+                at = self.now + timedelta(seconds=min(refusals))
+                by_time.setdefault(at, []).append(row.id)
+        for run_at, ids in by_time.items():
+            await repository.postpone(self.session, ids=ids, run_at=run_at, now=self.now)
+
+
 def _chain(row: AnyRow, routes: Mapping[str, Sequence[str]]) -> list[str]:
     chain = list(routes.get(row.data_type, ()))
     if row.provider is not None:
         return [row.provider] if row.provider in chain else []
     return chain
-
-
-async def _grant_round(
-    session: AsyncSession,
-    window: Sequence[AnyRow],
-    chains: Mapping[int, Sequence[str]],
-    position: Mapping[int, int],
-    limits: Mapping[str, Limits],
-    batch_sizes: Mapping[tuple[str, str], int],
-    costs: Mapping[tuple[str, str], int],
-    now: datetime,
-    waits: dict[int, list[float]],
-) -> dict[str, list[AnyRow]]:
-    """Ask each row's provider (the one at its ``position`` in its chain) for the calls the
-    rows need, per provider and data type; the rows each granted, highest priority first.
-    Refused rows learn how long to wait."""
-    groups: dict[tuple[str, str], list[AnyRow]] = {}
-    for row in window:  # in priority order, so each group is too
-        groups.setdefault((chains[row.id][position[row.id]], row.data_type), []).append(row)
-    taken: dict[str, list[AnyRow]] = {}
-    # The group holding the highest priority row asks first (the ledger rows are locked already).
-    for (provider, data_type), rows in groups.items():
-        per_call = max(1, batch_sizes.get((provider, data_type), 1))
-        cost = max(1, costs.get((provider, data_type), 1))
-        calls = math.ceil(len(rows) / per_call) * cost
-        grant = await quota.take(
-            session, provider, calls, limits=limits.get(provider, _NO_LIMITS), now=now,
-            partial=True,
-        )  # fmt: skip
-        granted = rows[: (grant.granted // cost) * per_call]
-        taken.setdefault(provider, []).extend(granted)
-        if not granted:
-            for row in rows:
-                waits.setdefault(row.id, []).append(grant.wait_seconds or 1.0)
-    return taken
 
 
 def _claimed(row: AnyRow) -> ClaimedRefresh:

@@ -4,12 +4,14 @@ Global data (no owner), so callers use system-context transactions."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
     Float,
     Integer,
     String,
@@ -18,9 +20,11 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,10 +40,50 @@ _history = cast(Table, QuotePoint.__table__)
 # --- The store: the latest value of each (symbol, data type) ----------------------------------
 
 
+# PostgreSQL: the rows as one array per column, unnested: one statement whatever the batch's
+# size, compiled and planned once (an executemany runs the upsert once per row; a multi-row
+# VALUES list is a new statement for every length).
+_UPSERT_UNNEST = text(
+    "INSERT INTO market_values (symbol, data_type, value, provider, fetched_at, expires_at) "
+    "SELECT s, t, CAST(v AS jsonb), p, f, e "
+    "FROM unnest(:symbols, :types, :vals, :providers, :fetched, :expires) AS u(s, t, v, p, f, e) "
+    "ON CONFLICT (symbol, data_type) DO UPDATE SET value = excluded.value, "
+    "provider = excluded.provider, fetched_at = excluded.fetched_at, "
+    "expires_at = excluded.expires_at "
+    "WHERE market_values.fetched_at <= excluded.fetched_at"
+).bindparams(
+    bindparam("symbols", type_=postgresql.ARRAY(String())),
+    bindparam("types", type_=postgresql.ARRAY(String())),
+    bindparam("vals", type_=postgresql.ARRAY(String())),
+    bindparam("providers", type_=postgresql.ARRAY(String())),
+    bindparam("fetched", type_=postgresql.ARRAY(DateTime(timezone=True))),
+    bindparam("expires", type_=postgresql.ARRAY(DateTime(timezone=True))),
+)
+
+
 async def upsert_values(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write values (symbol, data_type, value, provider, fetched_at, expires_at); a value never
     replaces a fresher one (two workers finishing out of order keep the newest)."""
     if not rows:
+        return
+    if dialect_name(session) == "postgresql":
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:  # one statement may not touch a row twice
+            key = (row["symbol"], row["data_type"])
+            if key not in newest or newest[key]["fetched_at"] <= row["fetched_at"]:
+                newest[key] = row
+        chosen = list(newest.values())
+        await session.execute(
+            _UPSERT_UNNEST,
+            {
+                "symbols": [r["symbol"] for r in chosen],
+                "types": [r["data_type"] for r in chosen],
+                "vals": [json.dumps(r["value"]) for r in chosen],
+                "providers": [r["provider"] for r in chosen],
+                "fetched": [r["fetched_at"] for r in chosen],
+                "expires": [r["expires_at"] for r in chosen],
+            },
+        )
         return
     stmt = upsert_into(session, _values)
     v = _values.c
