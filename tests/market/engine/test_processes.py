@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
 
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
@@ -63,8 +65,8 @@ def _env(settings: Settings, fake: FakeHttpServer, data_dir: Path, **extra: str)
         QUANTDESK_LOG_LEVEL=os.environ.get("QD_TEST_LOG", "WARNING"),
         QUANTDESK_MARKET_ENGINE_POLL_SECONDS="0.2",
         QUANTDESK_MARKET_ENGINE_SWEEP_SECONDS="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -222,3 +224,63 @@ def _ready(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+async def _first_data_frame(url: str, headers: dict[str, str], symbol: str) -> dict[str, object]:
+    async with connect(url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"action": "subscribe", "symbols": [symbol], "types": ["quote"]}))
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame.get("type") == "data":
+                return dict(frame)
+
+
+async def test_a_value_the_engine_fetches_reaches_watchers_on_every_api_process(
+    edb: Database, settings: Settings, fake: FakeHttpServer, tmp_path: Path
+) -> None:
+    """Presence (two API processes' WebSockets) -> the sweep -> a claim -> the provider -> the
+    store -> Redis -> both processes' sockets; the engine runs in a process of its own."""
+    if edb.kind == "sqlite":
+        pytest.skip("scaled out (an engine process, Redis) is tested on PostgreSQL")
+    account = await create_user(edb, settings)
+    with ExitStack() as stack:
+        redis = stack.enter_context(running_redis_server(tmp_path))
+        env = _env(
+            settings, fake, tmp_path / "data", QUANTDESK_PROVIDERS="sim",
+            QUANTDESK_REDIS_URL=redis.url,
+        )  # fmt: skip
+        ports = [_free_port(), _free_port()]
+        apis = [
+            stack.enter_context(
+                _started(
+                    f"api{port}",
+                    [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env,
+                    tmp_path,
+                )
+            )
+            for port in ports
+        ]
+        for port in ports:
+            await asyncio.to_thread(
+                _wait_for, lambda p=port: _ready(p), f"serve on {port}", apis, START_SECONDS
+            )
+        watchers = [
+            asyncio.create_task(
+                _first_data_frame(f"ws://127.0.0.1:{port}/ws/market", account.headers, "AAPL")
+            )
+            for port in ports
+        ]
+        await asyncio.sleep(0.5)  # both subscribed (presence rows written) before it starts
+        engine = stack.enter_context(_started("engine", [*CLI, "market", "engine"], env, tmp_path))
+        try:
+            frames = await asyncio.wait_for(asyncio.gather(*watchers), START_SECONDS)
+        except TimeoutError:
+            raise AssertionError(engine.tail(3000, missing="")) from None
+    for frame in frames:
+        assert frame["symbol"] == "AAPL"
+        assert frame["data_type"] == "quote"
+        assert frame["source"] == "sim"  # simulated values are labelled wherever they go
+        assert isinstance(frame["value"], dict)
+        assert frame["value"]["price"]
+    assert frames[0]["as_of"] == frames[1]["as_of"]  # one fetch, pushed to both processes
