@@ -30,7 +30,7 @@ from tests.deploy.support import (
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 GRAFANA = DEPLOY / "grafana"
-QUANTDESK_SERVICES = {"migrate", "api-1", "api-2", "worker", "beat"}
+QUANTDESK_SERVICES = {"migrate", "api-1", "api-2", "worker", "beat", "market-engine"}
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 
 
@@ -168,7 +168,7 @@ def test_each_compose_command_is_a_valid_cli_invocation(service: str) -> None:
 
     context = parse_cli([str(part) for part in command])
 
-    assert context.info_name in {"upgrade", "serve", "worker", "beat"}
+    assert context.info_name in {"upgrade", "serve", "worker", "beat", "engine"}
 
 
 def test_prometheus_scrapes_what_compose_runs() -> None:

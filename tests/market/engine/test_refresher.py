@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -63,6 +64,11 @@ async def runtime(
     await market.aclose()
 
 
+def _refreshes(outcome: str) -> float:
+    labels = {"provider": "fmp", "data_type": "quote", "outcome": outcome}
+    return REGISTRY.get_sample_value("quantdesk_market_refreshes_total", labels) or 0.0
+
+
 async def _rows(db: Database) -> dict[str, RefreshRequest]:
     async with db.transaction(system=True, readonly=True) as session:
         found = (await session.execute(select(RefreshRequest))).scalars().all()
@@ -82,11 +88,13 @@ async def test_a_round_batches_the_quotes_stores_and_pushes_them(
 ) -> None:
     fake.add("/stable/batch-quote", Reply(body=_quotes(SYMBOLS)))
     await enqueue(edb, [RefreshItem(s, "quote", 50) for s in SYMBOLS], utcnow())
+    before = _refreshes("completed")
     bus = InProcessEventBus()
     async with bus.subscribe(watching.channel("MSFT", "quote")) as subscription:
         done = await Refresher(edb, runtime, bus).run_round()
         pushed = await subscription.get(wait=1.0)
     assert (done.claimed, done.completed, done.calls) == (3, 3, 1)
+    assert _refreshes("completed") == before + 3  # quantdesk_market_refreshes_total
     (request,) = fake.requests("/stable/batch-quote")  # three symbols, one call
     assert request.query["symbols"].split(",") == sorted(SYMBOLS)
     msft = await _stored(edb, "MSFT")
