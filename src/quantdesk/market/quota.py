@@ -69,6 +69,13 @@ def limits_for(settings: Settings, provider: str) -> Limits:
 
 
 @dataclass(frozen=True)
+class HeldLedger:
+    """A provider's ledger row the caller's transaction has locked, and its spent mark."""
+
+    spent_until: datetime | None
+
+
+@dataclass(frozen=True)
 class Grant:
     """Calls granted (0 up to those asked); when none, how long until one may be."""
 
@@ -84,16 +91,22 @@ async def take(
     limits: Limits,
     now: datetime,
     partial: bool = False,
+    locked: HeldLedger | None = None,
 ) -> Grant:
     """Debit up to ``calls`` of the provider's allowance in the caller's transaction.
 
     All or nothing unless ``partial`` (a claim of N queued calls takes what the windows allow).
+    ``locked``: the caller already holds the provider's ledger row (``repository.lock_quotas``)
+    and read its spent mark.
     """
     if calls < 1:
         raise ValueError(f"calls must be at least 1, not {calls}")
     if limits.unlimited:  # nothing to count: only a refusal the provider persisted holds it
         return grant_unlimited(calls, await repository.spent_until(session, provider), now=now)
-    spent = await repository.lock_quota(session, provider, now=now)
+    if locked is not None:
+        spent = locked.spent_until
+    else:
+        spent = await repository.lock_quota(session, provider, now=now)
     if spent is not None and spent > now:
         return Grant(0, (spent - now).total_seconds())
     allowed, wait = calls, 0.0

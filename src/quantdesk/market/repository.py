@@ -227,6 +227,33 @@ async def lock_quota(session: AsyncSession, provider: str, *, now: datetime) -> 
     return spent_until
 
 
+async def lock_quotas(
+    session: AsyncSession, providers: Sequence[str], *, now: datetime
+) -> dict[str, datetime | None]:
+    """``lock_quota`` for several providers in one statement, locked in name order (concurrent
+    claimers never wait for each other in a circle); each one's "spent until" mark. A provider
+    seen for the first time gets its row first."""
+    wanted = sorted(set(providers))
+    if not wanted:
+        return {}
+    locking = (
+        select(_Q.provider, _Q.spent_until)
+        .where(_Q.provider.in_(wanted))
+        .order_by(_Q.provider)
+        .with_for_update()
+    )
+    found = {provider: until for provider, until in (await session.execute(locking)).all()}
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        await session.execute(
+            upsert_into(session, ProviderQuota.__table__)
+            .values([{"provider": p, "spent_until": None, "updated_at": now} for p in missing])
+            .on_conflict_do_nothing(index_elements=[_Q.provider])
+        )
+        found = {provider: until for provider, until in (await session.execute(locking)).all()}
+    return found
+
+
 async def debits_since(
     session: AsyncSession, provider: str, *, since: datetime
 ) -> list[tuple[datetime, int]]:

@@ -201,9 +201,9 @@ class _Claim:
         pass must not lock one more out of order)."""
         if not self._ledgers_locked:
             every = {p for chain in self.routes.values() for p in chain}
-            limited = sorted(p for p in every if not self._limits(p).unlimited)
-            for provider in limited:
-                await ledger_repository.lock_quota(self.session, provider, now=self.now)
+            limited = [p for p in every if not self._limits(p).unlimited]
+            marks = await ledger_repository.lock_quotas(self.session, limited, now=self.now)
+            self._spent.update(marks)
             self._locked.update(limited)
             self._ledgers_locked = True
         unread = sorted(p for p in providers if p not in self._spent and p not in self._locked)
@@ -234,8 +234,9 @@ class _Claim:
                 grant = quota.grant_unlimited(calls, self._spent.get(provider), now=self.now)
             else:
                 grant = await quota.take(
-                    self.session, provider, calls, limits=limits, now=self.now, partial=True
-                )
+                    self.session, provider, calls, limits=limits, now=self.now, partial=True,
+                    locked=quota.HeldLedger(self._spent.get(provider)),
+                )  # fmt: skip
             granted = rows[: (grant.granted // cost) * per_call]
             taken.setdefault(provider, []).extend(granted)
             if not granted:
