@@ -352,3 +352,15 @@ async def test_each_row_walks_its_own_chain(edb: Database) -> None:
     rows = {r.symbol: r for r in await _active(edb)}
     assert rows["P1"].run_at == rows["P2"].run_at == T0 + timedelta(seconds=60)
     assert rows["Q3"].run_at == T0  # never asked: untouched
+
+
+async def test_an_unlimited_provider_that_refused_us_is_passed_over_until_its_mark_ends(
+    edb: Database,
+) -> None:
+    await enqueue(edb, [RefreshItem("AAPL", "quote"), RefreshItem("MSFT", "quote")], T0)
+    async with edb.transaction(system=True) as session:
+        await quota.mark_spent(session, "fmp", seconds=60, now=T0)
+    claimed = await claim(edb, now=T0, routes=QUOTES, limits={}, limit=1)
+    assert [(c.symbol, c.provider) for c in claimed] == [("AAPL", "sim")]  # fmp is spent
+    later = await claim(edb, now=T0 + timedelta(seconds=60), routes=QUOTES, limits={})
+    assert [(c.symbol, c.provider) for c in later] == [("MSFT", "fmp")]  # the mark has ended

@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from quantdesk.jobs.schemas import AnyRow
 from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
-from quantdesk.models import RefreshRequest, RefreshStatus
+from quantdesk.models import ProviderQuota, RefreshRequest, RefreshStatus
 
 S = RefreshStatus
 _queue = cast(Table, RefreshRequest.__table__)
@@ -102,8 +102,17 @@ async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None
     await session.execute(_enqueue_statement(session), values)
 
 
+# Providers refusing us now (429, a spent plan), counted in the claim's own statement: almost
+# always none, and then the claim need not read any provider's spent mark.
+_SPENT_NOW = (
+    select(func.count())
+    .select_from(ProviderQuota)
+    .where(ProviderQuota.spent_until > _now)
+    .scalar_subquery()
+    .label("spent_now")
+)
 _DUE = (
-    select(*CLAIMED_COLUMNS)
+    select(*CLAIMED_COLUMNS, _SPENT_NOW)
     .select_from(IndexedBy(_queue, "ix_market_refresh_queue_pending_order"))
     .where(q.status == _PENDING, q.run_at <= _now)
     .order_by(q.priority.desc(), q.run_at)

@@ -155,10 +155,13 @@ class _Claim:
         self.refusals = 0
         self._locked: set[str] = set()
         self._ledgers_locked = False
+        self._spent_checked = False  # the claim's statement counted no spent provider
         self._spent: dict[str, datetime | None] = {}
 
     async def assign(self, due: Sequence[AnyRow], budget: int) -> int:
         """Route up to ``budget`` of ``due`` (priority order); the budget left."""
+        if due and not due[0].spent_now:  # no provider refuses us: no spent mark to read
+            self._spent_checked = True
         for row in due:
             self.chains[row.id] = _chain(row, self.routes)
         await repository.fail_pending(
@@ -206,6 +209,8 @@ class _Claim:
             self._spent.update(marks)
             self._locked.update(limited)
             self._ledgers_locked = True
+        if self._spent_checked:
+            return
         unread = sorted(p for p in providers if p not in self._spent and p not in self._locked)
         if unread:
             marks = await ledger_repository.spent_marks(self.session, unread)
