@@ -25,7 +25,8 @@ from quantdesk.kit.orm import as_utc, utcnow
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market import datatypes, service, watching
 from quantdesk.market.engine import reads as engine_reads
-from quantdesk.market.engine.schemas import Interval, MarketData, QuoteHistory
+from quantdesk.market.engine import status as engine_status
+from quantdesk.market.engine.schemas import Interval, MarketData, MarketStatus, QuoteHistory
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
@@ -397,6 +398,42 @@ async def list_market_audit(
 
 
 # --- What the engine holds --------------------------------------------------------------------
+
+
+@router.get("/market/status", response_model=Envelope[MarketStatus], responses=_UNAUTHORIZED)
+async def get_market_status(
+    db: Db,
+    user: AuthenticatedUser,
+    market: MarketRuntimeDep,
+    minutes: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=engine_status.MAX_WINDOW_MINUTES,
+            description="The window of the processing and error rates, in minutes",
+        ),
+    ] = engine_status.DEFAULT_WINDOW_MINUTES,
+) -> Envelope[MarketStatus]:
+    """The refresh engine at a glance: whether it is on; the queue by status, data type and
+    provider, and how long its oldest due row has waited; refreshes completed and failed per
+    minute over the last `minutes`; each limited provider's quota used and left (minute and
+    day windows); and how many watched (symbol, type) pairs the store holds fresh. Counts of
+    everyone's data, never whose."""
+    found = await engine_status.read_status(
+        db,
+        settings=market.settings,
+        providers=[p.name for p in market.providers],
+        window_minutes=minutes,
+    )
+    active = sum(found.queue.active_by_type.values())
+    fresh = found.freshness
+    return ok(
+        found,
+        f"Engine {'on' if found.engine_enabled else 'off'}: {active} refresh(es) queued, "
+        f"{fresh.fresh} of {fresh.watched_pairs} watched pair(s) fresh",
+        next_actions=["list_market_data_types", "get_providers_health"],
+    )
+
 
 _DATA_ERRORS: dict[int | str, dict[str, Any]] = {
     **_UNAUTHORIZED,
