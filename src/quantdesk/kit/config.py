@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     market_background_refresh_idle_seconds: int = Field(default=1800, gt=0)
     # Completed and failed refresh-queue rows are kept this long (status pages, diagnosis).
     market_refresh_retention_hours: float = Field(default=24.0, gt=0)
+    # While the engine (or a data type) is off, a read fetches a stale value on demand and waits
+    # this long for the providers; a later answer is stored for the next read.
+    market_read_budget_seconds: float = Field(default=3.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

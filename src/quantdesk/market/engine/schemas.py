@@ -151,8 +151,23 @@ class QueueStatus(BaseModel):
     oldest_due_seconds: float | None
 
 
+class OnDemand(enum.StrEnum):
+    """How a read's own fetch went (the engine or the value's type off, nothing refreshes it)."""
+
+    FETCHED = "fetched"  # answered within the read budget: stored, and returned fresh
+    TIMED_OUT = "timed_out"  # not within the budget: returned as stored; stored when it comes
+    UNANSWERED = "unanswered"  # no provider could answer now (quota, breakers, none serves it)
+
+
 class MarketValue(StoredValue):
     queued: bool = Field(default=False, description="Stale: a refresh was queued at high priority")
+    on_demand: OnDemand | None = Field(
+        default=None,
+        description="The engine or this data type is off, so the read asked the providers for "
+        "the stale value itself: fetched (in time, stored), timed_out (not within "
+        "QUANTDESK_MARKET_READ_BUDGET_SECONDS: the stored value, stale; the answer is stored "
+        "when it comes) or unanswered (no provider could answer now)",
+    )
 
 
 class MarketData(BaseModel):
