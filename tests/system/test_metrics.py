@@ -36,6 +36,9 @@ FAMILIES = (
     "quantdesk_activity_events",
     "quantdesk_metrics_probe_success",
     "quantdesk_build_info",
+    "quantdesk_market_queue_oldest_due_seconds",
+    "quantdesk_market_watched_pairs",
+    "quantdesk_market_fresh_ratio",
 )
 UUID_LIKE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
@@ -79,7 +82,7 @@ async def test_metrics_is_prometheus_text_with_every_family(client: httpx.AsyncC
         if family.name == "quantdesk_metrics_probe_success"
         for s in family.samples
     }
-    assert probes == {"jobs": 1.0, "providers": 1.0}
+    assert probes == {"jobs": 1.0, "providers": 1.0, "market": 1.0}
 
 
 async def test_openmetrics_is_served_when_the_scraper_asks_for_it(

@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     market_engine_sweep_seconds: int = Field(default=15, gt=0)
     market_engine_call_timeout_seconds: float = Field(default=10.0, gt=0)
     market_engine_max_attempts: int = Field(default=5, ge=1)
+    # While the engine (or a data type) is off, a read fetches a stale value on demand and waits
+    # this long for the providers; a later answer is stored for the next read.
+    market_read_budget_seconds: float = Field(default=3.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

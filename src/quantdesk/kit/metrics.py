@@ -1,7 +1,8 @@
 """Prometheus metrics: every metric family of quantdesk and the small functions that record them.
 
 The only place metric names live; the rest of the code calls the functions below. Label values
-are route templates, methods, status codes, job kinds, outcomes, providers and queues, each
+are route templates, methods, status codes, job kinds, outcomes, providers, data types and
+queues, each
 checked against a closed set or an identifier pattern: never ids, user data or secrets.
 
 Two ways to export:
@@ -48,7 +49,6 @@ OTHER = "other"
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DATA_TYPE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")  # market data types: "ratios-ttm"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # prometheus-client's file names: counter_1234.db, histogram_1234.db, gauge_livesum_1234.db...
 _MULTIPROC_FILE = re.compile(r"^(counter|gauge|histogram|summary)(_[a-z]+)?_\d+\.db$")
@@ -59,6 +59,12 @@ PROVIDER_OUTCOMES = frozenset(
 )
 PROVIDER_SKIP_REASONS = frozenset({"unsupported", "rate_limited", "breaker_open"})
 LOGIN_OUTCOMES = frozenset({"ok", "failed", "locked_out"})
+MARKET_REFRESH_OUTCOMES = frozenset({"completed", "failed", "retried", "refused", "lease_expired"})
+QUEUE_STATUSES = frozenset({"pending", "processing", "completed", "failed"})
+QUOTA_WINDOWS = ("minute", "day")
+UNROUTED = "unrouted"  # a queued refresh no provider was chosen for yet
+# Data-type names are the registry's (code-defined, e.g. financial-statements): hyphens allowed.
+_DATA_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 BREAKER_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 LoginOutcome = Literal["ok", "failed", "locked_out"]
@@ -116,12 +122,6 @@ PROVIDER_SKIPPED = Counter(
     "Provider calls not made: breaker open, rate limit spent, or capability unsupported",
     ["provider", "reason"],
 )
-MARKET_REFRESHES = Counter(
-    "quantdesk_market_refreshes_total",
-    "Refresh-queue rows a worker finished, by outcome (completed, retried, failed, refused, "
-    "lease_expired)",
-    ["provider", "data_type", "outcome"],
-)
 PROVIDER_DURATION = Histogram(
     "quantdesk_provider_call_duration_seconds",
     "Latency of calls made to a provider",
@@ -150,6 +150,50 @@ PROVIDER_QUOTA_LEFT = Gauge(
     "quantdesk_provider_quota_left",
     "Calls left in a provider's window (absent when the window has no limit)",
     ["provider", "window"],
+    multiprocess_mode="mostrecent",
+)
+
+# --- the market-data engine ---------------------------------------------------------------------
+MARKET_REFRESHES = Counter(
+    "quantdesk_market_refreshes_total",
+    "Refresh-queue calls ended by a worker, by outcome: completed, failed (for good), retried "
+    "(pending again after a failure), refused (the provider's 429 or plan limit), lease_expired",
+    ["provider", "data_type", "outcome"],
+)
+MARKET_QUEUE_DEPTH = Gauge(
+    "quantdesk_market_queue_depth",
+    "Refresh-queue rows per status, provider ('unrouted': none chosen yet) and data type "
+    "(read from the database at scrape time; finished rows until they are trimmed)",
+    ["status", "provider", "data_type"],
+    multiprocess_mode="mostrecent",
+)
+MARKET_QUEUE_OLDEST_DUE = Gauge(
+    "quantdesk_market_queue_oldest_due_seconds",
+    "How long the longest-due pending refresh has waited past its run time (0: none is due)",
+    multiprocess_mode="mostrecent",
+)
+MARKET_QUOTA_USED = Gauge(
+    "quantdesk_market_quota_used",
+    "Calls debited to a limited provider in its window (minute: any 60 s to now; day: since its "
+    "reset), read with the engine's status at scrape time",
+    ["provider", "window"],
+    multiprocess_mode="mostrecent",
+)
+MARKET_QUOTA_LEFT = Gauge(
+    "quantdesk_market_quota_left",
+    "Calls left in a limited provider's window (absent when the window has no limit)",
+    ["provider", "window"],
+    multiprocess_mode="mostrecent",
+)
+MARKET_WATCHED_PAIRS = Gauge(
+    "quantdesk_market_watched_pairs",
+    "(symbol, data type) pairs someone watches now",
+    multiprocess_mode="mostrecent",
+)
+MARKET_FRESH_RATIO = Gauge(
+    "quantdesk_market_fresh_ratio",
+    "Share of the watched pairs whose stored value is within its refresh interval (1 when "
+    "nothing is watched)",
     multiprocess_mode="mostrecent",
 )
 
@@ -252,18 +296,6 @@ def provider_call(provider: str, outcome: str, seconds: float, breaker_state: st
     _breaker(name, breaker_state)
 
 
-MARKET_REFRESH_OUTCOMES = frozenset({"completed", "retried", "failed", "refused", "lease_expired"})
-
-
-def market_refresh(provider: str, data_type: str, outcome: str, count: int = 1) -> None:
-    """Refresh-queue rows that ended ``outcome`` (the engine's refresh worker)."""
-    MARKET_REFRESHES.labels(
-        provider=_identifier(provider),
-        data_type=data_type if _DATA_TYPE.match(data_type) else OTHER,
-        outcome=_one_of(outcome, MARKET_REFRESH_OUTCOMES),
-    ).inc(count)
-
-
 def provider_skipped(provider: str, reason: str, breaker_state: str) -> None:
     name = _identifier(provider)
     PROVIDER_SKIPPED.labels(provider=name, reason=_one_of(reason, PROVIDER_SKIP_REASONS)).inc()
@@ -284,6 +316,66 @@ def provider_state(provider: str, breaker_state: str, quota: dict[str, Any] | No
             PROVIDER_QUOTA_LEFT.labels(provider=name, window=window).set(found["left"])
             if window == "minute":
                 PROVIDER_TOKENS.labels(provider=name).set(found["left"])
+
+
+def _data_type(value: str) -> str:
+    return value if _DATA_TYPE.match(value) else OTHER
+
+
+def market_refresh(provider: str | None, data_type: str, outcome: str, count: int = 1) -> None:
+    """``count`` refresh-queue rows of (provider, data type) ended their attempt this way (one
+    of ``MARKET_REFRESH_OUTCOMES``; provider None: not routed yet). The engine's workers call
+    it after the transaction that recorded the outcome has committed."""
+    if count < 1:
+        return
+    MARKET_REFRESHES.labels(
+        provider=_identifier(provider) if provider else UNROUTED,
+        data_type=_data_type(data_type),
+        outcome=_one_of(outcome, MARKET_REFRESH_OUTCOMES),
+    ).inc(count)
+
+
+# Label sets of the queue depth set by earlier scrapes: one that empties reads 0, not its last.
+_market_depth_seen: set[tuple[str, str, str]] = set()
+
+
+def set_market_engine(
+    *,
+    depth: Iterable[tuple[str, str | None, str, int]],
+    oldest_due_seconds: float | None,
+    quota: Mapping[str, Mapping[str, tuple[int, int | None]]],
+    watched_pairs: int,
+    fresh_ratio: float,
+) -> None:
+    """Scrape time: the engine as ``market.engine.status`` read it. ``depth``: (status,
+    provider, data type, rows); ``quota``: per provider, per window, (used, left or None when
+    the window has no limit)."""
+    current: dict[tuple[str, str, str], int] = {}
+    for status, provider, data_type, rows in depth:
+        labels = (
+            _one_of(status, QUEUE_STATUSES),
+            _identifier(provider) if provider else UNROUTED,
+            _data_type(data_type),
+        )
+        current[labels] = current.get(labels, 0) + rows
+    for labels in _market_depth_seen | set(current):
+        status, provider, data_type = labels
+        MARKET_QUEUE_DEPTH.labels(status=status, provider=provider, data_type=data_type).set(
+            current.get(labels, 0)
+        )
+    _market_depth_seen.update(current)
+    MARKET_QUEUE_OLDEST_DUE.set(oldest_due_seconds or 0.0)
+    for provider, windows in quota.items():
+        name = _identifier(provider)
+        for window in QUOTA_WINDOWS:
+            if window not in windows:
+                continue
+            used, left = windows[window]
+            MARKET_QUOTA_USED.labels(provider=name, window=window).set(used)
+            if left is not None:
+                MARKET_QUOTA_LEFT.labels(provider=name, window=window).set(left)
+    MARKET_WATCHED_PAIRS.set(watched_pairs)
+    MARKET_FRESH_RATIO.set(fresh_ratio)
 
 
 def login_attempt(outcome: LoginOutcome) -> None:

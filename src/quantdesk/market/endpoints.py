@@ -25,7 +25,14 @@ from quantdesk.kit.orm import as_utc, utcnow
 from quantdesk.kit.ratelimit import RateLimiter
 from quantdesk.market import datatypes, service, watching
 from quantdesk.market.engine import reads as engine_reads
-from quantdesk.market.engine.schemas import Interval, MarketData, QuoteHistory
+from quantdesk.market.engine import status as engine_status
+from quantdesk.market.engine.schemas import (
+    Interval,
+    MarketData,
+    MarketStatus,
+    OnDemand,
+    QuoteHistory,
+)
 from quantdesk.market.runtime import MarketRuntimeDep
 from quantdesk.market.schemas import (
     MAX_BULK_VALIDATE_SYMBOLS,
@@ -398,6 +405,42 @@ async def list_market_audit(
 
 # --- What the engine holds --------------------------------------------------------------------
 
+
+@router.get("/market/status", response_model=Envelope[MarketStatus], responses=_UNAUTHORIZED)
+async def get_market_status(
+    db: Db,
+    user: AuthenticatedUser,
+    market: MarketRuntimeDep,
+    minutes: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=engine_status.MAX_WINDOW_MINUTES,
+            description="The window of the processing and error rates, in minutes",
+        ),
+    ] = engine_status.DEFAULT_WINDOW_MINUTES,
+) -> Envelope[MarketStatus]:
+    """The refresh engine at a glance: whether it is on; the queue by status, data type and
+    provider, and how long its oldest due row has waited; refreshes completed and failed per
+    minute over the last `minutes`; each limited provider's quota used and left (minute and
+    day windows); and how many watched (symbol, type) pairs the store holds fresh. Counts of
+    everyone's data, never whose."""
+    found = await engine_status.read_status(
+        db,
+        settings=market.settings,
+        providers=[p.name for p in market.providers],
+        window_minutes=minutes,
+    )
+    active = sum(found.queue.active_by_type.values())
+    fresh = found.freshness
+    return ok(
+        found,
+        f"Engine {'on' if found.engine_enabled else 'off'}: {active} refresh(es) queued, "
+        f"{fresh.fresh} of {fresh.watched_pairs} watched pair(s) fresh",
+        next_actions=["list_market_data_types", "get_providers_health"],
+    )
+
+
 _DATA_ERRORS: dict[int | str, dict[str, Any]] = {
     **_UNAUTHORIZED,
     422: {"model": Envelope[None], "description": "A malformed symbol or an unknown data type"},
@@ -407,27 +450,37 @@ _DATA_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/market/data/{symbol}", response_model=Envelope[MarketData], responses=_DATA_ERRORS)
 async def get_market_data(
     symbol: Annotated[str, Path(max_length=64)],
-    session: DbSession,
-    user: CurrentUser,
+    db: Db,
+    user: AuthenticatedUser,
+    market: MarketRuntimeDep,
     types: Annotated[
         list[str] | None,
         Query(description="Data types, repeated or comma-separated; default quote"),
     ] = None,
 ) -> Envelope[MarketData]:
-    """The engine's latest values of a symbol, each with `source`, `as_of` and `stale`. Never
-    waits on a provider: a stale or missing value is answered as it is and its refresh is queued
-    at high priority (`queued: true`); watch it on `/ws/market` to get it when it arrives."""
+    """The engine's latest values of a symbol, each with `source`, `as_of` and `stale`
+    (`source: "sim"` marks simulated data). While the engine and a value's data type are on, a
+    stale or missing value is answered as it is and its refresh is queued at high priority
+    (`queued: true`); watch it on `/ws/market` to get it when it arrives. While the engine or
+    the type is off, the value is fetched from the providers instead, waiting up to
+    QUANTDESK_MARKET_READ_BUDGET_SECONDS (`on_demand`: fetched, or timed_out and answered
+    stale, or unanswered)."""
     wanted = [t.strip() for item in types or ["quote"] for t in item.split(",") if t.strip()]
     pairs = watching.pairs_of([symbol], wanted or ["quote"])
     found = await engine_reads.market_data(
-        session, symbol=pairs[0][0], types=[t for _, t in pairs], now=utcnow()
+        db,
+        runtime=market,
+        symbol=pairs[0][0],
+        types=[t for _, t in pairs],
+        budget_seconds=market.settings.market_read_budget_seconds,
     )
     queued = sum(1 for v in found.values if v.queued)
-    return ok(
-        found,
-        f"{len(found.values)} value(s), {queued} refresh(es) queued",
-        next_actions=["watch_market_data", "get_quote_history"],
-    )
+    fetched = sum(1 for v in found.values if v.on_demand is OnDemand.FETCHED)
+    late = sum(1 for v in found.values if v.on_demand is OnDemand.TIMED_OUT)
+    message = f"{len(found.values)} value(s), {queued} refresh(es) queued"
+    if fetched or late:
+        message += f", {fetched} fetched on demand, {late} not in time"
+    return ok(found, message, next_actions=["watch_market_data", "get_quote_history"])
 
 
 @router.get(

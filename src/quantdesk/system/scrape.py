@@ -1,6 +1,6 @@
 """Gauges read at scrape time, just before ``GET /metrics`` renders: the jobs backlog (from the
-database), the providers' breakers and rate-limit buckets, the database pool and the activity
-monitor.
+database), the providers' breakers and rate-limit buckets, the market-data engine (its queue,
+quota ledger and freshness, from the database), the database pool and the activity monitor.
 
 Each probe is bounded by ``metrics_probe_timeout_seconds`` and never fails the scrape: a probe
 that times out or errors sets ``quantdesk_metrics_probe_success{probe}`` to 0 and leaves its
@@ -10,7 +10,7 @@ gauges as they were.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from quantdesk.jobs import service as jobs_service
 from quantdesk.jobs.registry import QUEUES
 from quantdesk.kit import activity, db, metrics
+from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.logging import get_logger
+from quantdesk.market.engine import status as market_status
 
 _log = get_logger("quantdesk.metrics")
 # Beyond the probe's own bound, the time we wait for a cancelled probe to let go.
@@ -33,6 +35,8 @@ class _ProviderHealth(Protocol):
 
 
 class _Market(Protocol):
+    providers: Sequence[Any]  # each with its ``name``
+
     async def health(self) -> list[Any]: ...
 
 
@@ -47,6 +51,8 @@ async def refresh(state: Any) -> None:
     probes = [_probe("jobs", jobs_backlog(database, statement_seconds=timeout), timeout)]
     if market is not None:
         probes.append(_probe("providers", providers_state(market), timeout))
+        engine = market_engine(database, state.settings, market, statement_seconds=timeout)
+        probes.append(_probe("market", engine, timeout))
     await asyncio.gather(*probes)
 
 
@@ -67,6 +73,28 @@ async def providers_state(market: _Market) -> None:
         metrics.provider_state(
             provider.name, str(provider.breaker.get("state")), provider.rate_limiter
         )
+
+
+async def market_engine(
+    database: Database, settings: Settings, market: _Market, *, statement_seconds: float
+) -> None:
+    found = await market_status.read_gauges(
+        database,
+        settings=settings,
+        providers=[p.name for p in market.providers],
+        statement_seconds=statement_seconds,
+    )
+    watched, fresh = found.freshness.watched_pairs, found.freshness.fresh
+    metrics.set_market_engine(
+        depth=[(d.status, d.provider, d.data_type, d.count) for d in found.depth],
+        oldest_due_seconds=found.oldest_due_seconds,
+        quota={
+            q.provider: {"minute": (q.minute.used, q.minute.left), "day": (q.day.used, q.day.left)}
+            for q in found.quota
+        },
+        watched_pairs=watched,
+        fresh_ratio=fresh / watched if watched else 1.0,  # nothing watched: nothing is stale
+    )
 
 
 async def _probe(name: str, work: Awaitable[None], bound_seconds: float) -> None:

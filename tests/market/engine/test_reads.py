@@ -1,5 +1,6 @@
 """GET market/data/{symbol} (stored values; a stale one queues its refresh, once, at high
-priority, never while the engine or its type is off) and GET market/history/{symbol}."""
+priority, never while the engine or its type is off: then it is fetched on demand, see
+test_on_demand) and GET market/history/{symbol}."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ async def test_nothing_is_queued_while_the_engine_is_off(
         await session.execute(text("UPDATE market_flags SET enabled = false"))
     response = await client.get(f"{DATA}/MSFT", headers=alice.headers)
     (quote,) = response.json()["data"]["values"]
-    assert (quote["stale"], quote["queued"]) == (True, False)
+    # Fetched on demand instead (engine.on_demand; see test_on_demand).
+    assert (quote["stale"], quote["queued"], quote["on_demand"]) == (False, False, "fetched")
     assert await _pending(restore_registry) == []
 
 

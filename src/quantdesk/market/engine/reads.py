@@ -1,6 +1,10 @@
-"""What the API reads of the engine: stored values (a stale one queues its refresh) and quote
-history. A request never waits on a provider here: a miss is answered as such at once and the
-refresh queue (served within each provider's quota) brings the value."""
+"""What the API reads of the engine: stored values and quote history.
+
+A stale (or missing) value is brought by the refresh queue while the engine and its data type
+are on: the read queues it at high priority and answers at once, never waiting on a provider.
+While the engine or the type is off nothing would bring it, so the read fetches it on demand
+(``engine.on_demand``), outside any transaction and within a time budget.
+"""
 
 from __future__ import annotations
 
@@ -9,51 +13,103 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quantdesk.kit.db import Database
+from quantdesk.kit.orm import utcnow
 from quantdesk.market import datatypes
-from quantdesk.market.engine import service, store
+from quantdesk.market.engine import on_demand, service, store
 from quantdesk.market.engine.schemas import (
     Interval,
     MarketData,
     MarketValue,
+    OnDemand,
     QuoteBar,
     QuoteHistory,
     QuotePointOut,
     RefreshItem,
+    StoredValue,
 )
+from quantdesk.market.runtime import MarketRuntime
+from quantdesk.market.schemas import DataTypeOut
 
 # What a person waiting on a page gets: before any background watcher.
 ASKED_PRIORITY = 200
 
 
 async def market_data(
-    session: AsyncSession, *, symbol: str, types: Sequence[str], now: datetime
+    db: Database,
+    *,
+    runtime: MarketRuntime,
+    symbol: str,
+    types: Sequence[str],
+    budget_seconds: float,
 ) -> MarketData:
-    """The stored values of ``symbol``; each stale one (unknown is stale) queues a refresh at
-    high priority while the engine and its data type are on."""
-    registry = {t.name: t for t in await datatypes.list_types(session)}
-    ttls = {name: t.ttl_seconds for name, t in registry.items()}
-    stored = await store.read_values(session, [(symbol, t) for t in types], ttls=ttls, now=now)
-    engine_on = await datatypes.engine_enabled(session)
-    wanted = [
-        value.data_type
-        for value in stored
-        if value.stale
-        and engine_on
-        and registry.get(value.data_type) is not None
-        and registry[value.data_type].enabled
-    ]
-    if wanted:
-        await service.enqueue_many(
-            session,
-            [RefreshItem(symbol, data_type, priority=ASKED_PRIORITY) for data_type in wanted],
-            now=now,
+    """The stored values of ``symbol``. Each stale one (unknown is stale) queues a refresh at
+    high priority while the engine and its data type are on; otherwise it is fetched on demand,
+    waiting at most ``budget_seconds``: an answer in time is stored and returned fresh, a later
+    one is answered stale (``on_demand: timed_out``) and stored when it comes. Short
+    transactions of its own (global data: system context); call it with none open."""
+    now = utcnow()
+    async with db.transaction(system=True, readonly=True) as session:
+        registry = {t.name: t for t in await datatypes.list_types(session)}
+        engine_on = await datatypes.engine_enabled(session)
+        ttls = {name: t.ttl_seconds for name, t in registry.items()}
+        stored = await store.read_values(session, [(symbol, t) for t in types], ttls=ttls, now=now)
+    stale = [value.data_type for value in stored if value.stale]
+    queued = [t for t in stale if engine_on and t in registry and registry[t].enabled]
+    if queued:
+        async with db.transaction(system=True) as session:
+            await service.enqueue_many(
+                session,
+                [RefreshItem(symbol, t, priority=ASKED_PRIORITY) for t in queued],
+                now=now,
+            )
+    outcomes: dict[str, OnDemand] = {}
+    fresh: dict[str, StoredValue] = {}
+    unserved = [t for t in stale if t not in queued]
+    if unserved:
+        configured = [p.name for p in runtime.providers]
+        wanted = [
+            on_demand.Wanted(symbol, t, _route(registry.get(t), configured)) for t in unserved
+        ]
+        found = await on_demand.fetch_and_store(
+            db, runtime, wanted, ttls=ttls, budget_seconds=budget_seconds
         )
+        outcomes = {data_type: outcome for (_, data_type), outcome in found.items()}
+        fresh = await _read_back(db, symbol, outcomes, ttls)
     return MarketData(
         symbol=symbol,
         values=[
-            MarketValue(**value.model_dump(), queued=value.data_type in wanted) for value in stored
+            MarketValue(
+                **fresh.get(value.data_type, value).model_dump(),
+                queued=value.data_type in queued,
+                on_demand=outcomes.get(value.data_type),
+            )
+            for value in stored
         ],
     )
+
+
+def _route(data_type: DataTypeOut | None, configured: Sequence[str]) -> list[str] | None:
+    """The type's providers this process has, in the registry's order (None: a type the
+    registry does not know, which the whole chain may serve)."""
+    if data_type is None:
+        return None
+    have = set(configured)
+    return [p for p in data_type.providers if p in have]
+
+
+async def _read_back(
+    db: Database, symbol: str, outcomes: dict[str, OnDemand], ttls: dict[str, int]
+) -> dict[str, StoredValue]:
+    """The values fetched in time, as the store now holds them (never older than the fetch)."""
+    fetched = [t for t, outcome in outcomes.items() if outcome is OnDemand.FETCHED]
+    if not fetched:
+        return {}
+    async with db.transaction(system=True, readonly=True) as session:
+        found = await store.read_values(
+            session, [(symbol, t) for t in fetched], ttls=ttls, now=utcnow()
+        )
+    return {value.data_type: value for value in found}
 
 
 async def history(

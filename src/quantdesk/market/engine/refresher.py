@@ -193,7 +193,7 @@ class Refresher:
 
     async def _call_one(self, row: ClaimedRefresh) -> tuple[CallOutcome, dict[str | None, Any]]:
         try:
-            query = queries.query_for(row.data_type, row.symbol)
+            _, query = queries.query_for(row.data_type, row.symbol)
         except ValueError as exc:  # a row no query can be made of: it fails, nothing is called
             return CallOutcome(row.provider, answered=False, error=_error(row, exc)), {}
         outcome = await self._timed(

@@ -151,8 +151,23 @@ class QueueStatus(BaseModel):
     oldest_due_seconds: float | None
 
 
+class OnDemand(enum.StrEnum):
+    """How a read's own fetch went (the engine or the value's type off, nothing refreshes it)."""
+
+    FETCHED = "fetched"  # answered within the read budget: stored, and returned fresh
+    TIMED_OUT = "timed_out"  # not within the budget: returned as stored; stored when it comes
+    UNANSWERED = "unanswered"  # no provider could answer now (quota, breakers, none serves it)
+
+
 class MarketValue(StoredValue):
     queued: bool = Field(default=False, description="Stale: a refresh was queued at high priority")
+    on_demand: OnDemand | None = Field(
+        default=None,
+        description="The engine or this data type is off, so the read asked the providers for "
+        "the stale value itself: fetched (in time, stored), timed_out (not within "
+        "QUANTDESK_MARKET_READ_BUDGET_SECONDS: the stored value, stale; the answer is stored "
+        "when it comes) or unanswered (no provider could answer now)",
+    )
 
 
 class MarketData(BaseModel):
@@ -165,3 +180,84 @@ class QuoteHistory(BaseModel):
     interval: Interval
     points: list[QuotePointOut] | None = Field(default=None, description="interval=raw")
     bars: list[QuoteBar] | None = Field(default=None, description="Any other interval")
+
+
+# --- The engine at a glance (GET market/status, `quantdesk market status`, the metrics) ----------
+
+
+class RefreshRates(BaseModel):
+    """Refreshes that finished over the last ``window_minutes``: what the workers get through,
+    and how much of it fails (finished rows are kept for QUANTDESK_MARKET_REFRESH_RETENTION_HOURS,
+    so a window longer than that undercounts)."""
+
+    window_minutes: int
+    completed: int
+    failed: int
+    completed_per_minute: float
+    failed_per_minute: float
+    error_ratio: float | None = Field(
+        description="failed / (completed + failed); null when nothing finished in the window"
+    )
+
+
+class QuotaWindow(BaseModel):
+    used: int = Field(description="Calls debited in the window")
+    limit: int | None = Field(description="null: no limit in this window")
+    left: int | None = Field(description="null: no limit in this window")
+
+
+class DayQuotaWindow(QuotaWindow):
+    resets_at: datetime = Field(description="When the provider's day starts again (UTC)")
+
+
+class ProviderQuotaStatus(BaseModel):
+    """One limited provider's quota ledger: the per-minute window is any 60 s to now (longer for a
+    rate under one a minute), the day runs from the provider's daily reset."""
+
+    provider: str
+    minute: QuotaWindow
+    day: DayQuotaWindow
+    spent_until: datetime | None = Field(
+        default=None, description="The provider refused us (429, plan limit): skipped until then"
+    )
+
+
+class Freshness(BaseModel):
+    """The (symbol, data type) pairs someone watches now, and how many of them the store holds
+    fresh: fetched within the watchers' refresh interval (the type's TTL unless every watcher
+    asked for a slower one). No value yet, or a type without a TTL, is stale."""
+
+    watched_pairs: int
+    fresh: int
+    fresh_percent: float = Field(description="100 when nothing is watched (nothing is stale)")
+
+
+class MarketStatus(BaseModel):
+    engine_enabled: bool = Field(description="Off: nothing is queued, reads fetch on demand")
+    queue: QueueStatus
+    rates: RefreshRates
+    quota: list[ProviderQuotaStatus] = Field(
+        description="Each configured provider with a limit, in chain order (sim has none)"
+    )
+    freshness: Freshness
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Queue rows of one (status, data type, provider); provider None: not yet routed."""
+
+    status: str
+    data_type: str
+    provider: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketGauges:
+    """What the scrape-time metrics show of the engine (``kit.metrics.set_market_gauges``)."""
+
+    depth: list[QueueDepth]
+    oldest_due_seconds: float | None
+    quota: list[ProviderQuotaStatus]
+    freshness: Freshness
