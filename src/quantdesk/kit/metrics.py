@@ -172,19 +172,6 @@ MARKET_QUEUE_OLDEST_DUE = Gauge(
     "How long the longest-due pending refresh has waited past its run time (0: none is due)",
     multiprocess_mode="mostrecent",
 )
-MARKET_QUOTA_USED = Gauge(
-    "quantdesk_market_quota_used",
-    "Calls debited to a limited provider in its window (minute: any 60 s to now; day: since its "
-    "reset), read with the engine's status at scrape time",
-    ["provider", "window"],
-    multiprocess_mode="mostrecent",
-)
-MARKET_QUOTA_LEFT = Gauge(
-    "quantdesk_market_quota_left",
-    "Calls left in a limited provider's window (absent when the window has no limit)",
-    ["provider", "window"],
-    multiprocess_mode="mostrecent",
-)
 MARKET_WATCHED_PAIRS = Gauge(
     "quantdesk_market_watched_pairs",
     "(symbol, data type) pairs someone watches now",
@@ -343,13 +330,12 @@ def set_market_engine(
     *,
     depth: Iterable[tuple[str, str | None, str, int]],
     oldest_due_seconds: float | None,
-    quota: Mapping[str, Mapping[str, tuple[int, int | None]]],
     watched_pairs: int,
     fresh_ratio: float,
 ) -> None:
     """Scrape time: the engine as ``market.engine.status`` read it. ``depth``: (status,
-    provider, data type, rows); ``quota``: per provider, per window, (used, left or None when
-    the window has no limit)."""
+    provider, data type, rows). The quota windows are ``quantdesk_provider_quota_used/left``
+    (the ledger's probe), not repeated here."""
     current: dict[tuple[str, str, str], int] = {}
     for status, provider, data_type, rows in depth:
         labels = (
@@ -365,15 +351,6 @@ def set_market_engine(
         )
     _market_depth_seen.update(current)
     MARKET_QUEUE_OLDEST_DUE.set(oldest_due_seconds or 0.0)
-    for provider, windows in quota.items():
-        name = _identifier(provider)
-        for window in QUOTA_WINDOWS:
-            if window not in windows:
-                continue
-            used, left = windows[window]
-            MARKET_QUOTA_USED.labels(provider=name, window=window).set(used)
-            if left is not None:
-                MARKET_QUOTA_LEFT.labels(provider=name, window=window).set(left)
     MARKET_WATCHED_PAIRS.set(watched_pairs)
     MARKET_FRESH_RATIO.set(fresh_ratio)
 

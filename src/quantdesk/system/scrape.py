@@ -88,10 +88,6 @@ async def market_engine(
     metrics.set_market_engine(
         depth=[(d.status, d.provider, d.data_type, d.count) for d in found.depth],
         oldest_due_seconds=found.oldest_due_seconds,
-        quota={
-            q.provider: {"minute": (q.minute.used, q.minute.left), "day": (q.day.used, q.day.left)}
-            for q in found.quota
-        },
         watched_pairs=watched,
         fresh_ratio=fresh / watched if watched else 1.0,  # nothing watched: nothing is stale
     )

@@ -3,20 +3,14 @@ scrape time (``GET /metrics``), and the refresh outcomes the workers count."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from types import SimpleNamespace
-
 import httpx
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from quantdesk.kit import metrics
-from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
-from quantdesk.market import quota
-from quantdesk.system import scrape
 from tests.factories import Account
 from tests.market.engine.test_status import _seed
 
@@ -63,24 +57,6 @@ async def test_metrics_show_the_queue_and_the_freshness_of_watched_pairs(
         "quantdesk_market_queue_depth", status="pending", provider="fmp", data_type="quote"
     ) == (0.0)
     assert sample("quantdesk_market_queue_oldest_due_seconds") == 0.0
-
-
-async def test_quota_gauges_of_a_limited_provider(db: Database, settings: Settings) -> None:
-    limited = settings.model_copy(
-        update={"fmp_requests_per_minute": 60.0, "fmp_requests_per_day": 250}
-    )
-    limits = quota.limits_for(limited, "fmp")
-    async with db.transaction(system=True) as session:
-        await quota.take(session, "fmp", 4, limits=limits, now=utcnow() - timedelta(seconds=1))
-    market = SimpleNamespace(providers=[SimpleNamespace(name="sim"), SimpleNamespace(name="fmp")])
-
-    await scrape.market_engine(db, limited, market, statement_seconds=2.0)  # type: ignore[arg-type]
-
-    assert sample("quantdesk_market_quota_used", provider="fmp", window="minute") == 4
-    assert sample("quantdesk_market_quota_left", provider="fmp", window="minute") == 56
-    assert sample("quantdesk_market_quota_used", provider="fmp", window="day") == 4
-    assert sample("quantdesk_market_quota_left", provider="fmp", window="day") == 246
-    assert sample("quantdesk_market_quota_used", provider="sim", window="minute") is None
 
 
 def test_refresh_outcomes_are_counted_with_closed_labels() -> None:

@@ -186,7 +186,6 @@ async def test_gauges_break_the_depth_down_by_status_type_and_provider(
         QueueDepth("processing", "quote", "fmp", 1),
     ]
     assert found.oldest_due_seconds == pytest.approx(120, abs=0.01)
-    assert [q.provider for q in found.quota] == ["fmp"]
     assert (found.freshness.watched_pairs, found.freshness.fresh) == (5, 2)
 
 

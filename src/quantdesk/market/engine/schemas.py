@@ -255,9 +255,9 @@ class QueueDepth:
 
 @dataclass(frozen=True, slots=True)
 class MarketGauges:
-    """What the scrape-time metrics show of the engine (``kit.metrics.set_market_gauges``)."""
+    """What the scrape-time metrics show of the engine (``kit.metrics.set_market_engine``; the
+    quota windows are the ledger probe's ``quantdesk_provider_quota_*``)."""
 
     depth: list[QueueDepth]
     oldest_due_seconds: float | None
-    quota: list[ProviderQuotaStatus]
     freshness: Freshness

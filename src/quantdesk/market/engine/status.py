@@ -112,7 +112,6 @@ async def gauges(
     return MarketGauges(
         depth=[QueueDepth(*row) for row in await repository.depth(session)],
         oldest_due_seconds=None if oldest is None else (now - oldest).total_seconds(),
-        quota=await quota_status(session, settings=settings, providers=providers, now=now),
         freshness=await freshness(session, now=now),
     )
 
