@@ -450,6 +450,7 @@ _DATA_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/market/data/{symbol}", response_model=Envelope[MarketData], responses=_DATA_ERRORS)
 async def get_market_data(
     symbol: Annotated[str, Path(max_length=64)],
+    request: Request,
     db: Db,
     user: AuthenticatedUser,
     market: MarketRuntimeDep,
@@ -473,6 +474,7 @@ async def get_market_data(
         symbol=pairs[0][0],
         types=[t for _, t in pairs],
         budget_seconds=market.settings.market_read_budget_seconds,
+        bus=request.app.state.bus,
     )
     queued = sum(1 for v in found.values if v.queued)
     fetched = sum(1 for v in found.values if v.on_demand is OnDemand.FETCHED)

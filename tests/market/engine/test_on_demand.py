@@ -182,3 +182,15 @@ async def test_readers_of_one_pair_share_one_fetch_and_an_unanswered_one_says_so
     profile = (await _get(client, alice, "profile"))["profile"]
     assert (profile["stale"], profile["on_demand"], profile["value"]) == (True, "unanswered", None)
     assert ("MSFT", "profile") not in await _stored(spy.db)
+
+
+async def test_a_value_fetched_on_demand_reaches_its_watchers(
+    app: FastAPI, client: httpx.AsyncClient, spy: FetchSpy, alice: Account
+) -> None:
+    await _engine(spy.db, on=False)
+    async with app.state.bus.subscribe("market:quote:MSFT") as subscription:
+        await _get(client, alice, "quote")
+        pushed = await subscription.get(wait=1.0)
+    assert pushed is not None
+    assert (pushed["type"], pushed["symbol"], pushed["source"]) == ("data", "MSFT", "sim")
+    assert pushed["value"]["price"]

@@ -16,9 +16,13 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic_core import to_jsonable_python
+
 from quantdesk.kit.db import Database
+from quantdesk.kit.events import EventBus
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
+from quantdesk.market import watching
 from quantdesk.market.engine import queries, store
 from quantdesk.market.engine.schemas import Fetched, OnDemand
 from quantdesk.market.runtime import MarketRuntime
@@ -47,10 +51,12 @@ async def fetch_and_store(
     *,
     ttls: Mapping[str, int],
     budget_seconds: float,
+    bus: EventBus | None = None,
 ) -> dict[Pair, OnDemand]:
-    """Fetch each wanted value and store it; how each went once they all ended or the budget
-    ran out, whichever came first. Call it with no transaction open."""
-    tasks = {(w.symbol, w.data_type): _task(db, runtime, w, ttls) for w in wanted}
+    """Fetch each wanted value, store it and push it to its watchers (through ``bus``); how
+    each went once they all ended or the budget ran out, whichever came first. Call it with no
+    transaction open."""
+    tasks = {(w.symbol, w.data_type): _task(db, runtime, w, ttls, bus) for w in wanted}
     if not tasks:
         return {}
     # Waiting never cancels a task: a late answer is still stored (see the module's docstring).
@@ -67,13 +73,17 @@ def _outcome(task: asyncio.Task[bool]) -> OnDemand:
 
 
 def _task(
-    db: Database, runtime: MarketRuntime, wanted: Wanted, ttls: Mapping[str, int]
+    db: Database,
+    runtime: MarketRuntime,
+    wanted: Wanted,
+    ttls: Mapping[str, int],
+    bus: EventBus | None,
 ) -> asyncio.Task[bool]:
     pair = (wanted.symbol, wanted.data_type)
     running = _in_flight.get(pair)
     if running is not None and running.get_loop() is asyncio.get_running_loop():
         return running
-    task = asyncio.create_task(_fetch_and_store(db, runtime, wanted, dict(ttls)))
+    task = asyncio.create_task(_fetch_and_store(db, runtime, wanted, dict(ttls), bus))
     _in_flight[pair] = task
     task.add_done_callback(functools.partial(_ended, pair))
     return task
@@ -88,7 +98,11 @@ def _ended(pair: Pair, task: asyncio.Task[bool]) -> None:
 
 
 async def _fetch_and_store(
-    db: Database, runtime: MarketRuntime, wanted: Wanted, ttls: Mapping[str, int]
+    db: Database,
+    runtime: MarketRuntime,
+    wanted: Wanted,
+    ttls: Mapping[str, int],
+    bus: EventBus | None,
 ) -> bool:
     """True once the answer is stored; False when no provider answered (or none serves it)."""
     if wanted.providers == []:  # none of the type's providers is configured here
@@ -106,4 +120,9 @@ async def _fetch_and_store(
     )
     async with db.transaction(system=True) as session:
         await store.store_values(session, [fetched], ttls=ttls)
+    if bus is not None and wanted.symbol:  # watchers get it as they would from the engine
+        await watching.publish(
+            bus, wanted.symbol, wanted.data_type, to_jsonable_python(outcome.value),
+            source=outcome.provider, as_of=fetched.fetched_at,
+        )  # fmt: skip
     return True

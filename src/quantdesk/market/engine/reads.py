@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.db import Database
+from quantdesk.kit.events import EventBus
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import datatypes
 from quantdesk.market.engine import on_demand, service, store
@@ -42,6 +43,7 @@ async def market_data(
     symbol: str,
     types: Sequence[str],
     budget_seconds: float,
+    bus: EventBus | None = None,
 ) -> MarketData:
     """The stored values of ``symbol``. Each stale one (unknown is stale) queues a refresh at
     high priority while the engine and its data type are on; otherwise it is fetched on demand,
@@ -72,7 +74,7 @@ async def market_data(
             on_demand.Wanted(symbol, t, _route(registry.get(t), configured)) for t in unserved
         ]
         found = await on_demand.fetch_and_store(
-            db, runtime, wanted, ttls=ttls, budget_seconds=budget_seconds
+            db, runtime, wanted, ttls=ttls, budget_seconds=budget_seconds, bus=bus
         )
         outcomes = {data_type: outcome for (_, data_type), outcome in found.items()}
         fresh = await _read_back(db, symbol, outcomes, ttls)
