@@ -194,3 +194,29 @@ async def test_a_value_fetched_on_demand_reaches_its_watchers(
     assert pushed is not None
     assert (pushed["type"], pushed["symbol"], pushed["source"]) == ("data", "MSFT", "sim")
     assert pushed["value"]["price"]
+
+
+async def test_a_fresh_value_for_work_that_cannot_wait_is_fetched_whatever_the_engine(
+    app: FastAPI, spy: FetchSpy
+) -> None:
+    from quantdesk.market.engine.reads import fresh_value
+
+    async def ask(max_age: float) -> Any:
+        return await fresh_value(
+            spy.db, runtime=app.state.market, symbol="MSFT", data_type="quote",
+            max_age_seconds=max_age, budget_seconds=2.0,
+        )  # fmt: skip
+
+    first = await ask(60)  # the engine is on, yet nothing is queued: fetched now
+    assert (first.stale, first.source) == (False, "sim")
+    assert spy.calls == ["quote"]
+    assert await _pending(spy.db) == []
+    again = await ask(60)  # young enough: the stored one, no call
+    assert again.as_of == first.as_of
+    assert spy.calls == ["quote"]
+    await asyncio.sleep(1.1)
+    newer = await ask(1)  # older than a second now: fetched again
+    assert newer.as_of is not None
+    assert first.as_of is not None
+    assert newer.as_of > first.as_of
+    assert spy.calls == ["quote", "quote"]

@@ -91,6 +91,38 @@ async def market_data(
     )
 
 
+async def fresh_value(
+    db: Database,
+    *,
+    runtime: MarketRuntime,
+    symbol: str,
+    data_type: str,
+    max_age_seconds: float,
+    budget_seconds: float,
+    bus: EventBus | None = None,
+) -> StoredValue:
+    """A value no older than ``max_age_seconds``, for work that cannot wait for the refresh
+    queue (a market order fills now): the stored one when young enough, else fetched on
+    demand through the type's providers within ``budget_seconds``, whatever the engine's state.
+    The answer says how old it is (``stale`` against ``max_age_seconds``); the caller decides
+    what a stale one means. Call it with no transaction open."""
+    ages = {data_type: max(1, int(max_age_seconds))}
+    async with db.transaction(system=True, readonly=True) as session:
+        (stored,) = await store.read_values(session, [(symbol, data_type)], ttls=ages, now=utcnow())
+        registry = {t.name: t for t in await datatypes.list_types(session)}
+    if not stored.stale:
+        return stored
+    configured = [p.name for p in runtime.providers]
+    wanted = [on_demand.Wanted(symbol, data_type, _route(registry.get(data_type), configured))]
+    await on_demand.fetch_and_store(
+        db, runtime, wanted, ttls={t: r.ttl_seconds for t, r in registry.items()},
+        budget_seconds=budget_seconds, bus=bus,
+    )  # fmt: skip
+    async with db.transaction(system=True, readonly=True) as session:
+        (found,) = await store.read_values(session, [(symbol, data_type)], ttls=ages, now=utcnow())
+    return found
+
+
 def _route(data_type: DataTypeOut | None, configured: Sequence[str]) -> list[str] | None:
     """The type's providers this process has, in the registry's order (None: a type the
     registry does not know, which the whole chain may serve)."""
