@@ -1,9 +1,9 @@
 """The scaled-out topology on loopback, as the README's "Scaling out" section sets it up.
 
 Real processes, each from its own empty directory with its own data directory: two
-``quantdesk serve``, two ``quantdesk worker`` (default node names), one ``quantdesk beat``, on a
-throwaway PostgreSQL database (an RLS-bound role, migrated by ``quantdesk db upgrade``) and a
-private redis-server (cache and event bus, login limits, broker: one logical database each).
+``quantdesk serve``, two ``quantdesk worker`` (default node names), one ``quantdesk beat``, one
+``quantdesk market engine``, on a throwaway PostgreSQL database (an RLS-bound role, migrated by
+``quantdesk db upgrade``) and a private redis-server (cache and event bus, login limits, broker: one logical database each).
 A third ``quantdesk serve`` trusts another proxy than the test client, for forwarded headers.
 
 - A bulk validation asked through API 1 is watched to completion over API 2's WebSocket (worker
@@ -108,12 +108,13 @@ class Topology:
     untrusted: ApiProcess  # trusts only OTHER_PROXY's forwarded headers
     workers: list[WorkerProcess]
     beat: QuantdeskProcess
+    engine: QuantdeskProcess  # the market-data refresh engine
     database_dsn: str  # the throwaway database, as its owner (the app role)
     killed: list[QuantdeskProcess] = field(default_factory=list)
 
     @property
     def processes(self) -> list[QuantdeskProcess]:
-        return [self.api1, self.api2, self.untrusted, *self.workers, self.beat]
+        return [self.api1, self.api2, self.untrusted, *self.workers, self.beat, self.engine]
 
     def check_alive(self) -> None:
         """Every process this test has not killed itself is still running."""
@@ -158,6 +159,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
                     for n in (1, 2)
                 ],
                 beat=QuantdeskProcess("beat", ["beat"], env, home),
+                engine=QuantdeskProcess(
+                    "market-engine", ["market", "engine", "--workers", "2"], env, home
+                ),
                 database_dsn=owner_dsn,
             )
             processes = topology.processes
@@ -405,3 +409,29 @@ def test_untrusted_proxy_s_forwarded_header_is_ignored(topology: Topology) -> No
 
     assert via_untrusted.status_code == 429  # counted as 127.0.0.1, whose budget is spent
     assert via_trusted.status_code == 401  # the same header through the trusted proxy: its own
+
+
+async def test_a_quote_watched_on_one_api_process_is_fetched_by_the_engine_and_pushed(
+    topology: Topology,
+) -> None:
+    """The README's scaled-out market data: a WebSocket watcher on API 2, the refresh engine in
+    a process of its own, the value back through Redis, under row-level security."""
+    token = signup_and_login(topology)
+    url = f"{topology.api2.url.replace('http', 'ws', 1)}/ws/market"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with connect(url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"action": "subscribe", "symbols": ["MSFT"], "types": ["quote"]}))
+
+        async def first_data() -> dict[str, Any]:
+            async for raw in ws:
+                frame: dict[str, Any] = json.loads(raw)
+                if frame.get("type") == "data":
+                    return frame
+            raise AssertionError("the connection closed before any value came")
+
+        try:
+            frame = await asyncio.wait_for(first_data(), 30)
+        except TimeoutError:
+            raise AssertionError(topology.logs()) from None
+    assert (frame["symbol"], frame["data_type"], frame["source"]) == ("MSFT", "quote", "sim")
+    topology.check_alive()
