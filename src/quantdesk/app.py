@@ -47,6 +47,7 @@ from quantdesk.market.live import router as market_live_router
 from quantdesk.market.runtime import MARKET, MarketRuntime
 from quantdesk.system.endpoints import router as system_router
 from quantdesk.trading.endpoints import router as trading_router
+from quantdesk.trading.order_endpoints import router as orders_router
 from quantdesk.universes.endpoints import router as universes_router
 
 _log = get_logger("quantdesk.app")
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(market_router, prefix="/api/v1")
     app.include_router(universes_router, prefix="/api/v1")
     app.include_router(trading_router, prefix="/api/v1")
+    app.include_router(orders_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
     app.include_router(jobs_health_router)
     app.include_router(live_router)

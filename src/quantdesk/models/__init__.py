@@ -23,6 +23,7 @@ from quantdesk.models.operation import (
     OperationStatus,
 )
 from quantdesk.models.paper_account import PaperAccount, Position
+from quantdesk.models.paper_order import PaperFill, PaperOrder
 from quantdesk.models.provider_quota import ProviderCall, ProviderQuota
 from quantdesk.models.quote_history import QuotePoint
 from quantdesk.models.refresh_request import RefreshRequest, RefreshStatus
@@ -54,6 +55,8 @@ __all__ = [
     "OperationResult",
     "OperationStatus",
     "PaperAccount",
+    "PaperFill",
+    "PaperOrder",
     "PendingAssetOwner",
     "Position",
     "ProviderCall",
@@ -89,6 +92,8 @@ OWNED_TABLES = (
     "refresh_tokens",
     "market_watches",
     "paper_accounts",
+    "paper_orders",
+    "paper_fills",
     "positions",
     "journal_transactions",
     "journal_entries",
