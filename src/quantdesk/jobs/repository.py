@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     union_all,
     update,
 )
@@ -457,12 +456,6 @@ async def request_cancel(
         .returning(*EVENT_COLUMNS)
     )
     return found.first()
-
-
-async def limit_statement_time(session: AsyncSession, *, seconds: float) -> None:
-    """PostgreSQL: statements of this transaction give up after ``seconds`` (no-op on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
 
 
 async def pending_by_queue(session: AsyncSession) -> dict[str, int]:

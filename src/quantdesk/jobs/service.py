@@ -15,7 +15,7 @@ from quantdesk.jobs import repository
 from quantdesk.jobs.executors.base import Executor, Submission, current_executor
 from quantdesk.jobs.registry import QUEUES, UnknownJobKind, get_spec
 from quantdesk.jobs.schemas import WorkersHealth
-from quantdesk.kit.db import Database, after_commit
+from quantdesk.kit.db import Database, after_commit, limit_statement_time
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.events import EventBus
 from quantdesk.kit.orm import utcnow
@@ -204,7 +204,7 @@ async def backlog(
     after ``statement_seconds`` too, so a slow count never outlives a metrics scrape."""
     async with db.transaction(system=True, readonly=True) as session:
         if statement_seconds is not None:
-            await repository.limit_statement_time(session, seconds=statement_seconds)
+            await limit_statement_time(session, seconds=statement_seconds)
         pending = await repository.pending_by_queue(session)
         running = await repository.running_count(session, now=utcnow())
     return pending, running

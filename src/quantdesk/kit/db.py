@@ -261,3 +261,10 @@ async def allow_token_lookup(session: AsyncSession, token_digest: str) -> None:
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Db = Annotated[Database, Depends(get_database)]
+
+
+async def limit_statement_time(session: AsyncSession, *, seconds: float) -> None:
+    """PostgreSQL: statements of this transaction give up after ``seconds`` (no-op on SQLite);
+    scrape-time probes bound themselves with it."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantdesk.jobs import repository as jobs_repository
 from quantdesk.kit.config import Settings
-from quantdesk.kit.db import Database
+from quantdesk.kit.db import Database, limit_statement_time
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import datatypes, quota
 from quantdesk.market.engine import repository, service
@@ -140,5 +139,5 @@ async def read_gauges(
     """``gauges`` in a short read-only system transaction; on PostgreSQL the server gives up
     after ``statement_seconds`` too, so a slow count never outlives a metrics scrape."""
     async with db.transaction(system=True, readonly=True) as session:
-        await jobs_repository.limit_statement_time(session, seconds=statement_seconds)
+        await limit_statement_time(session, seconds=statement_seconds)
         return await gauges(session, settings=settings, providers=providers, now=utcnow())
