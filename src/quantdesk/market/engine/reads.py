@@ -123,6 +123,17 @@ async def fresh_value(
     return found
 
 
+async def stored_values(
+    db: Database, pairs: Sequence[tuple[str, str]], *, max_age_seconds: float
+) -> dict[tuple[str, str], StoredValue]:
+    """The store's values of ``pairs`` as they are (``stale``: older than ``max_age_seconds``);
+    nothing is fetched or queued (what the engine keeps fresh for their watchers)."""
+    ages: dict[str, int] = {t: max(1, int(max_age_seconds)) for _, t in pairs}
+    async with db.transaction(system=True, readonly=True) as session:
+        found = await store.read_values(session, list(pairs), ttls=ages, now=utcnow())
+    return {(v.symbol or "", v.data_type): v for v in found}
+
+
 def _route(data_type: DataTypeOut | None, configured: Sequence[str]) -> list[str] | None:
     """The type's providers this process has, in the registry's order (None: a type the
     registry does not know, which the whole chain may serve)."""
