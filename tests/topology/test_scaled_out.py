@@ -3,7 +3,8 @@
 Real processes, each from its own empty directory with its own data directory: two
 ``quantdesk serve``, two ``quantdesk worker`` (default node names), one ``quantdesk beat``, one
 ``quantdesk market engine``, on a throwaway PostgreSQL database (an RLS-bound role, migrated by
-``quantdesk db upgrade``) and a private redis-server (cache and event bus, login limits, broker: one logical database each).
+``quantdesk db upgrade``) and a private redis-server (cache and event bus, login limits, broker:
+one logical database each).
 A third ``quantdesk serve`` trusts another proxy than the test client, for forwarded headers.
 
 - A bulk validation asked through API 1 is watched to completion over API 2's WebSocket (worker
