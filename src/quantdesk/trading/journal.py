@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy.exc import IntegrityError
@@ -174,7 +174,7 @@ async def _post(
         memo=memo,
         idempotency_key=idempotency_key,
         reverses_id=reverses.id if reverses else None,
-        created_at=utcnow(),
+        created_at=_next_moment(account),
     )
     rows = [
         JournalEntry(
@@ -208,6 +208,13 @@ async def _post(
         _store(session, change, now=transaction.created_at)
     await session.flush()
     return Posting(transaction, rows)
+
+
+def _next_moment(account: PaperAccount) -> datetime:
+    """Now, but strictly after the account's last change: under the account lock this keeps an
+    account's transactions in posting order by time (activities order by it), whatever the
+    clock's resolution or a step back of the clock."""
+    return max(utcnow(), account.updated_at + timedelta(microseconds=1))
 
 
 async def _replay(
