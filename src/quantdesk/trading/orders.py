@@ -141,9 +141,10 @@ async def place(
         account = await repository.get_account(session, owner_id=owner_id, account_id=account_id)
         if account is None:
             raise AccountNotFound()
-        currency = account.currency
         earlier = await _earlier(session, owner_id, account_id, client_id)
-    asset = await prices.tradable(db, viewer_id=owner_id, symbol=request.symbol, currency=currency)
+        asset = await prices.tradable(
+            session, viewer_id=owner_id, symbol=request.symbol, currency=account.currency
+        )
     fingerprint = request.fingerprint(asset.symbol)
     if earlier is not None:
         return await _replay(db, owner_id, earlier, fingerprint)
@@ -152,10 +153,10 @@ async def place(
     market = _Market(asset, quote, sessions.session_at(asset.exchange, asset.asset_class, now), now)
     try:
         async with db.transaction(user_id=owner_id) as session:
-            order = await _decide(
+            order, fills = await _decide(
                 session, settings, owner_id, account_id, request, client_id, fingerprint, market
             )
-            found = await _order_out(session, order)
+            found = _out(order, fills)
     except IntegrityError:
         # Another request took the client id meanwhile (twenty at once make one order).
         async with db.transaction(user_id=owner_id, readonly=True) as session:
@@ -196,7 +197,8 @@ async def _decide(
     client_id: str,
     fingerprint: str,
     market: _Market,
-) -> PaperOrder:
+) -> tuple[PaperOrder, list[PaperFill]]:
+    """The order as decided, and its fill when it filled at once."""
     account = await journal.lock_account(session, owner_id=owner_id, account_id=account_id)
     costs = costs_of(settings)
     now = market.now
@@ -215,7 +217,7 @@ async def _decide(
         order.status_message = reason[1]
         session.add(order)
         await session.flush()
-        return order
+        return order, []
     if request.notional is not None:  # a market order in session with a fresh quote
         quote = market.fresh_quote
         assert quote is not None
@@ -229,13 +231,19 @@ async def _decide(
         order.expires_at = market.session.closes
     session.add(order)
     await session.flush()  # the client id's unique constraint speaks here
-    await _reserve(session, account, order, market, costs)
+    fills: list[PaperFill] = []
     if _marketable(order, market, costs):
-        await _fill(session, account, order, market.fresh_quote, costs, now)  # type: ignore[arg-type]
+        # Filled at once: nothing to set aside; the journal refuses a fill the buying power
+        # (or the unreserved holding) cannot pay, and the whole order goes with it (a 422).
+        assert market.fresh_quote is not None
+        fills = [await _fill(session, account, order, market.fresh_quote, costs, now)]
     elif request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        await _end(session, account, order, "canceled", now, "not marketable at once")
+        order.status, order.canceled_at = "canceled", now
+        order.status_message = "not marketable at once"
+    else:
+        await _reserve(session, account, order, market, costs)
     await session.flush()
-    return order
+    return order, fills
 
 
 def _rejection(request: OrderRequest, market: _Market) -> tuple[str, str] | None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from quantdesk.assets import service as asset_service
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
@@ -45,10 +47,11 @@ class TradeQuote:
     fresh: bool  # no older than the trading maximum age
 
 
-async def tradable(db: Database, *, viewer_id: uuid.UUID, symbol: str, currency: str) -> Tradable:
+async def tradable(
+    session: AsyncSession, *, viewer_id: uuid.UUID, symbol: str, currency: str
+) -> Tradable:
     """The catalog's asset (404 if unknown, 422 if quoted in another currency)."""
-    async with db.transaction(user_id=viewer_id, readonly=True) as session:
-        asset, _ = await asset_service.get_asset(session, symbol=symbol, viewer_id=viewer_id)
+    asset = await asset_service.get_visible_asset(session, symbol=symbol, viewer_id=viewer_id)
     if asset.currency is not None and asset.currency.upper() != currency:
         raise InvalidInput(
             f"{asset.symbol} trades in {asset.currency}; this account holds {currency} and "

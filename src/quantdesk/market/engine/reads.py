@@ -109,9 +109,9 @@ async def fresh_value(
     ages = {data_type: max(1, int(max_age_seconds))}
     async with db.transaction(system=True, readonly=True) as session:
         (stored,) = await store.read_values(session, [(symbol, data_type)], ttls=ages, now=utcnow())
+        if not stored.stale:  # the common case: one query
+            return stored
         registry = {t.name: t for t in await datatypes.list_types(session)}
-    if not stored.stale:
-        return stored
     configured = [p.name for p in runtime.providers]
     wanted = [on_demand.Wanted(symbol, data_type, _route(registry.get(data_type), configured))]
     await on_demand.fetch_and_store(
