@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from quantdesk.kit.db import Database
 from quantdesk.models import JournalEntry, JournalTransaction, PaperAccount, Position
-from quantdesk.trading import service
+from quantdesk.trading import reconcile
 from tests.factories import Account
 
 API = "/api/v1/accounts"
@@ -108,7 +108,7 @@ async def assert_invariants(db: Database, user: Account, account_id: str | uuid.
     for position in found.positions:
         assert found.book("position", position.symbol) == position.qty
     async with db.transaction(user_id=user.user.id) as session:
-        report = await service.reconcile(
+        report = await reconcile.reconcile(
             session, owner_id=user.user.id, account_id=uuid.UUID(str(account_id))
         )
     assert report.balanced, report

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from quantdesk.kit.db import Database
 from quantdesk.models import (
@@ -119,6 +119,24 @@ async def test_a_misshapen_fill_is_refused(legs: list[Entry], db: Database, alic
         await _post(db, alice, account, FILL, legs)
     stored = await assert_invariants(db, alice, account.id)
     assert (len(stored.transactions), stored.positions) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        {"idempotency_key": "k" * 129},
+        {"idempotency_key": ""},
+        {"memo": "m" * 501},
+        {"symbol": "S" * 33},
+    ],
+)
+async def test_texts_longer_than_their_columns_are_refused_before_writing(
+    texts: dict[str, str], db: Database, alice: Account
+) -> None:
+    account = await _account(db, alice, cash="0")
+    with pytest.raises(UnbalancedTransaction, match="characters"):
+        await _post(db, alice, account, "deposit", entries.deposit_entries(D(1)), **texts)
+    assert len((await assert_invariants(db, alice, account.id)).transactions) == 0
 
 
 async def test_fills_move_cash_and_position_at_average_cost(db: Database, alice: Account) -> None:
@@ -384,3 +402,67 @@ async def test_postgresql_row_level_security_hides_other_owners_rows(
         with pytest.raises(DBAPIError, match="row-level security"):
             await session.flush()
     await open_account(client, alice)  # and the API still works for its owner
+
+
+async def test_get_account_values_positions_at_their_last_fill_never_at_cost(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    account = await _account(db, alice, cash="1000")
+    await _fill(db, alice, account, "AAPL", "3", "100")
+    await _fill(db, alice, account, "AAPL", "1", "120")
+    await _fill(db, alice, account, "MSFT", "1", "50")
+    await _fill(db, alice, account, "MSFT", "-1", "55")  # closed: not listed, P&L kept
+    detail = (await client.get(f"{API}/{account.id}", headers=alice.headers)).json()["data"]
+    [aapl] = detail["positions"]
+    assert aapl == {
+        "symbol": "AAPL",
+        "qty": "4",
+        "reserved_qty": "0",
+        "cost_basis": "420",
+        "avg_entry_price": "105",
+        "realized_pnl": "0",
+        "price": "120",
+        "price_source": "last_fill",
+        "market_value": "480",
+        "unrealized_pnl": "60",
+    }
+    assert (detail["cash"], detail["long_market_value"], detail["equity"]) == ("585", "480", "1065")
+
+
+@pytest.mark.parametrize(
+    ("values", "allowed"),
+    [
+        ({"qty": D(10), "reserved_qty": D(9)}, True),  # as text, "9" > "10": compared as numbers
+        ({"qty": D(10), "reserved_qty": D(10)}, True),
+        ({"qty": D(9), "reserved_qty": D(10)}, False),
+        ({"qty": D("-0.0000000001")}, False),
+        ({"reserved_qty": D(-1)}, False),
+        ({"cost_basis": D(-1)}, False),
+    ],
+)
+async def test_position_checks_are_the_last_line_of_defence(
+    values: dict[str, Decimal], allowed: bool, db: Database, alice: Account
+) -> None:
+    account = await _account(db, alice, cash="1000")
+    await _fill(db, alice, account, "AAPL", "10", "1")
+    statement = update(Position).where(Position.account_id == account.id).values(**values)
+    if allowed:
+        async with db.transaction(user_id=alice.user.id) as session:
+            await session.execute(statement)
+        return
+    with pytest.raises(IntegrityError):
+        async with db.transaction(user_id=alice.user.id) as session:
+            await session.execute(statement)
+
+
+@pytest.mark.parametrize("values", [{"cash": D("-0.01")}, {"reserved": D(-1)}])
+async def test_account_checks_are_the_last_line_of_defence(
+    values: dict[str, Decimal], db: Database, alice: Account
+) -> None:
+    account = await _account(db, alice, cash="1000")
+    with pytest.raises(IntegrityError):
+        async with db.transaction(user_id=alice.user.id) as session:
+            await session.execute(
+                update(PaperAccount).where(PaperAccount.id == account.id).values(**values)
+            )
+    assert (await ledger(db, alice, account.id)).account.cash == D(1000)

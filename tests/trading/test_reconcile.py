@@ -36,6 +36,17 @@ async def _buy(db: Database, user: Account, account_id: str, symbol: str, qty: s
         await journal.post_transaction(session, account, "fill", legs, price=D("10"))
 
 
+async def _sell(
+    db: Database, user: Account, account_id: str, symbol: str, qty: str, price: str
+) -> None:
+    async with db.transaction(user_id=user.user.id) as session:
+        account = await service.get_account(
+            session, owner_id=user.user.id, account_id=uuid.UUID(account_id)
+        )
+        legs = entries.fill_entries(symbol=symbol, qty=-D(qty), price=D(price))
+        await journal.post_transaction(session, account, "fill", legs, price=D(price))
+
+
 async def test_a_clean_account_is_balanced(
     client: httpx.AsyncClient, db: Database, alice: Account
 ) -> None:
@@ -51,8 +62,26 @@ async def test_a_clean_account_is_balanced(
         "cash_balance": "825",
         "cash_difference": "0",
         "positions": [
-            {"symbol": "AAPL", "ledger_qty": "5", "stored_qty": "5", "difference": "0"},
-            {"symbol": "MSFT", "ledger_qty": "2.5", "stored_qty": "2.5", "difference": "0"},
+            {
+                "symbol": "AAPL",
+                "ledger_qty": "5",
+                "stored_qty": "5",
+                "difference": "0",
+                "ledger_cost_basis": "50",
+                "stored_cost_basis": "50",
+                "ledger_realized_pnl": "0",
+                "stored_realized_pnl": "0",
+            },
+            {
+                "symbol": "MSFT",
+                "ledger_qty": "2.5",
+                "stored_qty": "2.5",
+                "difference": "0",
+                "ledger_cost_basis": "25",
+                "stored_cost_basis": "25",
+                "ledger_realized_pnl": "0",
+                "stored_realized_pnl": "0",
+            },
         ],
         "unbalanced_transactions": [],
         "balanced": True,
@@ -78,9 +107,28 @@ async def test_a_stored_balance_that_drifted_from_the_journal_is_reported(
     report = await _reconcile(client, alice, account["id"])
     assert (report["cash_ledger"], report["cash_balance"]) == ("70", "71")
     assert report["cash_difference"] == "1"
-    assert report["positions"] == [
-        {"symbol": "AAPL", "ledger_qty": "3", "stored_qty": "2", "difference": "-1"}
-    ]
+    [check] = report["positions"]
+    assert (check["ledger_qty"], check["stored_qty"], check["difference"]) == ("3", "2", "-1")
+    assert report["balanced"] is False
+
+
+async def test_a_cost_basis_that_drifted_from_the_fills_is_reported(
+    client: httpx.AsyncClient, db: Database, alice: Account
+) -> None:
+    account = await open_account(client, alice, cash="100")
+    await _buy(db, alice, account["id"], "AAPL", "3")
+    await _sell(db, alice, account["id"], "AAPL", "1", "12")
+    aid = uuid.UUID(account["id"])
+    assert (await _reconcile(client, alice, account["id"]))["balanced"] is True
+    async with db.transaction(user_id=alice.user.id) as session:
+        await session.execute(
+            update(Position).where(Position.account_id == aid).values(realized_pnl=D(0))
+        )
+    report = await _reconcile(client, alice, account["id"])
+    [check] = report["positions"]
+    assert (check["ledger_cost_basis"], check["stored_cost_basis"]) == ("20", "20")
+    assert (check["ledger_realized_pnl"], check["stored_realized_pnl"]) == ("2", "0")
+    assert check["difference"] == "0"
     assert report["balanced"] is False
 
 

@@ -13,7 +13,7 @@ from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.pagination import Page
 from quantdesk.models import TransactionKind
-from quantdesk.trading import service
+from quantdesk.trading import reconcile, service
 from quantdesk.trading.schemas import (
     DEFAULT_ACTIVITIES_PAGE,
     MAX_ACTIVITIES_PAGE,
@@ -183,12 +183,13 @@ async def withdraw_from_account(
 async def reconcile_account(
     account_id: AccountId, session: DbSession, user: CurrentUser
 ) -> Envelope[ReconcileReport]:
-    """Rebuild cash and every position's quantity from the journal alone and compare them with
-    the stored balances; also list any transaction whose entries do not sum to zero.
+    """Rebuild cash and every position's quantity (and, replaying its fills, its cost basis and
+    realized P&L) from the journal alone and compare them with the stored balances; also list
+    any transaction whose entries do not sum to zero.
 
     `balanced: true` is the only outcome the ledger allows; anything else is a bug to report.
     """
-    report = await service.reconcile(session, owner_id=user.id, account_id=account_id)
+    report = await reconcile.reconcile(session, owner_id=user.id, account_id=account_id)
     message = "Balanced" if report.balanced else "NOT balanced: the journal and balances differ"
     return ok(report, message, next_actions=["list_account_activities"], balanced=report.balanced)
 

@@ -55,6 +55,7 @@ from quantdesk.trading.errors import (
     InsufficientQuantity,
     NotReversible,
     TransactionNotFound,
+    UnbalancedTransaction,
 )
 
 ZERO = Decimal(0)
@@ -120,6 +121,7 @@ async def post_transaction(
     - ``symbol`` defaults to the fill's symbol; ``price`` is a fill's execution price.
     """
     check_entries(kind, entries, account.currency)
+    _check_texts(reference=reference, memo=memo, symbol=symbol, idempotency_key=idempotency_key)
     return await _post(
         session,
         account,
@@ -131,6 +133,16 @@ async def post_transaction(
         price=price,
         idempotency_key=idempotency_key,
     )
+
+
+# The columns' lengths: a longer value is the caller's bug, refused before anything is written.
+_TEXT_LIMITS = {"reference": 200, "memo": 500, "symbol": 32, "idempotency_key": 128}
+
+
+def _check_texts(**values: str | None) -> None:
+    for name, value in values.items():
+        if value is not None and not 0 < len(value) <= _TEXT_LIMITS[name]:
+            raise UnbalancedTransaction(f"{name} has 1 to {_TEXT_LIMITS[name]} characters")
 
 
 @dataclass

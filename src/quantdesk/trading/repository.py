@@ -157,34 +157,45 @@ async def entries_of(
 @dataclass(frozen=True)
 class FillRow:
     transaction_id: uuid.UUID
+    symbol: str
     qty: Decimal  # signed: + bought, - sold
     cash: Decimal  # signed: - paid, + received
     price: Decimal | None
 
 
 async def effective_fills(
-    session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID, symbol: str
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    account_id: uuid.UUID,
+    symbol: str | None = None,
 ) -> list[FillRow]:
-    """Every fill of ``symbol`` not reversed, in posting order: what the position is the
-    average-cost fold of."""
+    """Every fill not reversed (of ``symbol``, or of every symbol), in posting order: what each
+    position is the average-cost fold of."""
     position, cash = aliased(JournalEntry), aliased(JournalEntry)
     reversal = aliased(JournalTransaction)
     reversed_ = exists().where(reversal.reverses_id == JournalTransaction.id)
     result = await session.execute(
-        select(JournalTransaction.id, position.amount, cash.amount, JournalTransaction.price)
+        select(
+            JournalTransaction.id,
+            position.instrument,
+            position.amount,
+            cash.amount,
+            JournalTransaction.price,
+        )
         .join(JournalTransaction, JournalTransaction.id == position.transaction_id)
         .join(cash, (cash.transaction_id == JournalTransaction.id) & (cash.book == Book.CASH))
         .where(
             position.account_id == account_id,
             position.owner_id == owner_id,
             position.book == Book.POSITION,
-            position.instrument == symbol,
             JournalTransaction.kind == TransactionKind.FILL,
             ~reversed_,
+            *([position.instrument == symbol] if symbol is not None else []),
         )
         .order_by(position.id)
     )
-    return [FillRow(tid, qty, amount, price) for tid, qty, amount, price in result.all()]
+    return [FillRow(*row) for row in result.all()]
 
 
 @dataclass

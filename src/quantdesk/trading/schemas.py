@@ -179,9 +179,15 @@ class MovementOut(ActivityOut):
 
 class PositionCheck(BaseModel):
     symbol: str
-    ledger_qty: ExactDecimal
+    ledger_qty: ExactDecimal = Field(description="The position book's sum in the journal")
     stored_qty: ExactDecimal
     difference: ExactDecimal = Field(description="stored - ledger; never anything but 0")
+    ledger_cost_basis: ExactDecimal | None = Field(
+        description="Average cost replayed from the fills not reversed (null if they oversell)"
+    )
+    stored_cost_basis: ExactDecimal
+    ledger_realized_pnl: ExactDecimal | None
+    stored_realized_pnl: ExactDecimal
 
 
 class ReconcileReport(BaseModel):

@@ -38,9 +38,7 @@ from quantdesk.trading.schemas import (
     EntryOut,
     Movement,
     MovementOut,
-    PositionCheck,
     PositionOut,
-    ReconcileReport,
 )
 
 ZERO = Decimal(0)
@@ -306,48 +304,4 @@ async def list_activities(
         next_cursor = encode_time_id(page[-1].created_at, page[-1].id)
     return Page[ActivityOut](
         items=[activity_out(t, found[t.id]) for t in page], next_cursor=next_cursor
-    )
-
-
-# --- Reconcile ---------------------------------------------------------------------------------
-
-
-async def reconcile(
-    session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID
-) -> ReconcileReport:
-    """The ledger's invariants, checked: cash and every position's quantity rebuilt from the
-    journal alone against the stored balances, and every transaction summing to zero per
-    instrument. Any difference is a bug; tests call this after every concurrency run."""
-    account = await get_account(session, owner_id=owner_id, account_id=account_id)
-    totals = await repository.ledger_totals(session, owner_id=owner_id, account_id=account_id)
-    stored = {
-        p.symbol: p.qty
-        for p in await repository.list_positions(session, owner_id=owner_id, account_id=account_id)
-    }
-    checks = [
-        PositionCheck(
-            symbol=symbol,
-            ledger_qty=totals.positions.get(symbol, ZERO),
-            stored_qty=stored.get(symbol, ZERO),
-            difference=stored.get(symbol, ZERO) - totals.positions.get(symbol, ZERO),
-        )
-        for symbol in sorted(set(stored) | set(totals.positions))
-    ]
-    cash_ledger = totals.cash.get(account.currency, ZERO)
-    foreign_cash = any(c != account.currency and v != 0 for c, v in totals.cash.items())
-    balanced = (
-        cash_ledger == account.cash
-        and not foreign_cash
-        and all(c.difference == 0 for c in checks)
-        and not totals.unbalanced
-    )
-    return ReconcileReport(
-        account_id=account.id,
-        currency=account.currency,
-        cash_ledger=cash_ledger,
-        cash_balance=account.cash,
-        cash_difference=account.cash - cash_ledger,
-        positions=checks,
-        unbalanced_transactions=totals.unbalanced,
-        balanced=balanced,
     )
