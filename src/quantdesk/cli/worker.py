@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import Annotated
 
 import typer
@@ -113,6 +111,9 @@ def market_engine(
     settings = load_settings()
     configure_cli_logging(verbose=True)
     check_database(settings)
+    import asyncio  # here, not at the top: the CLI starts without loading asyncio
+    import signal
+
     from quantdesk import domains
     from quantdesk.kit.db import Database
     from quantdesk.kit.events import build_event_bus
