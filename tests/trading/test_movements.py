@@ -202,3 +202,14 @@ async def test_a_key_of_128_characters_and_a_memo_are_kept(
     assert response.json()["data"]["memo"] == "payday"
     [stored] = (await ledger(db, alice, account["id"])).transactions
     assert (stored.idempotency_key, stored.memo) == (key, "payday")
+
+
+async def test_an_empty_memo_is_no_memo(client: httpx.AsyncClient, alice: Account) -> None:
+    """Found by the API fuzzer: "" passed the schema and then the journal refused it (a 500)."""
+    account = await open_account(client, alice)
+    body = {"amount": "5", "idempotency_key": "empty-memo", "memo": ""}
+    response = await client.post(
+        f"{API}/{account['id']}/deposits", json=body, headers=alice.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["memo"] is None

@@ -200,7 +200,7 @@ async def move_cash(
         account,
         kind,
         build(amount, account.currency),
-        memo=data.memo,
+        memo=data.memo or None,  # an empty memo is no memo
         idempotency_key=data.idempotency_key,
     )
     return MovementOut(
