@@ -119,6 +119,7 @@ class FuzzTarget:
     headers: dict[str, str]
     universe_ids: list[str] = field(default_factory=list)
     token_ids: list[str] = field(default_factory=list)
+    account_ids: list[str] = field(default_factory=list)
 
     def create_universe(self, name: str, symbols: list[str]) -> str:
         created = httpx.post(
@@ -130,6 +131,17 @@ class FuzzTarget:
         assert created.status_code == 201, created.text
         universe_id: str = created.json()["data"]["id"]
         return universe_id
+
+    def open_account(self, name: str) -> str:
+        created = httpx.post(
+            f"{self.base_url}/api/v1/accounts",
+            json={"name": name, "starting_cash": "1000"},
+            headers=self.headers,
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        account_id: str = created.json()["data"]["id"]
+        return account_id
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +189,8 @@ def fuzz_server(fuzz_settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def fuzz_target(fuzz_settings: Settings, fuzz_server: str) -> FuzzTarget:
-    """A user with a catalog, an index, two universes and three API tokens to be found."""
+    """A user with a catalog, an index, two universes, three API tokens and a paper account
+    to be found."""
     db = Database(fuzz_settings)
     try:
         await ensure_assets(db)
@@ -193,12 +206,17 @@ async def fuzz_target(fuzz_settings: Settings, fuzz_server: str) -> FuzzTarget:
         await db.dispose()
     for name, symbols in UNIVERSES:
         target.universe_ids.append(target.create_universe(name, symbols))
+    target.account_ids.append(target.open_account("Fuzzed"))
     return target
 
 
 def _aim(case: schemathesis.Case, target: FuzzTarget) -> None:
     """Point well-formed ids at real rows, so requests get past the 404 into the real work."""
-    for name, known in (("universe_id", target.universe_ids), ("token_id", target.token_ids)):
+    for name, known in (
+        ("universe_id", target.universe_ids),
+        ("token_id", target.token_ids),
+        ("account_id", target.account_ids),
+    ):
         value = case.path_parameters.get(name)
         if value is None:
             continue

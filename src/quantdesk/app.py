@@ -46,6 +46,9 @@ from quantdesk.market.live import PresenceKeeper
 from quantdesk.market.live import router as market_live_router
 from quantdesk.market.runtime import MARKET, MarketRuntime
 from quantdesk.system.endpoints import router as system_router
+from quantdesk.trading.endpoints import router as trading_router
+from quantdesk.trading.matcher import OrderMatcher
+from quantdesk.trading.order_endpoints import router as orders_router
 from quantdesk.universes.endpoints import router as universes_router
 
 _log = get_logger("quantdesk.app")
@@ -109,10 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources = JobResources(settings, db=app.state.db, bus=app.state.bus)
         resources.provide(MARKET, app.state.market)  # jobs share the API's runtime
         jobs = await start_jobs(resources)  # executor (resumes unfinished), scheduler
-        engine = None
-        if settings.runs_market_engine:  # embedded: refresh workers and sweep in this process
+        engine, matcher = None, None
+        if settings.runs_market_engine:  # embedded: the engine and the paper-order matcher here
             engine = MarketEngine(settings, app.state.db, app.state.market, app.state.bus)
             await engine.start()
+            matcher = OrderMatcher(app.state.db, settings, app.state.bus)
+            await matcher.start()
         app.state.market_engine = engine
         app.state.executor = jobs.executor
         _log.info(
@@ -124,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if matcher is not None:
+                await matcher.stop()
             if engine is not None:
                 await engine.stop()
             await jobs.stop()
@@ -176,6 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assets_router, prefix="/api/v1")
     app.include_router(market_router, prefix="/api/v1")
     app.include_router(universes_router, prefix="/api/v1")
+    app.include_router(trading_router, prefix="/api/v1")
+    app.include_router(orders_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
     app.include_router(jobs_health_router)
     app.include_router(live_router)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli import (
+    account,
     assets,
     catalog,
     db,
@@ -18,6 +19,7 @@ from quantdesk.cli import (
     indices,
     jobs,
     market,
+    orders,
     providers,
     universe,
     user,
@@ -35,6 +37,9 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(universe.app, name="universe")
+app.add_typer(account.app, name="account")
+app.add_typer(orders.app, name="order")
+app.command("positions")(orders.positions)
 app.add_typer(indices.app, name="indices")
 app.add_typer(assets.app, name="assets")
 app.add_typer(jobs.app, name="jobs")

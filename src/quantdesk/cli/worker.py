@@ -119,6 +119,7 @@ def market_engine(
     from quantdesk.kit.events import build_event_bus
     from quantdesk.market.engine.loops import MarketEngine
     from quantdesk.market.runtime import MarketRuntime
+    from quantdesk.trading.matcher import OrderMatcher
 
     domains.register()
 
@@ -127,17 +128,23 @@ def market_engine(
         runtime = MarketRuntime(settings, db=db)
         bus = build_event_bus(settings)
         engine = MarketEngine(settings, db, runtime, bus, workers=workers)
+        matcher = OrderMatcher(db, settings, bus)  # resting paper orders, on the engine's quotes
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await engine.start()
-        err().print(f"market engine: {len(engine.workers)} refresh worker(s) and the sweep")
+        await matcher.start()
+        err().print(
+            f"market engine: {len(engine.workers)} refresh worker(s), the sweep and the "
+            "paper-order matcher"
+        )
         try:
             await asyncio.wait_for(stop.wait(), timeout=seconds)
         except TimeoutError:
             pass
         finally:
+            await matcher.stop()
             await engine.stop()
             await bus.aclose()
             await runtime.aclose()

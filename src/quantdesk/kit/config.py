@@ -160,6 +160,16 @@ class Settings(BaseSettings):
     # this long for the providers; a later answer is stored for the next read.
     market_read_budget_seconds: float = Field(default=3.0, gt=0)
 
+    # Paper trading: a market order needs a quote at most this old (else it is fetched now, and
+    # rejected as quote_stale if none comes); fills slip against the trader by this many basis
+    # points; fees are bps of the fill with a minimum (0: commission free); resting orders are
+    # looked at this often (and whenever a quote of theirs arrives).
+    trading_quote_max_age_seconds: float = Field(default=60.0, gt=0)
+    trading_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
+    trading_fee_bps: float = Field(default=0.0, ge=0, le=1000)
+    trading_fee_minimum: float = Field(default=0.0, ge=0, le=1000)
+    trading_match_seconds: float = Field(default=5.0, gt=0)
+
     host: str = "127.0.0.1"
     port: int = 8000
     forwarded_allow_ips: str = Field(

@@ -3,6 +3,7 @@
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
 from quantdesk.models.asset import Asset, AssetClass, PendingAssetOwner, ValidationStatus
+from quantdesk.models.journal import Book, JournalEntry, JournalTransaction, TransactionKind
 from quantdesk.models.login_session import (
     LoginSession,
     RefreshToken,
@@ -21,6 +22,8 @@ from quantdesk.models.operation import (
     OperationResult,
     OperationStatus,
 )
+from quantdesk.models.paper_account import PaperAccount, Position
+from quantdesk.models.paper_order import PaperFill, PaperOrder
 from quantdesk.models.provider_quota import ProviderCall, ProviderQuota
 from quantdesk.models.quote_history import QuotePoint
 from quantdesk.models.refresh_request import RefreshRequest, RefreshStatus
@@ -35,7 +38,10 @@ __all__ = [
     "AssetProfile",
     "AssetQuote",
     "Base",
+    "Book",
     "IndexMember",
+    "JournalEntry",
+    "JournalTransaction",
     "LoginSession",
     "LoopLease",
     "MarketAudit",
@@ -48,7 +54,11 @@ __all__ = [
     "OperationFile",
     "OperationResult",
     "OperationStatus",
+    "PaperAccount",
+    "PaperFill",
+    "PaperOrder",
     "PendingAssetOwner",
+    "Position",
     "ProviderCall",
     "ProviderQuota",
     "QuotePoint",
@@ -57,6 +67,7 @@ __all__ = [
     "RefreshToken",
     "RefreshTokenState",
     "SessionEndReason",
+    "TransactionKind",
     "Universe",
     "UniverseAsset",
     "UniverseChange",
@@ -80,4 +91,10 @@ OWNED_TABLES = (
     "login_sessions",
     "refresh_tokens",
     "market_watches",
+    "paper_accounts",
+    "paper_orders",
+    "paper_fills",
+    "positions",
+    "journal_transactions",
+    "journal_entries",
 )

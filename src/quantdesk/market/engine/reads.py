@@ -109,9 +109,9 @@ async def fresh_value(
     ages = {data_type: max(1, int(max_age_seconds))}
     async with db.transaction(system=True, readonly=True) as session:
         (stored,) = await store.read_values(session, [(symbol, data_type)], ttls=ages, now=utcnow())
+        if not stored.stale:  # the common case: one query
+            return stored
         registry = {t.name: t for t in await datatypes.list_types(session)}
-    if not stored.stale:
-        return stored
     configured = [p.name for p in runtime.providers]
     wanted = [on_demand.Wanted(symbol, data_type, _route(registry.get(data_type), configured))]
     await on_demand.fetch_and_store(
@@ -121,6 +121,17 @@ async def fresh_value(
     async with db.transaction(system=True, readonly=True) as session:
         (found,) = await store.read_values(session, [(symbol, data_type)], ttls=ages, now=utcnow())
     return found
+
+
+async def stored_values(
+    db: Database, pairs: Sequence[tuple[str, str]], *, max_age_seconds: float
+) -> dict[tuple[str, str], StoredValue]:
+    """The store's values of ``pairs`` as they are (``stale``: older than ``max_age_seconds``);
+    nothing is fetched or queued (what the engine keeps fresh for their watchers)."""
+    ages: dict[str, int] = {t: max(1, int(max_age_seconds)) for _, t in pairs}
+    async with db.transaction(system=True, readonly=True) as session:
+        found = await store.read_values(session, list(pairs), ttls=ages, now=utcnow())
+    return {(v.symbol or "", v.data_type): v for v in found}
 
 
 def _route(data_type: DataTypeOut | None, configured: Sequence[str]) -> list[str] | None:
