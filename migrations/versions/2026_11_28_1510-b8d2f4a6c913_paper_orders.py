@@ -103,9 +103,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_paper_orders_owner_id"), "paper_orders", ["owner_id"])
-    op.create_index(
-        "ix_paper_orders_account_created", "paper_orders", ["account_id", "created_at"]
-    )
+    op.create_index("ix_paper_orders_account_created", "paper_orders", ["account_id", "created_at"])
     op.create_index(
         "ix_paper_orders_open_by_symbol",
         "paper_orders",

@@ -282,3 +282,22 @@ async def test_sell_and_close_a_position_realizes_the_gain(
     # Bought 4 at 100.05 (400.20), sold at 119.94 (479.76): cash 10,000 - 400.20 + 479.76.
     assert D(detail["cash"]) == D("10079.56")
     assert await _reconciled(client, alice, account)
+
+
+async def test_positions_are_valued_at_the_engine_s_latest_quote(
+    client: httpx.AsyncClient, db: Database, alice: Account, assets: None
+) -> None:
+    account = await _account(client, alice)
+    await _quote(db, COIN, "100")
+    await _order(client, alice, account, symbol=COIN, side="buy", qty="10")
+    await _quote(db, COIN, "120")
+    detail = await _detail(client, alice, account)
+    (position,) = detail["positions"]
+    assert (position["price"], position["price_source"], position["quote_source"]) == (
+        "120",
+        "quote",
+        "sim",
+    )
+    assert position["price_stale"] is False
+    assert (D(position["market_value"]), D(position["unrealized_pnl"])) == (D(1200), D("199.50"))
+    assert D(detail["equity"]) == D("8999.50") + D(1200)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.kit.db import DbSession
@@ -89,15 +89,20 @@ async def list_accounts(
 
 @router.get("/{account_id}", response_model=Envelope[AccountDetail], responses=_NOT_FOUND)
 async def get_account(
-    account_id: AccountId, session: DbSession, user: CurrentUser
+    account_id: AccountId, session: DbSession, user: CurrentUser, request: Request
 ) -> Envelope[AccountDetail]:
     """The account's cash, reserved cash, buying power (cash - reserved), open positions, long
     market value and equity (cash + long market value).
 
-    Positions are valued at the price of their latest fill for now (`price_source:
-    "last_fill"`), not at cost; once orders pass current quotes they say `"quote"`.
+    Positions are valued at the latest quote the market-data engine holds (`price_source:
+    "quote"`, with `price_as_of`, `price_stale` and `quote_source`, "sim" for simulated
+    quotes), or at their latest fill's price when never quoted (`"last_fill"`); never at cost.
     """
-    detail = await service.get_account_detail(session, owner_id=user.id, account_id=account_id)
+    settings = request.app.state.settings
+    detail = await service.get_account_detail(
+        session, owner_id=user.id, account_id=account_id,
+        stale_after_seconds=settings.trading_quote_max_age_seconds,
+    )  # fmt: skip
     return ok(
         detail,
         f"Account '{detail.name}'",

@@ -133,7 +133,14 @@ class PositionOut(BaseModel):
     realized_pnl: ExactDecimal
     price: ExactDecimal | None = Field(description="The price the position is valued at")
     price_source: PriceSource | None = Field(
-        description="quote: a current quote; last_fill: the price of the latest fill"
+        description="quote: the latest quote; last_fill: the price of the latest fill"
+    )
+    price_as_of: datetime | None = Field(default=None, description="When that price was seen")
+    price_stale: bool | None = Field(
+        default=None, description="The quote is older than the trading maximum age"
+    )
+    quote_source: str | None = Field(
+        default=None, description='The provider of the quote ("sim": simulated)'
     )
     market_value: ExactDecimal
     unrealized_pnl: ExactDecimal

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import as_utc, utcnow
 from quantdesk.kit.pagination import Page, decode_time_id, encode_time_id
+from quantdesk.market.engine import store
+from quantdesk.market.engine.schemas import StoredValue
 from quantdesk.models import (
     Book,
     JournalEntry,
@@ -27,6 +29,7 @@ from quantdesk.models import (
 )
 from quantdesk.trading import costing, entries, journal, repository
 from quantdesk.trading.errors import AccountNotFound
+from quantdesk.trading.prices import from_stored
 from quantdesk.trading.repository import Direction
 from quantdesk.trading.schemas import (
     ACTIVITY_TYPES,
@@ -130,7 +133,10 @@ async def rename_account(
 
 
 async def account_summary(
-    session: AsyncSession, account: PaperAccount, prices: Mapping[str, Decimal]
+    session: AsyncSession,
+    account: PaperAccount,
+    prices: Mapping[str, Decimal],
+    quotes: Mapping[str, StoredValue] | None = None,
 ) -> AccountDetail:
     """The account valued at ``prices`` (symbol -> current price, e.g. quotes from the orders
     work); a held symbol missing from ``prices`` is valued at its last fill price and says so
@@ -138,7 +144,7 @@ async def account_summary(
     rows = await repository.list_positions(
         session, owner_id=account.owner_id, account_id=account.id
     )
-    positions = [_position_out(p, prices) for p in rows if p.qty > 0]
+    positions = [_position_out(p, prices, quotes or {}) for p in rows if p.qty > 0]
     long_value = sum((p.market_value for p in positions), ZERO)
     return AccountDetail(
         **account_out(account).model_dump(),
@@ -148,10 +154,13 @@ async def account_summary(
     )
 
 
-def _position_out(position: Position, prices: Mapping[str, Decimal]) -> PositionOut:
+def _position_out(
+    position: Position, prices: Mapping[str, Decimal], quotes: Mapping[str, StoredValue]
+) -> PositionOut:
     price, source = prices.get(position.symbol), "quote"
     if price is None:
         price, source = position.last_fill_price, "last_fill"
+    quote = quotes.get(position.symbol) if source == "quote" else None
     value = entries.to_cents(position.qty * price) if price is not None else position.cost_basis
     holding = costing.Holding(position.qty, position.cost_basis, position.realized_pnl)
     return PositionOut(
@@ -163,17 +172,38 @@ def _position_out(position: Position, prices: Mapping[str, Decimal]) -> Position
         realized_pnl=position.realized_pnl,
         price=price,
         price_source=source if price is not None else None,
+        price_as_of=quote.as_of if quote is not None else None,
+        price_stale=quote.stale if quote is not None else None,
+        quote_source=quote.source if quote is not None else None,
         market_value=value,
         unrealized_pnl=value - position.cost_basis,
     )
 
 
 async def get_account_detail(
-    session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    account_id: uuid.UUID,
+    stale_after_seconds: float = 60.0,
 ) -> AccountDetail:
-    """``account_summary`` at each position's last fill price, until quotes are wired in."""
+    """``account_summary`` at the latest quotes the market-data engine holds (each marked stale
+    when older than ``stale_after_seconds``; nothing is fetched here: the open positions'
+    symbols are what the engine keeps fresh), a position never quoted at its last fill."""
     account = await get_account(session, owner_id=owner_id, account_id=account_id)
-    return await account_summary(session, account, prices={})
+    held = await repository.list_positions(session, owner_id=owner_id, account_id=account.id)
+    symbols = [p.symbol for p in held if p.qty > 0]
+    stored = await store.read_values(
+        session, [(s, "quote") for s in symbols],
+        ttls={"quote": max(1, int(stale_after_seconds))}, now=utcnow(),
+    )  # fmt: skip
+    quotes: dict[str, StoredValue] = {}
+    prices: dict[str, Decimal] = {}
+    for value in stored:
+        found = from_stored(value.value, value.as_of, value.source, fresh=not value.stale)
+        if value.symbol is not None and found is not None:
+            quotes[value.symbol], prices[value.symbol] = value, found.price
+    return await account_summary(session, account, prices=prices, quotes=quotes)
 
 
 # --- Deposits and withdrawals ------------------------------------------------------------------
