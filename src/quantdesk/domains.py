@@ -11,6 +11,7 @@ JOB_MODULES = (
     "quantdesk.jobs.maintenance",
     "quantdesk.market.tasks",
     "quantdesk.universes.tasks",
+    "quantdesk.trading.tasks",
 )
 
 

@@ -423,6 +423,9 @@ async def test_get_account_values_positions_at_their_last_fill_never_at_cost(
         "realized_pnl": "0",
         "price": "120",
         "price_source": "last_fill",
+        "price_as_of": None,  # never quoted: no quote's time, staleness or source
+        "price_stale": None,
+        "quote_source": None,
         "market_value": "480",
         "unrealized_pnl": "60",
     }

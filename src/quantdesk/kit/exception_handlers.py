@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quantdesk.kit.envelope import error_body
@@ -128,8 +129,30 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=500, headers=headers)
 
 
+# SQLite's single writer: a write that waited out ``busy_timeout`` (a burst of writes on the
+# embedded default) is the server being busy, not a bug: 503 with Retry-After, nothing written.
+_BUSY_MARKERS = ("database is locked", "database table is locked")
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    if not any(marker in str(exc.orig) for marker in _BUSY_MARKERS):
+        return await _unexpected_error(request, exc)
+    _log.warning("database_busy", error=str(exc.orig))
+    return JSONResponse(
+        error_body(
+            code="database_busy",
+            message="The database is busy with other writes; nothing was written, try again",
+        ),
+        status_code=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QuantdeskError, _quantdesk_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -3,6 +3,7 @@
 from quantdesk.kit.orm import Base
 from quantdesk.models.api_token import ApiToken
 from quantdesk.models.asset import Asset, AssetClass, PendingAssetOwner, ValidationStatus
+from quantdesk.models.equity_snapshot import EquitySnapshot
 from quantdesk.models.journal import Book, JournalEntry, JournalTransaction, TransactionKind
 from quantdesk.models.login_session import (
     LoginSession,
@@ -39,6 +40,7 @@ __all__ = [
     "AssetQuote",
     "Base",
     "Book",
+    "EquitySnapshot",
     "IndexMember",
     "JournalEntry",
     "JournalTransaction",
@@ -92,6 +94,7 @@ OWNED_TABLES = (
     "refresh_tokens",
     "market_watches",
     "paper_accounts",
+    "equity_snapshots",
     "paper_orders",
     "paper_fills",
     "positions",

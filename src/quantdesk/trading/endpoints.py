@@ -11,9 +11,10 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from quantdesk.auth.dependencies import CurrentUser
 from quantdesk.kit.db import DbSession
 from quantdesk.kit.envelope import Envelope, ok
+from quantdesk.kit.orm import utcnow
 from quantdesk.kit.pagination import Page
 from quantdesk.models import TransactionKind
-from quantdesk.trading import reconcile, service
+from quantdesk.trading import performance, reconcile, service
 from quantdesk.trading.schemas import (
     DEFAULT_ACTIVITIES_PAGE,
     MAX_ACTIVITIES_PAGE,
@@ -254,3 +255,52 @@ async def list_account_activities(
         next_actions=[*more, "get_account"],
         count=len(page.items),
     )
+
+
+Period = Annotated[
+    str, Query(description="1W, 1M, 3M, 6M, 1Y or all", examples=["1M"], max_length=8)
+]
+
+
+@router.get(
+    "/{account_id}/history",
+    response_model=Envelope[performance.EquityHistory],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def get_account_history(
+    account_id: AccountId,
+    session: DbSession,
+    user: CurrentUser,
+    request: Request,
+    period: Period = "1M",
+    timeframe: Annotated[Literal["1D"], Query(description="1D: a point a day")] = "1D",
+) -> Envelope[performance.EquityHistory]:
+    """Equity a day over the period (each day's last snapshot), the last point now at current
+    quotes: equity, cash, positions' value, net deposits and profit or loss."""
+    found = await performance.history(
+        session, owner_id=user.id, account_id=account_id, period=period, now=utcnow(),
+        stale_after_seconds=request.app.state.settings.trading_quote_max_age_seconds,
+    )  # fmt: skip
+    return ok(found, f"{len(found.points)} point(s)", next_actions=["get_account_performance"])
+
+
+@router.get(
+    "/{account_id}/performance",
+    response_model=Envelope[performance.Performance],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def get_account_performance(
+    account_id: AccountId,
+    session: DbSession,
+    user: CurrentUser,
+    request: Request,
+    period: Period = "all",
+) -> Envelope[performance.Performance]:
+    """Time-weighted return (what the trading earned, deposits and withdrawals taken out) and
+    money-weighted return (what the money itself earned, an XIRR over the same period), side by
+    side."""
+    found = await performance.performance(
+        session, owner_id=user.id, account_id=account_id, period=period, now=utcnow(),
+        stale_after_seconds=request.app.state.settings.trading_quote_max_age_seconds,
+    )  # fmt: skip
+    return ok(found, f"Performance over {period}", next_actions=["get_account_history"])

@@ -19,9 +19,10 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from quantdesk.kit.db import dialect_name
+from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.models import (
     Book,
+    EquitySnapshot,
     JournalEntry,
     JournalTransaction,
     PaperAccount,
@@ -315,3 +316,93 @@ async def list_transactions(
     )
     result = await session.execute(stmt.order_by(*order).limit(limit))
     return list(result.scalars().all())
+
+
+# --- Dividends ------------------------------------------------------------------------------------
+
+
+async def holdings_ever(session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """(owner, account, symbol) of every position ever opened (system context: the dividend
+    run; a position sold out since may still be owed a dividend)."""
+    found = await session.execute(
+        select(Position.owner_id, Position.account_id, Position.symbol).order_by(
+            Position.symbol, Position.account_id
+        )
+    )
+    return [(owner, account, symbol) for owner, account, symbol in found.all()]
+
+
+async def qty_held_before(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    account_id: uuid.UUID,
+    symbol: str,
+    before: datetime,
+) -> Decimal:
+    """The quantity of ``symbol`` the journal shows held just before ``before`` (summed as
+    Decimal in Python: exact on SQLite too, and a position has few entries)."""
+    rows = await session.execute(
+        select(JournalEntry.amount)
+        .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
+        .where(
+            *_of_account(owner_id, account_id),
+            JournalEntry.book == Book.POSITION,
+            JournalEntry.instrument == symbol,
+            JournalTransaction.created_at < before,
+        )
+    )
+    return sum((Decimal(amount) for amount in rows.scalars()), Decimal(0))
+
+
+# --- Equity snapshots -----------------------------------------------------------------------------
+
+
+async def all_accounts(session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(owner, account) of every paper account (system context: the snapshot job)."""
+    found = await session.execute(select(PaperAccount.owner_id, PaperAccount.id))
+    return [(owner, account) for owner, account in found.all()]
+
+
+async def net_deposits(
+    session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID
+) -> Decimal:
+    """Deposits minus withdrawals so far: the cash entries of those transactions (summed as
+    Decimal in Python, exact on SQLite too)."""
+    rows = await session.execute(
+        select(JournalEntry.amount)
+        .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
+        .where(
+            *_of_account(owner_id, account_id),
+            JournalEntry.book == Book.CASH,
+            JournalTransaction.kind.in_([TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL]),
+        )
+    )
+    return sum((Decimal(amount) for amount in rows.scalars()), Decimal(0))
+
+
+async def save_snapshot(session: AsyncSession, row: dict[str, object]) -> None:
+    """Today's snapshot of an account, replacing an earlier one of the same day."""
+    stmt = upsert_into(session, EquitySnapshot.__table__).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[EquitySnapshot.account_id, EquitySnapshot.day],
+        set_={
+            "equity": stmt.excluded.equity,
+            "cash": stmt.excluded.cash,
+            "long_market_value": stmt.excluded.long_market_value,
+            "net_deposits": stmt.excluded.net_deposits,
+            "taken_at": stmt.excluded.taken_at,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def snapshots(
+    session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID
+) -> list[EquitySnapshot]:
+    found = await session.execute(
+        select(EquitySnapshot)
+        .where(EquitySnapshot.account_id == account_id, EquitySnapshot.owner_id == owner_id)
+        .order_by(EquitySnapshot.day)
+    )
+    return list(found.scalars().all())
