@@ -1,9 +1,10 @@
-"""Market orders through the HTTP API on PostgreSQL at a steady 300 orders/s: latency p50/p99
-beside the floor of the same stack at the same rate (``GET /auth/me``: the same server, auth and
-a database round trip, no trading). Goal (issue 10): p99 < 25 ms. Afterwards the account must
+"""Market orders through the HTTP API on PostgreSQL at a steady 300 orders/s (then at a rate
+this machine's stack sustains): latency p50/p99 beside the floor of the same stack at the same
+rate (``GET /auth/me``: the same server, auth and a database round trip, no trading). Goal
+(issue 10): p99 < 25 ms. Orders go round-robin to ten accounts; afterwards every account must
 reconcile and hold exactly what the orders bought.
 
-Open loop: request i is due at start + i / RATE whatever happened to the ones before, and its
+Open loop: request i is due at start + i / rate whatever happened to the ones before, and its
 latency is counted from when it was due (a server that falls behind shows it; no coordinated
 omission). The quote is the simulated provider's, fresh in the store (fetched on demand at most
 once a minute, as a real one would be).
@@ -29,8 +30,10 @@ from tests import pg
 from bench.common import BENCH_SECRET, SMOKE, compare, percentile
 
 QD = str(Path(sys.executable).with_name("quantdesk"))
-RATE = int(os.environ.get("BENCH_ORDERS_RATE", "300"))  # requests per second
+# The issue's rate, then one this 2-core machine's stack sustains (the floor saturates at 300/s).
+RATES = (300,) if SMOKE else (300, 40)
 SECONDS = 1 if SMOKE else 10
+ACCOUNTS = 10  # orders round-robin over accounts, as many users' would
 SYMBOL = "BENCHCOIN-USD"
 PASSWORD = "bench-password-123"
 
@@ -57,16 +60,16 @@ def _wait(url: str) -> None:
 
 
 async def _steady(
-    client: httpx.AsyncClient, send: Callable[[int], Any], count: int
+    client: httpx.AsyncClient, send: Callable[[int], Any], count: int, rate: int
 ) -> tuple[list[float], int]:
-    """``count`` requests at RATE per second; each latency from its due time; failures."""
+    """``count`` requests at ``rate`` per second; each latency from its due time; failures."""
     latencies: list[float] = []
     failures = 0
     start = time.perf_counter() + 0.2
 
     async def one(i: int) -> None:
         nonlocal failures
-        due = start + i / RATE
+        due = start + i / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         response = await send(i)
         latencies.append(time.perf_counter() - due)
@@ -79,57 +82,64 @@ async def _steady(
 
 async def _run(base: str, env: dict[str, str]) -> None:
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
-        await client.post(
-            "/api/v1/auth/signup", json={"email": "o@example.com", "password": PASSWORD}
-        )
-        login = await client.post(
-            "/api/v1/auth/login", json={"email": "o@example.com", "password": PASSWORD}
-        )
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        credentials = {"email": "o@example.com", "password": PASSWORD}
+        await client.post("/api/v1/auth/signup", json=credentials)
+        login = await client.post("/api/v1/auth/login", json=credentials)
         headers = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
-        account = (
-            await client.post(
-                "/api/v1/accounts",
-                json={"name": "Bench", "starting_cash": "1000000000"},
-                headers=headers,
-            )
-        ).json()["data"]
-        orders = f"/api/v1/accounts/{account['id']}/orders"
+        accounts = [
+            (
+                await client.post(
+                    "/api/v1/accounts",
+                    json={"name": f"Bench {n}", "starting_cash": "1000000000"},
+                    headers=headers,
+                )
+            ).json()["data"]["id"]
+            for n in range(ACCOUNTS)
+        ]
         body = {"symbol": SYMBOL, "side": "buy", "qty": "100"}
-        warm = await client.post(orders, json=body, headers=headers)  # the first quote fetch
+
+        def order(i: int) -> Any:
+            path = f"/api/v1/accounts/{accounts[i % ACCOUNTS]}/orders"
+            return client.post(path, json=body, headers=headers)
+
+        warm = await order(0)  # the first quote fetch
         assert warm.status_code == 201, warm.text
-        for _ in range(50):  # connections and caches warm on both sides
+        for i in range(50):  # connections and caches warm on both sides
             await client.get("/api/v1/auth/me", headers=headers)
-            await client.post(orders, json=body, headers=headers)
-        count = RATE * SECONDS
-        floor, floor_failed = await _steady(
-            client, lambda _: client.get("/api/v1/auth/me", headers=headers), count
-        )
-        ours, ours_failed = await _steady(
-            client, lambda _: client.post(orders, json=body, headers=headers), count
-        )
-        report = await client.get(f"/api/v1/accounts/{account['id']}/reconcile", headers=headers)
-        detail = (await client.get(f"/api/v1/accounts/{account['id']}", headers=headers)).json()
-    assert floor_failed == 0, f"{floor_failed} /auth/me requests failed"
-    assert ours_failed == 0, f"{ours_failed} orders failed"
-    assert report.json()["data"]["balanced"], report.text
-    (position,) = detail["data"]["positions"]
-    placed = 1 + 50 + count
-    assert Decimal(position["qty"]) == Decimal(100) * placed, position
+            await order(i)
+        placed = 51
+        for rate in RATES:
+            count = rate * SECONDS
+            floor, floor_failed = await _steady(
+                client, lambda _: client.get("/api/v1/auth/me", headers=headers), count, rate
+            )
+            ours, ours_failed = await _steady(client, order, count, rate)
+            placed += count
+            assert floor_failed == 0, f"{floor_failed} /auth/me requests failed"
+            assert ours_failed == 0, f"{ours_failed} orders failed"
+            print(f"{count:,} market orders at {rate}/s for {SECONDS} s:", flush=True)
+            for pct in (50, 99):
+                compare(
+                    f"  order latency p{pct}", percentile(ours, pct) * 1000,
+                    percentile(floor, pct) * 1000, "ms",
+                    baseline_label="GET /auth/me at the same rate", higher_is_better=False,
+                )  # fmt: skip
+            p99 = percentile(ours, 99) * 1000
+            if not SMOKE and rate == RATES[0]:
+                verdict = "met" if p99 < 25 else "NOT MET"
+                print(f"  goal p99 < 25 ms at {rate}/s: {verdict} ({p99:.1f} ms)", flush=True)
+        held = Decimal(0)
+        for account in accounts:
+            report = await client.get(f"/api/v1/accounts/{account}/reconcile", headers=headers)
+            assert report.json()["data"]["balanced"], report.text
+            detail = (await client.get(f"/api/v1/accounts/{account}", headers=headers)).json()
+            held += sum(Decimal(p["qty"]) for p in detail["data"]["positions"])
+    assert held == Decimal(100) * placed, (held, placed)
     print(
-        f"{count:,} market orders at {RATE}/s for {SECONDS} s on PostgreSQL; reconciled, "
-        f"{placed:,} fills held",
+        f"afterwards: {ACCOUNTS} accounts reconciled, {placed:,} fills held (PostgreSQL)",
         flush=True,
     )
-    for pct in (50, 99):
-        compare(
-            f"order latency p{pct}", percentile(ours, pct) * 1000,
-            percentile(floor, pct) * 1000, "ms",
-            baseline_label="GET /auth/me at the same rate", higher_is_better=False,
-        )  # fmt: skip
-    p99 = percentile(ours, 99) * 1000
-    if not SMOKE:
-        print(f"goal p99 < 25 ms: {'met' if p99 < 25 else 'NOT MET'} ({p99:.1f} ms)", flush=True)
 
 
 def main() -> None:

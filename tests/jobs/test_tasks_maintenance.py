@@ -37,6 +37,8 @@ def test_periodic_kinds_are_declared_with_their_intervals() -> None:
     assert every == {
         "refresh_stale_validations": timedelta(hours=1),
         "cleanup_expired": timedelta(hours=6),
+        "credit_paper_dividends": timedelta(hours=6),
+        "snapshot_paper_equity": timedelta(hours=1),
         "drain_validation_queue": timedelta(minutes=5),
         "expire_market_watches": timedelta(minutes=5),
         "trim_quota_ledger": timedelta(hours=1),

@@ -109,3 +109,16 @@ async def count_assets(session: AsyncSession) -> int:
 async def any_ranked_asset(session: AsyncSession) -> bool:
     result = await session.execute(select(Asset.id).where(Asset.search_text.is_not(None)).limit(1))
     return result.first() is not None
+
+
+async def list_valid(
+    session: AsyncSession, *, asset_class: str | None, after: str | None, limit: int
+) -> list[Asset]:
+    """Valid assets (of one class), by symbol, those after ``after`` (keyset paging)."""
+    stmt = select(Asset).where(Asset.validation_status == "valid")
+    if asset_class is not None:
+        stmt = stmt.where(Asset.asset_class == asset_class)
+    if after is not None:
+        stmt = stmt.where(Asset.symbol > after)
+    found = await session.execute(stmt.order_by(Asset.symbol).limit(limit))
+    return list(found.scalars().all())

@@ -141,6 +141,13 @@ async def _visible(session: AsyncSession, asset: Asset, viewer_id: uuid.UUID | N
     return await validation_repo.is_visible(session, asset_id=asset.id, owner_id=viewer_id)
 
 
+async def list_valid_assets(
+    session: AsyncSession, *, asset_class: str | None, after: str | None, limit: int
+) -> list[Asset]:
+    """A page of the catalog's valid assets by symbol (what can be traded)."""
+    return await repository.list_valid(session, asset_class=asset_class, after=after, limit=limit)
+
+
 async def list_sectors(session: AsyncSession) -> list[tuple[str, int]]:
     return await repository.count_sectors(session)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -28,6 +28,7 @@ from quantdesk.market.engine import reads as engine_reads
 from quantdesk.market.engine import status as engine_status
 from quantdesk.market.engine.schemas import (
     Interval,
+    Inventory,
     MarketData,
     MarketStatus,
     OnDemand,
@@ -510,3 +511,29 @@ async def get_quote_history(
     )
     count = len(found.points or found.bars or [])
     return ok(found, f"{count} {'point' if interval is Interval.RAW else 'bar'}(s)")
+
+
+@router.get("/market/inventory", response_model=Envelope[Inventory], responses=_UNAUTHORIZED)
+async def get_market_inventory(
+    db: Db,
+    user: AuthenticatedUser,
+    asset_class: Annotated[
+        Literal["equity", "etf", "crypto", "index", "currency"] | None,
+        Query(description="Only this class"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64, description="A page's next_cursor")] = None,
+) -> Envelope[Inventory]:
+    """Tradable assets (the catalog's valid ones, by symbol) with their latest quotes from the
+    engine: price, market cap, volume and change (24 h for crypto, from CoinGecko's market data
+    when it serves them). A stale or missing quote is queued at a low priority and answered as
+    it is; watch the symbols on `/ws/market` to see the values arrive."""
+    found = await service.tradable_inventory(
+        db, viewer_id=user.id, asset_class=asset_class, limit=limit, after=cursor
+    )
+    queued = sum(1 for item in found.items if item.queued)
+    return ok(
+        found,
+        f"{len(found.items)} asset(s), {queued} quote refresh(es) queued",
+        next_actions=["place_order", "watch_market_data"],
+    )

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,8 @@ from quantdesk.kit.db import Database, after_commit
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.orm import utcnow
 from quantdesk.market import quotes, repository, validation
+from quantdesk.market.engine import reads as engine_reads
+from quantdesk.market.engine.schemas import Inventory, InventoryItem
 from quantdesk.market.queue import QueuedSymbol
 from quantdesk.market.runtime import MarketRuntime
 from quantdesk.market.schemas import (
@@ -170,6 +173,51 @@ async def asset_with_market_data(
         known = await quotes.load_known(session, asset.id)
     quote, profile = await quotes.market_data(db, runtime, asset, known, user_id=viewer_id)
     return asset, indices, quote, profile
+
+
+async def tradable_inventory(
+    db: Database,
+    *,
+    viewer_id: uuid.UUID,
+    asset_class: str | None,
+    limit: int,
+    after: str | None,
+) -> Inventory:
+    """A page of tradable assets with their latest quotes (``engine.reads.listed_quotes``)."""
+    async with db.transaction(user_id=viewer_id, readonly=True) as session:
+        assets = await asset_service.list_valid_assets(
+            session, asset_class=asset_class, after=after, limit=limit
+        )
+    quotes = await engine_reads.listed_quotes(db, [a.symbol for a in assets])
+    items = []
+    for asset in assets:
+        quote = quotes.get(asset.symbol)
+        value = quote.value if quote is not None and isinstance(quote.value, dict) else {}
+        items.append(
+            InventoryItem(
+                symbol=asset.symbol, name=asset.name, asset_class=asset.asset_class,
+                exchange=asset.exchange, price=_decimal(value.get("price")),
+                market_cap=_decimal(value.get("market_cap")) or asset.market_cap,
+                volume=_decimal(value.get("volume")),
+                change_percent=_decimal(value.get("change_percent")),
+                as_of=quote.as_of if quote is not None else None,
+                source=quote.source if quote is not None else None,
+                stale=quote.stale if quote is not None else True,
+                queued=quote.queued if quote is not None else False,
+            )
+        )  # fmt: skip
+    next_cursor = assets[-1].symbol if len(assets) == limit else None
+    return Inventory(items=items, next_cursor=next_cursor)
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        found = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return found if found.is_finite() else None
 
 
 def validation_stats(runtime: MarketRuntime) -> ValidationStats:

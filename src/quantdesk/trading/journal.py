@@ -85,16 +85,30 @@ def _describe(transaction: JournalTransaction, entries: Sequence[JournalEntry]) 
 # --- Posting -----------------------------------------------------------------------------------
 
 
+_LOCKED_ACCOUNTS = "quantdesk.trading.locked_accounts"
+
+
 async def lock_account(
     session: AsyncSession, *, owner_id: uuid.UUID, account_id: uuid.UUID
 ) -> PaperAccount:
     """The account, row-locked until the transaction ends (every balance change takes this lock
-    first, so they happen one at a time per account); 404 when it is not the owner's."""
+    first, so they happen one at a time per account); 404 when it is not the owner's.
+
+    Taken once per transaction: an order that reserves, fills and pays a fee asks for it four
+    times, and while this transaction holds the lock nobody else can have changed the row."""
+    transaction = session.get_transaction()
+    held: dict[uuid.UUID, tuple[object, PaperAccount]] = session.info.setdefault(
+        _LOCKED_ACCOUNTS, {}
+    )
+    found = held.get(account_id)
+    if found is not None and found[0] is transaction and found[1].owner_id == owner_id:
+        return found[1]
     account = await repository.get_account(
         session, owner_id=owner_id, account_id=account_id, lock=True
     )
     if account is None:
         raise AccountNotFound()
+    held[account_id] = (transaction, account)
     return account
 
 
@@ -109,6 +123,7 @@ async def post_transaction(
     symbol: str | None = None,
     price: Decimal | None = None,
     idempotency_key: str | None = None,
+    key_is_new: bool = False,
 ) -> Posting:
     """Write one balanced transaction and move the balances it touches; flushes, never commits.
 
@@ -118,6 +133,8 @@ async def post_transaction(
       what is reserved for open orders: ``InsufficientFunds`` / ``InsufficientQuantity`` (422).
     - ``idempotency_key`` (unique per account): the same key with the same kind and entries
       returns the first posting (``replayed=True``); with others it is ``IdempotencyKeyReused``.
+    - ``key_is_new``: the key was just made (a new fill's id), so no earlier posting can hold it:
+      the look for one is skipped.
     - ``symbol`` defaults to the fill's symbol; ``price`` is a fill's execution price.
     """
     check_entries(kind, entries, account.currency)
@@ -132,6 +149,7 @@ async def post_transaction(
         symbol=symbol,
         price=price,
         idempotency_key=idempotency_key,
+        key_is_new=key_is_new,
     )
 
 
@@ -165,9 +183,10 @@ async def _post(
     symbol: str | None = None,
     price: Decimal | None = None,
     idempotency_key: str | None = None,
+    key_is_new: bool = False,
 ) -> Posting:
     account = await lock_account(session, owner_id=account.owner_id, account_id=account.id)
-    if idempotency_key is not None:
+    if idempotency_key is not None and not key_is_new:
         earlier = await _replay(session, account, kind, entries, idempotency_key)
         if earlier is not None:
             return earlier
@@ -199,6 +218,12 @@ async def _post(
         )
         for e in entries
     ]
+    if idempotency_key is None or key_is_new:  # no key another posting could hold
+        session.add(transaction)
+        await session.flush()
+        session.add_all(rows)
+        await session.flush()
+        return await _applied(session, account, transaction, rows, changes, new_cash)
     try:
         async with session.begin_nested():
             session.add(transaction)
@@ -214,6 +239,18 @@ async def _post(
         if earlier is None:
             raise
         return earlier
+    return await _applied(session, account, transaction, rows, changes, new_cash)
+
+
+async def _applied(
+    session: AsyncSession,
+    account: PaperAccount,
+    transaction: JournalTransaction,
+    rows: list[JournalEntry],
+    changes: list[_PositionChange],
+    new_cash: Decimal,
+) -> Posting:
+    """Move the balances of a written transaction (flushed: a CHECK speaks here)."""
     account.cash = new_cash
     account.updated_at = transaction.created_at
     for change in changes:

@@ -370,12 +370,12 @@ async def _fill(
     )
     await journal.post_transaction(
         session, account, TransactionKind.FILL, moves, reference=f"order:{order.id}",
-        price=price, idempotency_key=f"fill:{fill.id}",
+        price=price, idempotency_key=f"fill:{fill.id}", key_is_new=True,
     )  # fmt: skip
     if fill.fee > 0:
         await journal.post_transaction(
             session, account, TransactionKind.FEE, entries.fee_entries(fill.fee, account.currency),
-            reference=f"order:{order.id}", idempotency_key=f"fee:{fill.id}",
+            reference=f"order:{order.id}", idempotency_key=f"fee:{fill.id}", key_is_new=True,
         )  # fmt: skip
     order_repository.add_fill(session, fill)
     order.filled_qty = qty

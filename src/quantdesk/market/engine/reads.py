@@ -123,6 +123,38 @@ async def fresh_value(
     return found
 
 
+# Quotes a listing shows queue their refresh behind what people watch or ask for.
+LISTED_PRIORITY = 5
+
+
+async def listed_quotes(db: Database, symbols: Sequence[str]) -> dict[str, MarketValue]:
+    """The stored quote of each symbol for a listing (the tradable inventory): stale or missing
+    ones are queued at a low priority while the engine and quotes are on (the engine batches
+    them: one provider call for many symbols), and answered as they are, never waited for."""
+    now = utcnow()
+    async with db.transaction(system=True, readonly=True) as session:
+        registry = {t.name: t for t in await datatypes.list_types(session)}
+        engine_on = await datatypes.engine_enabled(session)
+        ttls = {name: t.ttl_seconds for name, t in registry.items()}
+        stored = await store.read_values(
+            session, [(s, "quote") for s in symbols], ttls=ttls, now=now
+        )
+    quote_type = registry.get("quote")
+    queue = engine_on and quote_type is not None and quote_type.enabled
+    stale = [v.symbol for v in stored if v.stale and v.symbol is not None] if queue else []
+    if stale:
+        async with db.transaction(system=True) as session:
+            await service.enqueue_many(
+                session, [RefreshItem(s, "quote", priority=LISTED_PRIORITY) for s in stale], now=now
+            )
+    queued = set(stale)
+    return {
+        v.symbol: MarketValue(**v.model_dump(), queued=v.symbol in queued)
+        for v in stored
+        if v.symbol is not None
+    }
+
+
 async def stored_values(
     db: Database, pairs: Sequence[tuple[str, str]], *, max_age_seconds: float
 ) -> dict[tuple[str, str], StoredValue]:

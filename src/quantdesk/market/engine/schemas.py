@@ -261,3 +261,28 @@ class MarketGauges:
     depth: list[QueueDepth]
     oldest_due_seconds: float | None
     freshness: Freshness
+
+
+class InventoryItem(BaseModel):
+    """A tradable asset with its latest quote as the engine holds it (``stale`` when older than
+    the quote TTL or never fetched; ``queued`` when its refresh was just asked for)."""
+
+    symbol: str
+    name: str
+    asset_class: str
+    exchange: str | None
+    price: ExactDecimal | None
+    market_cap: ExactDecimal | None
+    volume: ExactDecimal | None
+    change_percent: ExactDecimal | None = Field(
+        description="Since the previous close; for crypto over 24 hours (1.5 = 1.5 %)"
+    )
+    as_of: datetime | None
+    source: str | None = Field(description='"sim" for simulated quotes')
+    stale: bool
+    queued: bool
+
+
+class Inventory(BaseModel):
+    items: list[InventoryItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
