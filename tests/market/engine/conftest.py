@@ -11,7 +11,8 @@ from sqlalchemy import text
 from quantdesk.kit.db import Database
 from tests.market.support import registry_kept
 
-ENGINE_TABLES = ("market_values", "quote_history", "market_refresh_queue")
+# loop_leases too: a sweep turn a test took must not hold the next test's sweep back.
+ENGINE_TABLES = ("market_values", "quote_history", "market_refresh_queue", "loop_leases")
 
 
 async def empty_engine_tables(database: Database) -> None:

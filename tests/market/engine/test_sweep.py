@@ -155,3 +155,19 @@ async def test_one_sweep_turn_at_a_time_across_loops(edb: Database, alice: Accou
     await asyncio.gather(*(loop.run_once() for loop in loops))
     assert sum(loop.turns for loop in loops) == 1
     assert sum(1 for loop in loops if loop.last is not None and loop.last.queued == 1) == 1
+
+
+async def test_types_no_configured_provider_serves_are_not_queued(
+    restore_registry: Database, alice: Account
+) -> None:
+    """Without an FMP key, FMP's exchange lists and fundamentals could only fail, sweep after
+    sweep: they are not queued; quotes (Yahoo serves them) are."""
+    db = restore_registry
+    await _watch(db, alice, [("AAPL", "quote"), ("AAPL", "financial-statements")])
+    async with db.transaction(system=True) as session:
+        found = await sweep.sweep(
+            session, now=NOW, horizon_seconds=15, policy=POLICY, configured=["yahoo", "coingecko"]
+        )
+    assert (found.queued, found.scheduled) == (1, 0)
+    assert set(await _queued(db)) == {("AAPL", "quote")}
+    assert await _queued(db, scheduled=True) == {}

@@ -8,6 +8,7 @@ process (scaled out: run as many as the providers' quotas make worthwhile; the q
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,10 +59,18 @@ class SweepLoop(ExclusiveLoop):
 
     name = "market_sweep"
 
-    def __init__(self, db: Database, *, every_seconds: float, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        every_seconds: float,
+        policy: RetryPolicy,
+        configured: Sequence[str] | None = None,
+    ) -> None:
         self.every = timedelta(seconds=every_seconds)
         super().__init__(db)
         self.policy = policy
+        self.configured = configured
         self.last: sweep.SweepResult | None = None
 
     async def run_turn(self, session: AsyncSession) -> None:
@@ -70,6 +79,7 @@ class SweepLoop(ExclusiveLoop):
             now=utcnow(),
             horizon_seconds=self.every.total_seconds(),
             policy=self.policy,
+            configured=self.configured,
         )
         if self.last.recovered:  # a worker died or hung: worth a line
             _log.info(
@@ -112,7 +122,10 @@ class MarketEngine:
             for index in range(count)
         ]
         self.sweep = SweepLoop(
-            db, every_seconds=settings.market_engine_sweep_seconds, policy=policy
+            db,
+            every_seconds=settings.market_engine_sweep_seconds,
+            policy=policy,
+            configured=[p.name for p in runtime.providers],
         )
 
     async def start(self) -> None:

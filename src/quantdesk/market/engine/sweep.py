@@ -13,6 +13,7 @@ Nothing is queued for a type that is off, or at all while the engine is off.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,14 +49,25 @@ def due_at(fetched_at: datetime | None, interval_seconds: int, now: datetime) ->
 
 
 async def sweep(
-    session: AsyncSession, *, now: datetime, horizon_seconds: float, policy: RetryPolicy
+    session: AsyncSession,
+    *,
+    now: datetime,
+    horizon_seconds: float,
+    policy: RetryPolicy,
+    configured: Collection[str] | None = None,
 ) -> SweepResult:
     """Queue what falls due within ``horizon_seconds`` (the time to the next sweep), each row
-    to run when it is due; recover expired leases."""
+    to run when it is due; recover expired leases. ``configured``: the providers the engine's
+    processes have (None: any); a type none of them serves is not queued (its rows could only
+    fail, sweep after sweep: FMP's exchange lists without an FMP key, say)."""
     recovered = await service.release_expired(session, now=now, policy=policy)
     if not await datatypes.engine_enabled(session):
         return SweepResult(watched=0, queued=0, scheduled=0, recovered=recovered)
-    types = {t.name: t for t in await datatypes.list_types(session) if t.enabled}
+    types = {
+        t.name: t
+        for t in await datatypes.list_types(session)
+        if t.enabled and (configured is None or set(t.providers) & set(configured))
+    }
     horizon = now + timedelta(seconds=horizon_seconds)
     pairs = [
         w
