@@ -27,7 +27,7 @@ import httpx
 import psycopg
 from tests import pg
 
-from bench.common import BENCH_SECRET, SMOKE, compare, percentile
+from bench.common import BENCH_SECRET, SMOKE, compare, free_port, percentile, wait_until_ok
 
 QD = str(Path(sys.executable).with_name("quantdesk"))
 # The issue's rate, then one this 2-core machine's stack sustains (the floor saturates at 300/s).
@@ -36,27 +36,6 @@ SECONDS = 1 if SMOKE else 10
 ACCOUNTS = 10  # orders round-robin over accounts, as many users' would
 SYMBOL = "BENCHCOIN-USD"
 PASSWORD = "bench-password-123"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never answered")
 
 
 async def _steady(
@@ -179,7 +158,7 @@ def main() -> None:
                 "VALUES (%s, %s, 'Bench coin', 'crypto', '{}', true, 'valid', now(), now())",
                 (SYMBOL, SYMBOL.replace("-", "")),
             )
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [QD, "serve", "--port", str(port)],
             env=env,
@@ -187,7 +166,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait(f"http://127.0.0.1:{port}/health/ready")
+            wait_until_ok(f"http://127.0.0.1:{port}/health/ready")
             asyncio.run(_run(f"http://127.0.0.1:{port}", env))
         finally:
             server.terminate()

@@ -4,7 +4,6 @@ beside the floor: a bare FastAPI app with one route, served by the same uvicorn.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import BENCH_SECRET, SMOKE, compare
+from bench.common import BENCH_SECRET, SMOKE, compare, free_port, wait_until_ok
 
 QD = str(Path(sys.executable).with_name("quantdesk"))
 SEARCHES = ("AAPL", "micro", "bank", "A", "gold", "BRK.B") * (2 if SMOKE else 20)
@@ -28,13 +27,6 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -42,23 +34,11 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never answered")
-
-
 def _bare_rss() -> float:
-    port = _free_port()
+    port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
     try:
-        _wait(f"http://127.0.0.1:{port}/health")
+        wait_until_ok(f"http://127.0.0.1:{port}/health")
         for _ in range(len(SEARCHES)):
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         return _rss_mib(bare.pid)
@@ -84,7 +64,7 @@ def main() -> None:
     subprocess.run(load, env=env, check=True, capture_output=True)
     print(f"catalog load (CLI, fresh SQLite): {time.perf_counter() - started:.1f} s wall")
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [QD, "serve", "--port", str(port)],
         env=env,
@@ -93,7 +73,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{base}/health/ready")
+        wait_until_ok(f"{base}/health/ready")
         print(f"server RSS after start: {_rss_mib(server.pid):.1f} MiB")
         with httpx.Client(base_url=base, timeout=10) as client:
             client.post(

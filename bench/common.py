@@ -4,10 +4,13 @@ percentiles, and the one way a figure is printed: beside its same-run baseline, 
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
+import httpx
 from sqlalchemy import insert
 
 from quantdesk.assets.symbols import lookup_key
@@ -113,3 +116,24 @@ def compare(
         flush=True,
     )
     return ratio
+
+
+def free_port() -> int:
+    """A local port nothing listens on (for a server a benchmark starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_ok(url: str, timeout: float = 60.0) -> None:
+    """Until ``url`` answers 200 (a server a benchmark started is ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} never answered")

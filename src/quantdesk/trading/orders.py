@@ -472,10 +472,7 @@ async def position_to_close(
     """What closing a position sells: all of it that open sells have not reserved."""
     if await repository.get_account(session, owner_id=owner_id, account_id=account_id) is None:
         raise AccountNotFound()
-    try:
-        canonical = canonical_symbol(symbol)
-    except InvalidSymbol as exc:
-        raise InvalidInput(str(exc), field="symbol") from None
+    canonical = _canonical(symbol)
     position = await repository.get_position(
         session, owner_id=owner_id, account_id=account_id, symbol=canonical
     )

@@ -33,6 +33,7 @@ from quantdesk.models import RefreshRequest
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import create_user, ensure_assets
 from tests.fakes.http_server import FakeHttpServer, Reply
+from tests.jobs.live_server import free_port
 from tests.market.engine.support import enqueue
 from tests.market.providers.recordings import recorded_body
 from tests.procs import ProcessGroup
@@ -176,7 +177,7 @@ async def test_six_processes_never_exceed_the_providers_window(
             stack.enter_context(_started(f"engine{i}", [*CLI, "market", "engine"], env, tmp_path))
             for i in range(4)
         ]
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         api_env = {**env, "QUANTDESK_MARKET_ENGINE_EMBEDDED": "true"}
         processes += [
             stack.enter_context(
@@ -210,15 +211,6 @@ async def test_six_processes_never_exceed_the_providers_window(
     assert max(c.at for c in calls) - min(c.at for c in calls) < 60
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _ready(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
@@ -249,7 +241,7 @@ async def test_a_value_the_engine_fetches_reaches_watchers_on_every_api_process(
             settings, fake, tmp_path / "data", QUANTDESK_PROVIDERS="sim",
             QUANTDESK_REDIS_URL=redis.url,
         )  # fmt: skip
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         apis = [
             stack.enter_context(
                 _started(

@@ -22,7 +22,7 @@ from quantdesk.kit.events import EventBus
 from quantdesk.kit.logging import get_logger
 from quantdesk.kit.orm import utcnow
 from quantdesk.market.engine import sweep
-from quantdesk.market.engine.refresher import Refresher, RoundResult
+from quantdesk.market.engine.refresher import Refresher
 from quantdesk.market.engine.schemas import RetryPolicy
 from quantdesk.market.runtime import MarketRuntime
 
@@ -40,18 +40,12 @@ class RefreshLoop(LoopService):
         self.refresher = refresher
         self.name = refresher.worker
         self.interval = poll_seconds
-        self.totals = RoundResult()
 
     async def run_once(self) -> None:
         for _ in range(MAX_BUSY_ROUNDS):
             done = await self.refresher.run_round()
-            self._add(done)
             if done.claimed < self.refresher.batch:
                 return
-
-    def _add(self, done: RoundResult) -> None:
-        for name in ("claimed", "completed", "retried", "failed", "refused", "calls", "lost"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(done, name))
 
 
 class SweepLoop(ExclusiveLoop):

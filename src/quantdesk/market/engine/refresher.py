@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +56,6 @@ class RoundResult:
     refused: int = 0
     calls: int = 0
     lost: int = 0  # rows whose lease ran out before the round finished them
-    published: list[tuple[str | None, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ class Refresher:
         # Provider I/O: no transaction is open here.
         fetched, misses, result.calls = await self._ask(claimed)
         stored = await self._finish(fetched, misses, plan, result)
-        await self._publish(stored, result)
+        await self._publish(stored)
         return result
 
     # --- asking the providers -------------------------------------------------------------------
@@ -278,7 +277,7 @@ class Refresher:
             )
         return fetched
 
-    async def _publish(self, stored: Sequence[Fetched], result: RoundResult) -> None:
+    async def _publish(self, stored: Sequence[Fetched]) -> None:
         if self.bus is None:
             return
         for item in stored:
@@ -289,7 +288,6 @@ class Refresher:
                 self.bus, item.symbol, item.data_type, value, source=item.provider,
                 as_of=item.fetched_at,
             )  # fmt: skip
-            result.published.append((item.symbol, item.data_type))
 
 
 def _error(row: ClaimedRefresh, exc: Exception) -> ProviderErrorInfo:
