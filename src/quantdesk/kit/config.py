@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     trading_fee_bps: float = Field(default=0.0, ge=0, le=1000)
     trading_fee_minimum: float = Field(default=0.0, ge=0, le=1000)
     trading_match_seconds: float = Field(default=5.0, gt=0)
+    # One fill takes at most this share of the volume its quote reports (0: fills are never
+    # limited); the rest of a larger order fills at later quotes (partially_filled meanwhile).
+    trading_max_volume_share: float = Field(default=0.025, ge=0, le=1)
 
     host: str = "127.0.0.1"
     port: int = 8000

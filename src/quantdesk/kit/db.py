@@ -261,6 +261,8 @@ async def allow_token_lookup(session: AsyncSession, token_digest: str) -> None:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
 async def _request_database(request: Request) -> Database:
     # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request
     return get_database(request)
