@@ -253,9 +253,21 @@ class LocalStorage:
             if os.path.lexists(target):
                 raise FileExists("a file already exists there", path=dst) from None
             os.rename(source, target)
+            self._prune(source.parent)
             return
         if not keep:
             os.unlink(source)
+            self._prune(source.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove the folders a move emptied, up to the root (so a rollback leaves the tree as it
+        was: the move back makes them again)."""
+        while self._inside(str(folder)) and folder != self.root:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
 
     def _prepare_new(self, path: str) -> Path:
         target = self._target(path)
@@ -301,12 +313,12 @@ class LocalStorage:
     async def aclose(self) -> None:
         return None
 
+    @staticmethod
+    async def make_root(root: Path) -> None:
+        await anyio.Path(root).mkdir(parents=True, exist_ok=True)
+
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-async def ensure_root(root: Path) -> None:
-    await anyio.Path(root).mkdir(parents=True, exist_ok=True)
