@@ -42,12 +42,16 @@ def write(root: Path, files: dict[str, bytes], mtime: float | None = None) -> No
 
 
 def manifest(root: Path) -> dict[str, tuple[str, int]]:
-    """Every file under ``root``: its xxh3-128 and mtime (ns), by relative path."""
+    """Every file under ``root``: its xxh3-128 and mtime (ns), by relative path (a symbolic
+    link: its target)."""
     found: dict[str, tuple[str, int]] = {}
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
+            if full.is_symlink():  # the link itself, not what it points to
+                found[rel] = (f"link:{os.readlink(full)}", 0)
+                continue
             found[rel] = (xxhash.xxh3_128(full.read_bytes()).hexdigest(), full.stat().st_mtime_ns)
     return found
 
