@@ -19,6 +19,7 @@ from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.errors import PayloadTooLarge
 from quantdesk.kit.pagination import Page
 from quantdesk.vault import service
+from quantdesk.vault.rules import RuleSet
 from quantdesk.vault.schemas import (
     CleanupRequest,
     DeletedVault,
@@ -111,6 +112,40 @@ async def delete_vault(
     """Forget a vault (its inventory and plans); the files themselves are left untouched."""
     deleted = await service.delete_vault(session, owner_id=user.id, vault_id=vault_id)
     return ok(deleted, f"Vault '{deleted.name}' removed", next_actions=["list_vaults"])
+
+
+@router.get("/vaults/{vault_id}/rules", response_model=Envelope[RuleSet], responses=_NOT_FOUND)
+async def get_vault_rules(
+    vault_id: VaultId, session: DbSession, user: CurrentUser
+) -> Envelope[RuleSet]:
+    """The categorisation rules the vault uses (its own, or the defaults: see `custom`)."""
+    rules, custom = await service.get_rules(session, owner_id=user.id, vault_id=vault_id)
+    return ok(rules, f"{len(rules.rules)} rule(s)", next_actions=["set_vault_rules"], custom=custom)
+
+
+@router.put(
+    "/vaults/{vault_id}/rules",
+    response_model=Envelope[RuleSet],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def set_vault_rules(
+    vault_id: VaultId, body: RuleSet, session: DbSession, user: CurrentUser
+) -> Envelope[RuleSet]:
+    """Replace the vault's rules: filters (extensions, mime, name_regex, sizes, dates,
+    has_symbol) and a target template such as `{category}/{symbol}/{year}/{name}`; the first rule
+    that matches a file decides. The next scan and plan use them."""
+    rules = await service.set_rules(session, owner_id=user.id, vault_id=vault_id, rules=body)
+    return ok(rules, "Rules saved", next_actions=["scan_vault", "organize_vault"], custom=True)
+
+
+@router.delete("/vaults/{vault_id}/rules", response_model=Envelope[RuleSet], responses=_NOT_FOUND)
+async def reset_vault_rules(
+    vault_id: VaultId, session: DbSession, user: CurrentUser
+) -> Envelope[RuleSet]:
+    """Go back to the default rules (filings, statements, research notes, spreadsheets, data
+    files, images, archives)."""
+    rules = await service.set_rules(session, owner_id=user.id, vault_id=vault_id, rules=None)
+    return ok(rules, "Default rules restored", next_actions=["scan_vault"], custom=False)
 
 
 @router.get(

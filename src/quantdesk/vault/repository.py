@@ -70,6 +70,21 @@ async def delete_vault(session: AsyncSession, *, owner_id: uuid.UUID, vault_id: 
     await session.execute(delete(Vault).where(Vault.id == vault_id, Vault.owner_id == owner_id))
 
 
+async def set_rules(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    vault_id: uuid.UUID,
+    rules: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    await session.execute(
+        update(Vault)
+        .where(Vault.id == vault_id, Vault.owner_id == owner_id)
+        .values(rules=rules, updated_at=now)
+    )
+
+
 async def mark_scanned(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, now: datetime
 ) -> None:

@@ -276,6 +276,29 @@ def vault_rules(vault: Vault) -> RuleSet:
     return RuleSet.model_validate(vault.rules) if vault.rules is not None else DEFAULT_RULES
 
 
+async def get_rules(
+    session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
+) -> tuple[RuleSet, bool]:
+    """The vault's rules and whether they are its own (else the defaults)."""
+    vault = await _owned(session, owner_id, vault_id)
+    return vault_rules(vault), vault.rules is not None
+
+
+async def set_rules(
+    session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, rules: RuleSet | None
+) -> RuleSet:
+    """Replace the vault's rules (None: back to the defaults); the next scan applies them."""
+    vault = await _owned(session, owner_id, vault_id)
+    await repository.set_rules(
+        session,
+        owner_id=owner_id,
+        vault_id=vault.id,
+        rules=rules.model_dump(mode="json") if rules is not None else None,
+        now=utcnow(),
+    )
+    return rules or DEFAULT_RULES
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 
