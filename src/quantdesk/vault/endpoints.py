@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from quantdesk.auth.dependencies import AppSettings, AuthenticatedUser, CurrentUser
@@ -189,6 +189,15 @@ async def list_vault_files(
             "description": "Larger than QUANTDESK_VAULT_MAX_UPLOAD_BYTES",
         },
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The file's bytes, as they are (not a form)",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
 )
 async def upload_vault_file(
     vault_id: VaultId,
@@ -324,16 +333,16 @@ def _plan_accepted(
 )
 async def clean_up_vault_duplicates(
     vault_id: VaultId,
-    body: CleanupRequest,
     response: Response,
     session: DbSession,
     user: CurrentUser,
+    body: Annotated[CleanupRequest | None, Body()] = None,
 ) -> Envelope[OperationOut]:
     """Plan the clean-up of duplicates (a job): one copy per group is kept by `keep` (oldest,
     newest, shortest_path, or the one inside `reference`), the others are to move to the vault's
     `.quarantine/` folder. Nothing is deleted and nothing moves until the plan is applied."""
     plan, operation = await service.request_cleanup(
-        session, owner_id=user.id, vault_id=vault_id, data=body
+        session, owner_id=user.id, vault_id=vault_id, data=body or CleanupRequest()
     )
     return _plan_accepted(response, plan.id, vault_id, operation)
 
@@ -346,15 +355,15 @@ async def clean_up_vault_duplicates(
 )
 async def organize_vault(
     vault_id: VaultId,
-    body: OrganizeRequest,
     response: Response,
     session: DbSession,
     user: CurrentUser,
+    body: Annotated[OrganizeRequest | None, Body()] = None,
 ) -> Envelope[OperationOut]:
     """Plan where each scanned file goes by the vault's rules (a dry run, as a job): every move
     with its conflict resolution (`skip`, or `rename_new`). Read it with `get_vault_plan`."""
     plan, operation = await service.request_organize(
-        session, owner_id=user.id, vault_id=vault_id, data=body
+        session, owner_id=user.id, vault_id=vault_id, data=body or OrganizeRequest()
     )
     return _plan_accepted(response, plan.id, vault_id, operation)
 

@@ -298,7 +298,10 @@ def render_target(rule: Rule, facts: FileFacts) -> str | None:
     return "/".join(segments) or None
 
 
-_TICKER = re.compile(r"(?<![A-Za-z0-9])([A-Z][A-Z0-9]{0,5}(?:[.-][A-Z]{1,2})?)(?![A-Za-z0-9])")
+# Not after "10-", "20-" and the like: the K of a 10-K is a form, not Kellogg.
+_TICKER = re.compile(
+    r"(?<![A-Za-z0-9])(?<!\d-)([A-Z][A-Z0-9]{0,5}(?:[.-][A-Z]{1,2})?)(?![A-Za-z0-9])"
+)
 # Upper-case words in file names that are not meant as tickers.
 STOP_WORDS = frozenset(
     [
