@@ -22,7 +22,13 @@ from quantdesk.kit.db import Database
 from quantdesk.models import VaultMove
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import Account, ensure_assets
-from tests.jobs.tasks_support import clean_jobs, job_resources, paused_executor, run
+from tests.jobs.tasks_support import (
+    clean_jobs,
+    expire_lease,
+    job_resources,
+    paused_executor,
+    run,
+)
 from tests.procs import ProcessGroup
 from tests.vault.helpers import (
     API,
@@ -160,32 +166,28 @@ async def _journal(db: Database, user: Account, plan_id: str) -> list[VaultMove]
         return list(rows.scalars())
 
 
-@pytest.mark.usefixtures("paused_executor")
-async def test_a_worker_killed_mid_organise_rolls_back_to_the_same_tree(
+async def _killed_mid_apply(
     app: FastAPI,
     client: httpx.AsyncClient,
     db: Database,
     settings: Settings,
     alice: Account,
     tmp_path: Path,
-) -> None:
+) -> tuple[Path, str, str, dict[str, tuple[str, int]], set[str]]:
+    """A vault whose plan a worker process was applying when it was killed (SIGKILL):
+    (root, plan id, apply operation id, the tree's manifest and folders before)."""
     root = fresh_folder(settings, "kill")
     files = {f"inbox/{i:02}_research note.md": f"note {i}\n".encode() * (i + 1) for i in range(12)}
     files.update({f"inbox/data {i}.csv": f"x,{i}\n".encode() for i in range(8)})
     write(root, files, mtime=MTIME)
     vault = await register_local(client, alice, root)
     async with job_resources(app) as resources:
-        assert (
-            await run(
-                resources, uuid.UUID(await _requested(client, alice, f"{API}/{vault['id']}/scan"))
-            )
-            == "succeeded"
-        )
+        scan_op = await _requested(client, alice, f"{API}/{vault['id']}/scan")
+        assert await run(resources, uuid.UUID(scan_op)) == "succeeded"
         plan_op = await _requested(client, alice, f"{API}/{vault['id']}/organize")
         assert await run(resources, uuid.UUID(plan_op)) == "succeeded"
-    plan_id = (await client.get(f"/api/v1/operations/{plan_op}", headers=alice.headers)).json()[
-        "data"
-    ]["result"]["plan_id"]
+    answer = await client.get(f"/api/v1/operations/{plan_op}", headers=alice.headers)
+    plan_id = answer.json()["data"]["result"]["plan_id"]
     before, before_folders = manifest(root), folders(root)
     apply_op = await _requested(client, alice, f"{API}/{vault['id']}/plans/{plan_id}/apply")
 
@@ -213,7 +215,21 @@ async def test_a_worker_killed_mid_organise_rolls_back_to_the_same_tree(
     journal = await _journal(db, alice, plan_id)
     assert any(m.status == "planned" for m in journal)  # it really died half way
     assert manifest(root) != before
+    return root, plan_id, apply_op, before, before_folders
 
+
+@pytest.mark.usefixtures("paused_executor")
+async def test_a_worker_killed_mid_organise_rolls_back_to_the_same_tree(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    alice: Account,
+    tmp_path: Path,
+) -> None:
+    root, plan_id, apply_op, before, before_folders = await _killed_mid_apply(
+        app, client, db, settings, alice, tmp_path
+    )
     rollback_op = await _requested(client, alice, f"/api/v1/operations/{apply_op}/rollback")
     async with job_resources(app) as resources:
         assert await run(resources, uuid.UUID(rollback_op)) == "succeeded"
@@ -225,3 +241,24 @@ async def test_a_worker_killed_mid_organise_rolls_back_to_the_same_tree(
     async with job_resources(app) as resources:
         await run(resources, uuid.UUID(apply_op), worker="late-retry")
     assert manifest(root) == before
+
+
+@pytest.mark.usefixtures("paused_executor")
+async def test_a_worker_killed_mid_organise_is_resumed_from_its_journal(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    alice: Account,
+    tmp_path: Path,
+) -> None:
+    root, plan_id, apply_op, before, _ = await _killed_mid_apply(
+        app, client, db, settings, alice, tmp_path
+    )
+    await expire_lease(db, uuid.UUID(apply_op))  # what another worker sees once the lease is out
+    async with job_resources(app) as resources:
+        assert await run(resources, uuid.UUID(apply_op), worker="next-worker") == "succeeded"
+    journal = await _journal(db, alice, plan_id)
+    assert {m.status for m in journal} == {"done"}
+    # Every file is at its target, byte for byte and with its mtime; nothing is left behind.
+    assert manifest(root) == {m.dst: before[m.src] for m in journal}
