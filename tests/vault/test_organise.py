@@ -262,3 +262,56 @@ async def test_a_worker_killed_mid_organise_is_resumed_from_its_journal(
     assert {m.status for m in journal} == {"done"}
     # Every file is at its target, byte for byte and with its mtime; nothing is left behind.
     assert manifest(root) == {m.dst: before[m.src] for m in journal}
+
+
+async def _set_status(db: Database, user: Account, plan_id: str, seq: int, status: str) -> None:
+    async with db.transaction(user_id=user.user.id) as session:
+        move = (
+            await session.execute(
+                select(VaultMove).where(
+                    VaultMove.plan_id == uuid.UUID(plan_id), VaultMove.seq == seq
+                )
+            )
+        ).scalar_one()
+        move.status = status
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+@pytest.mark.usefixtures("paused_executor")
+async def test_half_a_move_in_the_journal_is_settled(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    alice: Account,
+    then: str,
+) -> None:
+    """A crash between the hard link and the unlink leaves the file under both names: resuming
+    drops the new name and redoes the move; rolling back drops the new name."""
+    root = fresh_folder(settings, "half")
+    write(root, {"inbox/a.md": b"a" * 10, "inbox/b.md": b"b" * 20}, mtime=MTIME)
+    vault = await register_local(client, alice, root)
+    async with job_resources(app) as resources:
+        scan_op = await _requested(client, alice, f"{API}/{vault['id']}/scan")
+        assert await run(resources, uuid.UUID(scan_op)) == "succeeded"
+        plan_op = await _requested(client, alice, f"{API}/{vault['id']}/organize")
+        assert await run(resources, uuid.UUID(plan_op)) == "succeeded"
+    answer = await client.get(f"/api/v1/operations/{plan_op}", headers=alice.headers)
+    plan_id = answer.json()["data"]["result"]["plan_id"]
+    before = manifest(root)
+    apply_op = await _requested(client, alice, f"{API}/{vault['id']}/plans/{plan_id}/apply")
+    [first, *_] = await _journal(db, alice, plan_id)
+    (root / first.dst).parent.mkdir(parents=True)
+    os.link(root / first.src, root / first.dst)  # the link made, the old name not yet removed
+    await _set_status(db, alice, plan_id, first.seq, "moving")
+    async with job_resources(app) as resources:
+        if then == "resume":
+            assert await run(resources, uuid.UUID(apply_op)) == "succeeded"
+            journal = await _journal(db, alice, plan_id)
+            assert {m.status for m in journal} == {"done"}
+            assert manifest(root) == {m.dst: before[m.src] for m in journal}
+        else:
+            rollback = await _requested(client, alice, f"/api/v1/operations/{apply_op}/rollback")
+            assert await run(resources, uuid.UUID(rollback)) == "succeeded"
+            assert manifest(root) == before
+            assert (root / first.src).stat().st_nlink == 1
