@@ -19,7 +19,7 @@ from quantdesk.kit.db import Database
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.models import Vault
 from quantdesk.vault import crypto
-from quantdesk.vault.service import check_endpoint, resolve_local_root
+from quantdesk.vault.access import check_endpoint, resolve_local_root
 from tests.factories import Account
 from tests.vault.helpers import API, allowed_root, fresh_folder, register_local
 

@@ -18,7 +18,7 @@ from quantdesk.kit.db import Db, DbSession
 from quantdesk.kit.envelope import Envelope, ok
 from quantdesk.kit.errors import PayloadTooLarge
 from quantdesk.kit.pagination import Page
-from quantdesk.vault import service
+from quantdesk.vault import plans, service
 from quantdesk.vault.rules import RuleSet
 from quantdesk.vault.schemas import (
     CleanupRequest,
@@ -341,7 +341,7 @@ async def clean_up_vault_duplicates(
     """Plan the clean-up of duplicates (a job): one copy per group is kept by `keep` (oldest,
     newest, shortest_path, or the one inside `reference`), the others are to move to the vault's
     `.quarantine/` folder. Nothing is deleted and nothing moves until the plan is applied."""
-    plan, operation = await service.request_cleanup(
+    plan, operation = await plans.request_cleanup(
         session, owner_id=user.id, vault_id=vault_id, data=body or CleanupRequest()
     )
     return _plan_accepted(response, plan.id, vault_id, operation)
@@ -362,7 +362,7 @@ async def organize_vault(
 ) -> Envelope[OperationOut]:
     """Plan where each scanned file goes by the vault's rules (a dry run, as a job): every move
     with its conflict resolution (`skip`, or `rename_new`). Read it with `get_vault_plan`."""
-    plan, operation = await service.request_organize(
+    plan, operation = await plans.request_organize(
         session, owner_id=user.id, vault_id=vault_id, data=body or OrganizeRequest()
     )
     return _plan_accepted(response, plan.id, vault_id, operation)
@@ -382,7 +382,7 @@ async def get_vault_plan(
     cursor: Cursor = None,
 ) -> Envelope[PlanOut]:
     """A plan and its moves in order (src, dst, size, mtime, hash, status and why)."""
-    plan = await service.get_plan(
+    plan = await plans.get_plan(
         session, owner_id=user.id, vault_id=vault_id, plan_id=plan_id, limit=limit, cursor=cursor
     )
     actions = ["apply_vault_plan"] if plan.status == "ready" else ["rollback_operation"]
@@ -405,7 +405,7 @@ async def apply_vault_plan(
     """Carry out a ready plan (a job). Each file is checked (size, mtime, hash) just before its
     move and skipped if it changed; every move is journaled before it happens, so the operation
     can be rolled back (`rollback_operation`)."""
-    operation = await service.request_apply(
+    operation = await plans.request_apply(
         session, owner_id=user.id, vault_id=vault_id, plan_id=plan_id
     )
     _location(response, operation.id)
@@ -431,7 +431,7 @@ async def rollback_operation(
     """Undo the moves of a vault apply operation, in reverse order (a job). Each file's hash is
     checked first; a file now at the original path is never overwritten (reported as a
     conflict)."""
-    operation = await service.request_rollback(session, owner_id=user.id, operation_id=operation_id)
+    operation = await plans.request_rollback(session, owner_id=user.id, operation_id=operation_id)
     _location(response, operation.id)
     return ok(OperationOut.of(operation), "Rolling back", next_actions=["get_operation"])
 

@@ -1,5 +1,6 @@
-"""Business rules of the vault: registration (roots and endpoints that cannot reach what they
-should not), files in and out, the inventory, duplicate reports, plans, and the jobs' requests.
+"""Business rules of the vault: registration (the checks are in ``vault.access``), rules, files
+in and out, the inventory, duplicate reports and the scan and duplicates jobs' requests (plans of
+moves are in ``vault.plans``).
 
 Network and disk I/O (S3 calls, hashing, mkdir) never runs inside a database transaction: the
 request reads what it needs in a short transaction, does the I/O, then writes in another.
@@ -8,12 +9,10 @@ request reads what it needs in a short transaction, does the I/O, then writes in
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,11 +30,10 @@ from quantdesk.kit.pagination import (
     encode_cursor,
     encode_time_id,
 )
-from quantdesk.models import Operation, PlanStatus, Vault, VaultFile, VaultPlan
+from quantdesk.models import Operation, Vault, VaultFile
 from quantdesk.vault import crypto, repository
+from quantdesk.vault.access import check_endpoint, inside, resolve_local_root
 from quantdesk.vault.errors import (
-    PlanNotFound,
-    PlanNotReady,
     StorageUnavailable,
     VaultFileNotFound,
     VaultNameTaken,
@@ -43,14 +41,10 @@ from quantdesk.vault.errors import (
 )
 from quantdesk.vault.rules import DEFAULT_RULES, RuleSet
 from quantdesk.vault.schemas import (
-    CleanupRequest,
     DeletedVault,
     DuplicateCopy,
     DuplicateGroup,
     DuplicateReport,
-    MoveOut,
-    OrganizeRequest,
-    PlanOut,
     UploadedFile,
     VaultCreate,
     VaultFileOut,
@@ -76,94 +70,6 @@ APPLY_KIND = "vault_apply"
 ROLLBACK_KIND = "vault_rollback"
 QUARANTINE = ".quarantine"
 MAX_REPORT_GROUPS = 1000
-
-
-# --- registration -----------------------------------------------------------------------------
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or path.is_relative_to(folder)
-
-
-def resolve_local_root(raw: str, *, allowed: list[Path], others: list[str]) -> Path:
-    """The vault root ``raw`` names, absolute with links resolved, or a 422 on ``root``.
-
-    It must lie strictly inside an allowed root (so never ``/``, nor an allowed root itself,
-    which would hold other users' vaults) and neither equal, contain nor lie inside another
-    user's vault root. ``..`` is refused outright, even where it would resolve inside.
-    """
-
-    def refuse(reason: str) -> InvalidInput:
-        return InvalidInput("The root is not allowed", field="root", reason=reason)
-
-    if not raw or not raw.strip():
-        raise refuse("a local vault needs a root folder")
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise refuse("the root contains a NUL or control character")
-    candidate = Path(raw)
-    if ".." in candidate.parts:
-        raise refuse("'..' is not allowed in the root")
-    if not candidate.is_absolute():
-        candidate = allowed[0] / candidate
-    real = Path(os.path.realpath(candidate))
-    if not any(real != root and _inside(real, root) for root in allowed):
-        raise refuse(
-            "the root must be a folder inside one of the allowed roots "
-            "(QUANTDESK_VAULT_ALLOWED_ROOTS)"
-        )
-    for other in others:
-        theirs = Path(other)
-        if _inside(real, theirs) or _inside(theirs, real):
-            raise refuse("the root overlaps a folder that is not yours")
-    return real
-
-
-def _prefix_allows(url: str, prefix: str) -> bool:
-    url, prefix = url.lower(), prefix.lower().strip()
-    if not prefix or not url.startswith(prefix):
-        return False
-    return len(url) == len(prefix) or prefix.endswith("/") or url[len(prefix)] in "/?#"
-
-
-_LOCAL_NAMES = ("localhost", "localhost.localdomain")
-
-
-def check_endpoint(url: str, *, allowed: list[str]) -> str:
-    """An S3 endpoint URL the server may call, or a 422 on ``endpoint_url``.
-
-    https to a public host, or anything starting with an admin-allowed prefix
-    (QUANTDESK_VAULT_ALLOWED_ENDPOINTS); plain http, loopback, private and link-local addresses
-    (cloud metadata) are refused otherwise. Host names are not resolved here: an admin who needs
-    an internal name allows it explicitly.
-    """
-
-    def refuse(reason: str) -> InvalidInput:
-        return InvalidInput("The endpoint URL is not allowed", field="endpoint_url", reason=reason)
-
-    url = url.strip()
-    try:
-        parsed = urlsplit(url)
-        host = parsed.hostname
-        _ = parsed.port
-    except ValueError as exc:
-        raise refuse(f"not a URL: {exc}") from exc
-    if parsed.scheme not in ("http", "https") or not host:
-        raise refuse("use an http(s) URL with a host")
-    if parsed.username or parsed.password:
-        raise refuse("credentials go in `credentials`, not in the URL")
-    if any(_prefix_allows(url, prefix) for prefix in allowed):
-        return url
-    if parsed.scheme != "https":
-        raise refuse(
-            "the endpoint must use https (or be allowed by QUANTDESK_VAULT_ALLOWED_ENDPOINTS)"
-        )
-    if host in _LOCAL_NAMES or host.endswith((".localhost", ".local", ".internal")):
-        raise refuse("the endpoint must not be an internal host")
-    with contextlib.suppress(ValueError):
-        address = ipaddress.ip_address(host)
-        if not address.is_global:
-            raise refuse("the endpoint must not be a private, loopback or link-local address")
-    return url
 
 
 def _vault_out(vault: Vault) -> VaultOut:
@@ -240,7 +146,7 @@ async def create_vault(
     return _vault_out(row)
 
 
-async def _owned(session: AsyncSession, owner_id: uuid.UUID, vault_id: uuid.UUID) -> Vault:
+async def owned(session: AsyncSession, owner_id: uuid.UUID, vault_id: uuid.UUID) -> Vault:
     vault = await repository.get_vault(session, owner_id=owner_id, vault_id=vault_id)
     if vault is None:
         raise VaultNotFound(next_actions=["list_vaults"])
@@ -248,7 +154,7 @@ async def _owned(session: AsyncSession, owner_id: uuid.UUID, vault_id: uuid.UUID
 
 
 async def get_vault(session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID) -> VaultOut:
-    return _vault_out(await _owned(session, owner_id, vault_id))
+    return _vault_out(await owned(session, owner_id, vault_id))
 
 
 async def list_vaults(
@@ -267,7 +173,7 @@ async def list_vaults(
 async def delete_vault(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
 ) -> DeletedVault:
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     await repository.delete_vault(session, owner_id=owner_id, vault_id=vault.id)
     return DeletedVault(id=vault.id, name=vault.name)
 
@@ -280,7 +186,7 @@ async def get_rules(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
 ) -> tuple[RuleSet, bool]:
     """The vault's rules and whether they are its own (else the defaults)."""
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     return vault_rules(vault), vault.rules is not None
 
 
@@ -288,7 +194,7 @@ async def set_rules(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, rules: RuleSet | None
 ) -> RuleSet:
     """Replace the vault's rules (None: back to the defaults); the next scan applies them."""
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     await repository.set_rules(
         session,
         owner_id=owner_id,
@@ -308,7 +214,7 @@ def open_storage(settings: Settings, vault: Vault) -> Storage:
         root = Path(vault.root or "")
         allowed = settings.resolved_vault_allowed_roots
         if str(Path(os.path.realpath(root))) != str(root) or not any(
-            root != a and _inside(root, a) for a in allowed
+            root != a and inside(root, a) for a in allowed
         ):
             raise StorageUnavailable("The vault's root is no longer an allowed folder")
         return LocalStorage(root)
@@ -344,7 +250,7 @@ def storage_errors(field: str = "path") -> Iterator[None]:
 
 async def load_vault(db: Database, *, owner_id: uuid.UUID, vault_id: uuid.UUID) -> Vault:
     async with db.transaction(user_id=owner_id, readonly=True) as session:
-        return await _owned(session, owner_id, vault_id)
+        return await owned(session, owner_id, vault_id)
 
 
 async def upload(
@@ -440,7 +346,7 @@ async def list_files(
     query: str | None = None,
     symbol: str | None = None,
 ) -> Page[VaultFileOut]:
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     rows = await repository.list_files(
         session,
         owner_id=owner_id,
@@ -510,7 +416,7 @@ async def duplicate_report(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
 ) -> DuplicateReport:
     """Duplicate groups found by the last duplicates job (``find_vault_duplicates``)."""
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     groups = group_duplicates(
         await repository.hashed_files(session, owner_id=owner_id, vault_id=vault.id)
     )
@@ -527,7 +433,7 @@ async def duplicate_report(
 async def request_scan(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
 ) -> Operation:
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     return await jobs_service.request_job(
         session, kind=SCAN_KIND, owner_id=owner_id, params={"vault_id": str(vault.id)}
     )
@@ -536,167 +442,7 @@ async def request_scan(
 async def request_duplicates(
     session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID
 ) -> Operation:
-    vault = await _owned(session, owner_id, vault_id)
+    vault = await owned(session, owner_id, vault_id)
     return await jobs_service.request_job(
         session, kind=DUPLICATES_KIND, owner_id=owner_id, params={"vault_id": str(vault.id)}
     )
-
-
-async def _request_plan(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    vault: Vault,
-    kind: str,
-    options: dict[str, object],
-) -> tuple[VaultPlan, Operation]:
-    now = utcnow()
-    plan = VaultPlan(
-        id=uuid.uuid4(),
-        vault_id=vault.id,
-        owner_id=owner_id,
-        kind=kind,
-        status=PlanStatus.PLANNING,
-        options=options,
-        move_count=0,
-        created_at=now,
-        updated_at=now,
-    )
-    await repository.add(session, plan)
-    operation = await jobs_service.request_job(
-        session, kind=PLAN_KIND, owner_id=owner_id, params={"plan_id": str(plan.id)}
-    )
-    await repository.set_plan(
-        session, owner_id=owner_id, plan_id=plan.id, now=now, plan_operation_id=operation.id
-    )
-    return plan, operation
-
-
-async def request_organize(
-    session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, data: OrganizeRequest
-) -> tuple[VaultPlan, Operation]:
-    vault = await _owned(session, owner_id, vault_id)
-    return await _request_plan(
-        session, owner_id=owner_id, vault=vault, kind="organize", options=data.model_dump()
-    )
-
-
-async def request_cleanup(
-    session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, data: CleanupRequest
-) -> tuple[VaultPlan, Operation]:
-    vault = await _owned(session, owner_id, vault_id)
-    if data.keep == "reference":
-        if not data.reference:
-            raise InvalidInput("keep=reference needs a folder", field="reference")
-        with storage_errors("reference"):
-            clean_path(data.reference.strip("/"))
-    return await _request_plan(
-        session, owner_id=owner_id, vault=vault, kind="dedupe", options=data.model_dump()
-    )
-
-
-async def _owned_plan(
-    session: AsyncSession, owner_id: uuid.UUID, vault_id: uuid.UUID, plan_id: uuid.UUID
-) -> VaultPlan:
-    plan = await repository.get_plan(session, owner_id=owner_id, plan_id=plan_id)
-    if plan is None or plan.vault_id != vault_id:
-        raise PlanNotFound()
-    return plan
-
-
-async def get_plan(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    vault_id: uuid.UUID,
-    plan_id: uuid.UUID,
-    limit: int = 1000,
-    cursor: str | None = None,
-) -> PlanOut:
-    """The plan and a page of its moves in order (what applying it would do, or did)."""
-    plan = await _owned_plan(session, owner_id, vault_id, plan_id)
-    after = decode_cursor(cursor).get("s", -1)
-    if type(after) is not int:
-        raise InvalidInput("The cursor is not valid", field="cursor")
-    moves = await repository.list_moves(
-        session, owner_id=owner_id, plan_id=plan.id, after_seq=after, limit=limit + 1
-    )
-    page = moves[:limit]
-    return PlanOut(
-        id=plan.id,
-        vault_id=plan.vault_id,
-        kind=plan.kind,
-        status=plan.status,
-        options=dict(plan.options),
-        move_count=plan.move_count,
-        counts=await repository.move_counts(session, owner_id=owner_id, plan_id=plan.id),
-        apply_operation_id=plan.apply_operation_id,
-        rollback_operation_id=plan.rollback_operation_id,
-        created_at=plan.created_at,
-        moves=[
-            MoveOut(
-                seq=m.seq,
-                src=m.src,
-                dst=m.dst,
-                size=m.size,
-                mtime=m.mtime,
-                hash=m.hash,
-                status=m.status,
-                reason=m.reason,
-            )
-            for m in page
-        ],
-        next_cursor=encode_cursor({"s": page[-1].seq}) if len(moves) > limit and page else None,
-    )
-
-
-async def request_apply(
-    session: AsyncSession, *, owner_id: uuid.UUID, vault_id: uuid.UUID, plan_id: uuid.UUID
-) -> Operation:
-    plan = await _owned_plan(session, owner_id, vault_id, plan_id)
-    if plan.status != PlanStatus.READY:
-        raise PlanNotReady(
-            f"The plan is {plan.status}; only a ready plan can be applied",
-            next_actions=["get_vault_plan"],
-        )
-    operation = await jobs_service.request_job(
-        session, kind=APPLY_KIND, owner_id=owner_id, params={"plan_id": str(plan.id)}
-    )
-    await repository.set_plan(
-        session,
-        owner_id=owner_id,
-        plan_id=plan.id,
-        now=utcnow(),
-        status=PlanStatus.APPLYING,
-        apply_operation_id=operation.id,
-    )
-    return operation
-
-
-async def request_rollback(
-    session: AsyncSession, *, owner_id: uuid.UUID, operation_id: uuid.UUID
-) -> Operation:
-    """Undo the moves an apply operation made (a 404 unless it is your vault apply)."""
-    plan = await repository.get_plan_applied_by(
-        session, owner_id=owner_id, operation_id=operation_id
-    )
-    if plan is None:
-        raise jobs_service.OperationNotFound("No vault plan was applied by this operation")
-    if plan.status not in (PlanStatus.APPLYING, PlanStatus.APPLIED, PlanStatus.FAILED):
-        raise PlanNotReady(f"The plan is {plan.status}: there is nothing to roll back")
-    operation = await jobs_service.request_job(
-        session,
-        kind=ROLLBACK_KIND,
-        owner_id=owner_id,
-        params={"plan_id": str(plan.id), "apply_operation_id": str(operation_id)},
-    )
-    # From now on an apply run (a retry of a dead worker's) stops before its next move.
-    await repository.set_plan(
-        session,
-        owner_id=owner_id,
-        plan_id=plan.id,
-        now=utcnow(),
-        status=PlanStatus.ROLLING_BACK,
-        rollback_operation_id=operation.id,
-    )
-    return operation
