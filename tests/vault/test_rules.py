@@ -59,6 +59,13 @@ rules:
     assert render_target(draft, _facts("a/My DRAFT.md")) is None  # stays where it is
 
 
+def test_a_catastrophic_pattern_runs_in_linear_time() -> None:
+    rules = parse_rules("rules: [{name: a, category: a, match: {name_regex: '^(a+)+$'}}]")
+    name = "a" * 200 + "!"  # Python's re backtracks for ages on this one
+    assert categorise(rules, _facts(f"x/{name}")) is None
+    assert categorise(rules, _facts("x/" + "a" * 200)) is not None
+
+
 def test_json_is_yaml_and_a_list_is_a_rule_set() -> None:
     rules = parse_rules('[{"name": "all", "category": "misc", "target": "misc/{name}"}]')
     assert rules.rules[0].category == "misc"
@@ -72,6 +79,7 @@ def test_json_is_yaml_and_a_list_is_a_rule_set() -> None:
         "rules: [{name: a, category: a, target: '../{name}'}]",
         "rules: [{name: a, category: a, target: '/abs/{name}'}]",
         "rules: [{name: a, category: a, match: {name_regex: '(('}}]",
+        "rules: [{name: a, category: a, match: {name_regex: '(?<=x)y'}}]",  # not RE2
         "rules: [{name: a, category: a, match: {colour: red}}]",
         "rules: [{name: a, category: a}, {name: a, category: b}]",
     ],

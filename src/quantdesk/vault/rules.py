@@ -11,8 +11,10 @@ import re
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,6 +25,17 @@ _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+@lru_cache(maxsize=256)
+def name_pattern(pattern: str) -> Any:
+    """A user's name filter, compiled by RE2: its matching time is linear in the name, so no
+    pattern can stall a worker (Python's ``re`` backtracks: ``(a+)+$`` takes forever)."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
 class RuleFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,7 +43,9 @@ class RuleFilter(BaseModel):
     mime: list[str] | None = Field(
         default=None, max_length=50, description="MIME types or prefixes such as image/"
     )
-    name_regex: str | None = Field(default=None, max_length=200)
+    name_regex: str | None = Field(
+        default=None, max_length=200, description="RE2 syntax (no look-arounds nor back-references)"
+    )
     min_size: int | None = Field(default=None, ge=0)
     max_size: int | None = Field(default=None, ge=0)
     modified_after: datetime | None = None
@@ -51,9 +66,12 @@ class RuleFilter(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from exc
+                name_pattern(value)
+            except re2.error as exc:
+                reason = (
+                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                )
+                raise ValueError(f"not a regular expression RE2 accepts: {reason}") from None
         return value
 
 
@@ -244,7 +262,7 @@ def _matches(rule: Rule, facts: FileFacts) -> bool:
         (facts.mime or "").startswith(m) if m.endswith("/") else facts.mime == m for m in f.mime
     ):
         return False
-    if f.name_regex is not None and not re.search(f.name_regex, facts.name):
+    if f.name_regex is not None and not name_pattern(f.name_regex).search(facts.name):
         return False
     if f.min_size is not None and facts.size < f.min_size:
         return False
