@@ -105,6 +105,11 @@ async def test_listing_is_recursive_sorted_and_paged(tmp_path: Path) -> None:
     assert seen == sorted(names)
 
 
+async def test_a_missing_root_is_an_error_not_an_empty_vault(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="missing"):
+        await LocalStorage(tmp_path / "unmounted").list()
+
+
 async def test_links_out_of_the_root_and_special_files_are_refused(tmp_path: Path) -> None:
     root, outside = _tree(tmp_path)
     storage = LocalStorage(root)

@@ -127,6 +127,8 @@ class LocalStorage:
                     yield _entry(rel, st)
 
     def _list(self, cursor: str | None, limit: int) -> ListPage:
+        if not self.root.is_dir():  # an unmounted disk must not read as an empty vault
+            raise StorageError("the vault's folder is missing")
         entries: list[Entry] = []
         more = False
         for entry in self._walk(self.root, ""):
