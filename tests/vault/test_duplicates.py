@@ -160,6 +160,12 @@ async def test_clean_up_quarantines_all_but_one_and_rolls_back(
     contents = sorted(h for h, _ in after.values() if not h.startswith("link:"))
     assert contents == sorted(h for h, _ in before.values() if not h.startswith("link:"))
     assert brute_force(root) == set()  # one copy of each left outside the quarantine
+    report = (await client.get(f"{API}/{vault['id']}/duplicates", headers=alice.headers)).json()
+    assert report["data"]["group_count"] == 0  # quarantined copies are not duplicates any more
+    replanned = await run_job(client, alice, f"{API}/{vault['id']}/organize")
+    plan_path = replanned["plan_url"].removeprefix("/api/v1")
+    replan = (await client.get(f"/api/v1{plan_path}", headers=alice.headers)).json()["data"]
+    assert not [m for m in replan["moves"] if m["src"].startswith(".quarantine/")]
     kept = [p for p in after if p.startswith("copies/") and "same" in p]
     expected_kept = {
         "oldest": {"copies/a/same.dat", "copies/a/same-link.dat"},

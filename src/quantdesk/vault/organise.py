@@ -54,6 +54,8 @@ def _organize_targets(vault: Vault, rows: list[VaultFile]) -> list[tuple[VaultFi
     rules = service.vault_rules(vault)
     wanted = []
     for row in rows:
+        if _quarantined(row.path):
+            continue
         facts = FileFacts(row.path, row.size, row.mtime, row.mime, row.symbol)
         rule = categorise(rules, facts)
         target = render_target(rule, facts) if rule is not None else None
@@ -66,6 +68,10 @@ def _organize_targets(vault: Vault, rows: list[VaultFile]) -> list[tuple[VaultFi
         if target.split("/", 1)[0] != service.QUARANTINE:
             wanted.append((row, target))
     return wanted
+
+
+def _quarantined(path: str) -> bool:
+    return path.split("/", 1)[0] == service.QUARANTINE
 
 
 def _keeper(copies: list[list[VaultFile]], keep: str, reference: str | None) -> int:
@@ -92,7 +98,7 @@ def _keeper(copies: list[list[VaultFile]], keep: str, reference: str | None) -> 
 def _dedupe_targets(plan: VaultPlan, rows: list[VaultFile]) -> list[tuple[VaultFile, str]]:
     groups: dict[tuple[int, str], dict[str, list[VaultFile]]] = {}
     for row in rows:
-        if row.content_hash is not None and row.size > 0:
+        if row.content_hash is not None and row.size > 0 and not _quarantined(row.path):
             per_inode = groups.setdefault((row.size, row.content_hash), {})
             per_inode.setdefault(service.inode_key(row), []).append(row)
     wanted: list[tuple[VaultFile, str]] = []

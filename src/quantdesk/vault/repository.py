@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.models import Vault, VaultFile, VaultMove, VaultPlan
 
+# The vault's own quarantine (duplicate clean-ups move files there): never a duplicate again.
+QUARANTINED = ".quarantine/%"
+
 # --- vaults -----------------------------------------------------------------------------------
 
 
@@ -185,7 +188,12 @@ async def same_size_files(
     """Non-empty files sharing their size with another file: the duplicate candidates."""
     sizes = (
         select(VaultFile.size)
-        .where(VaultFile.vault_id == vault_id, VaultFile.owner_id == owner_id, VaultFile.size > 0)
+        .where(
+            VaultFile.vault_id == vault_id,
+            VaultFile.owner_id == owner_id,
+            VaultFile.size > 0,
+            VaultFile.path.not_like(QUARANTINED),
+        )
         .group_by(VaultFile.size)
         .having(func.count() > 1)
     )
@@ -195,6 +203,7 @@ async def same_size_files(
             VaultFile.vault_id == vault_id,
             VaultFile.owner_id == owner_id,
             VaultFile.size.in_(sizes),
+            VaultFile.path.not_like(QUARANTINED),
         )
         .order_by(VaultFile.size, VaultFile.path)
     )
@@ -239,6 +248,7 @@ async def hashed_files(
             VaultFile.vault_id == vault_id,
             VaultFile.owner_id == owner_id,
             VaultFile.content_hash.is_not(None),
+            VaultFile.path.not_like(QUARANTINED),
         )
         .group_by(VaultFile.size, VaultFile.content_hash)
         .having(func.count() > 1)
@@ -250,7 +260,11 @@ async def hashed_files(
             groups,
             (groups.c.size == VaultFile.size) & (groups.c.content_hash == VaultFile.content_hash),
         )
-        .where(VaultFile.vault_id == vault_id, VaultFile.owner_id == owner_id)
+        .where(
+            VaultFile.vault_id == vault_id,
+            VaultFile.owner_id == owner_id,
+            VaultFile.path.not_like(QUARANTINED),
+        )
         .order_by(VaultFile.size.desc(), VaultFile.content_hash, VaultFile.path)
     )
     return list(result.scalars())
