@@ -17,6 +17,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from quantdesk.kit.config import Settings
+from quantdesk.kit.logging import get_logger
+
+_log = get_logger("quantdesk.vault")
+_warned = False
 
 
 class CredentialsUnreadable(Exception):
@@ -24,7 +28,15 @@ class CredentialsUnreadable(Exception):
 
 
 def _fernet(settings: Settings) -> Fernet:
+    global _warned
     configured = settings.vault_secret_key.get_secret_value() if settings.vault_secret_key else ""
+    if not configured.strip() and not _warned:
+        _warned = True
+        _log.warning(
+            "vault_secret_key_derived",
+            detail="QUANTDESK_VAULT_SECRET_KEY is unset: vault credentials are encrypted with a "
+            "key derived from QUANTDESK_JWT_SECRET (set both in production)",
+        )
     secret = configured.strip() or f"jwt:{settings.jwt_secret.get_secret_value()}"
     try:
         return Fernet(secret.encode())
