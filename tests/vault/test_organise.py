@@ -111,6 +111,12 @@ async def test_plan_apply_recheck_and_rollback(
     assert "filings/AAPL/2023/AAPL_10-K_2023.pdf" in [
         f["path"] for f in listed.json()["data"]["items"]
     ]
+    listed_plans = await client.get(f"{API}/{vault['id']}/plans", headers=alice.headers)
+    [summary] = listed_plans.json()["data"]["items"]
+    assert summary["id"] == plan["id"]
+    assert summary["status"] == "applied"
+    assert summary["apply_operation_id"] == applied["_operation_id"]
+    assert (await client.get(f"{API}/{vault['id']}/plans", headers=bob.headers)).status_code == 404
     again = await client.post(
         f"{API}/{vault['id']}/plans/{plan['id']}/apply", headers=alice.headers
     )

@@ -26,6 +26,7 @@ from quantdesk.vault.schemas import (
     DuplicateReport,
     OrganizeRequest,
     PlanOut,
+    PlanSummary,
     UploadedFile,
     VaultCreate,
     VaultFileOut,
@@ -366,6 +367,25 @@ async def organize_vault(
         session, owner_id=user.id, vault_id=vault_id, data=body or OrganizeRequest()
     )
     return _plan_accepted(response, plan.id, vault_id, operation)
+
+
+@router.get(
+    "/vaults/{vault_id}/plans",
+    response_model=Envelope[Page[PlanSummary]],
+    responses={**_NOT_FOUND, **_INVALID},
+)
+async def list_vault_plans(
+    vault_id: VaultId,
+    session: DbSession,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+) -> Envelope[Page[PlanSummary]]:
+    """The vault's plans (organise, duplicate clean-up), newest first, with their operations."""
+    page = await plans.list_plans(
+        session, owner_id=user.id, vault_id=vault_id, limit=limit, cursor=cursor
+    )
+    return ok(page, f"{len(page.items)} plan(s)", next_actions=["get_vault_plan"])
 
 
 @router.get(

@@ -10,11 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quantdesk.jobs import service as jobs_service
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import utcnow
-from quantdesk.kit.pagination import decode_cursor, encode_cursor
+from quantdesk.kit.pagination import (
+    Page,
+    decode_cursor,
+    decode_time_id,
+    encode_cursor,
+    encode_time_id,
+)
 from quantdesk.models import Operation, PlanStatus, Vault, VaultPlan
 from quantdesk.vault import repository
 from quantdesk.vault.errors import PlanNotFound, PlanNotReady
-from quantdesk.vault.schemas import CleanupRequest, MoveOut, OrganizeRequest, PlanOut
+from quantdesk.vault.schemas import (
+    CleanupRequest,
+    MoveOut,
+    OrganizeRequest,
+    PlanOut,
+    PlanSummary,
+)
 from quantdesk.vault.service import APPLY_KIND, PLAN_KIND, ROLLBACK_KIND, owned, storage_errors
 from quantdesk.vault.storage import clean_path
 
@@ -79,6 +91,46 @@ async def _owned_plan(
     if plan is None or plan.vault_id != vault_id:
         raise PlanNotFound()
     return plan
+
+
+async def list_plans(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    vault_id: uuid.UUID,
+    limit: int,
+    cursor: str | None = None,
+) -> Page[PlanSummary]:
+    """The vault's plans, newest first (organise and duplicate clean-ups, in any state)."""
+    vault = await owned(session, owner_id, vault_id)
+    rows = await repository.list_plans(
+        session,
+        owner_id=owner_id,
+        vault_id=vault.id,
+        limit=limit + 1,
+        before=decode_time_id(cursor),
+    )
+    page = rows[:limit]
+    return Page[PlanSummary](
+        items=[
+            PlanSummary(
+                id=p.id,
+                vault_id=p.vault_id,
+                kind=p.kind,
+                status=p.status,
+                options=dict(p.options),
+                move_count=p.move_count,
+                plan_operation_id=p.plan_operation_id,
+                apply_operation_id=p.apply_operation_id,
+                rollback_operation_id=p.rollback_operation_id,
+                created_at=p.created_at,
+            )
+            for p in page
+        ],
+        next_cursor=encode_time_id(page[-1].created_at, page[-1].id)
+        if len(rows) > limit and page
+        else None,
+    )
 
 
 async def get_plan(

@@ -299,6 +299,25 @@ async def get_plan(
     return result.scalar_one_or_none()
 
 
+async def list_plans(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    vault_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[VaultPlan]:
+    stmt = select(VaultPlan).where(VaultPlan.vault_id == vault_id, VaultPlan.owner_id == owner_id)
+    if before is not None:
+        created_at, plan_id = before
+        stmt = stmt.where(
+            (VaultPlan.created_at < created_at)
+            | ((VaultPlan.created_at == created_at) & (VaultPlan.id < plan_id))
+        )
+    stmt = stmt.order_by(VaultPlan.created_at.desc(), VaultPlan.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def get_plan_applied_by(
     session: AsyncSession, *, owner_id: uuid.UUID, operation_id: uuid.UUID
 ) -> VaultPlan | None:

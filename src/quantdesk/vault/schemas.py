@@ -140,6 +140,19 @@ class MoveOut(BaseModel):
     reason: str | None
 
 
+class PlanSummary(BaseModel):
+    id: uuid.UUID
+    vault_id: uuid.UUID
+    kind: str
+    status: str
+    options: dict[str, object]
+    move_count: int
+    plan_operation_id: uuid.UUID | None
+    apply_operation_id: uuid.UUID | None
+    rollback_operation_id: uuid.UUID | None
+    created_at: datetime
+
+
 class PlanOut(BaseModel):
     id: uuid.UUID
     vault_id: uuid.UUID
