@@ -223,3 +223,19 @@ def test_fuzzed_roots_never_escape(tmp_path: Path, parts: list[str], absolute: b
     assert root.is_relative_to(real_allowed[0])
     assert not root.is_relative_to(bob)
     assert not bob.is_relative_to(root)
+
+
+def test_allowed_roots_and_endpoints_settings(tmp_path: Path) -> None:
+    def make(**kwargs: str) -> Settings:
+        return Settings(_env_file=None, data_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+
+    assert make().resolved_vault_allowed_roots == [tmp_path.resolve() / "vaults"]
+    comma = make(vault_allowed_roots="shared, /srv/vaults")
+    assert comma.resolved_vault_allowed_roots == [
+        tmp_path.resolve() / "shared",
+        Path("/srv/vaults"),
+    ]
+    as_json = make(vault_allowed_roots='["/srv/a", "/srv/b"]')
+    assert as_json.resolved_vault_allowed_roots == [Path("/srv/a"), Path("/srv/b")]
+    endpoints = make(vault_allowed_endpoints="http://127.0.0.1:9000,http://minio:9000")
+    assert endpoints.vault_allowed_endpoints == ["http://127.0.0.1:9000", "http://minio:9000"]
