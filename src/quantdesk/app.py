@@ -50,6 +50,8 @@ from quantdesk.trading.endpoints import router as trading_router
 from quantdesk.trading.matcher import OrderMatcher
 from quantdesk.trading.order_endpoints import router as orders_router
 from quantdesk.universes.endpoints import router as universes_router
+from quantdesk.vault.endpoints import router as vault_router
+from quantdesk.vault.endpoints import upload_limit as vault_upload_limit
 
 _log = get_logger("quantdesk.app")
 
@@ -172,7 +174,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        limit_for=vault_upload_limit(settings.vault_max_upload_bytes),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: its time and status cover all the above
 
@@ -186,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trading_router, prefix="/api/v1")
     app.include_router(orders_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
+    app.include_router(vault_router, prefix="/api/v1")
     app.include_router(jobs_health_router)
     app.include_router(live_router)
     app.include_router(market_live_router)

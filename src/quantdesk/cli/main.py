@@ -23,6 +23,7 @@ from quantdesk.cli import (
     providers,
     universe,
     user,
+    vault,
 )
 from quantdesk.cli import worker as worker_commands
 from quantdesk.cli.common import check_database, configure_cli_logging, load_settings
@@ -45,6 +46,7 @@ app.add_typer(assets.app, name="assets")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
+app.add_typer(vault.app, name="vault")
 app.add_typer(providers.app, name="providers")
 app.add_typer(market.app, name="market")
 app.command()(worker_commands.worker)
