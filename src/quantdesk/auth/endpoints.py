@@ -232,7 +232,7 @@ async def create_api_token(
         token=created.secret,
         created_at=token.created_at,
         expires_at=token.expires_at,
-        scopes=token.scopes,  # type: ignore[arg-type]  # the stored text, parsed by the model
+        scopes=token.scopes,  # the stored text, parsed by the model
     )
     return ok(
         data,

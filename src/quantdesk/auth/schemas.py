@@ -155,7 +155,7 @@ class CreateApiTokenRequest(_Request):
         description="Lifetime in days; omitted or null means the token does not expire",
     )
     scopes: list[TokenScope] = Field(
-        default_factory=lambda: list(token_scopes.ALL_SCOPES),
+        default_factory=lambda: ["read", "write"],
         min_length=1,
         description='What the token may do: ["read"] (search, get, list: an agent that cannot '
         'place an order) or ["read", "write"] (the default; "write" implies "read")',
