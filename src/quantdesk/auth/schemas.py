@@ -61,6 +61,10 @@ def _stored_scopes(value: object) -> object:
     return sorted(token_scopes.parse(value)) if isinstance(value, str) else value
 
 
+def _all_scopes() -> list[TokenScope]:
+    return ["read", "write"]
+
+
 TokenScopes = Annotated[
     list[TokenScope],
     BeforeValidator(_stored_scopes),
@@ -155,7 +159,7 @@ class CreateApiTokenRequest(_Request):
         description="Lifetime in days; omitted or null means the token does not expire",
     )
     scopes: list[TokenScope] = Field(
-        default_factory=lambda: ["read", "write"],
+        default_factory=_all_scopes,
         min_length=1,
         description='What the token may do: ["read"] (search, get, list: an agent that cannot '
         'place an order) or ["read", "write"] (the default; "write" implies "read")',
