@@ -20,20 +20,16 @@ from quantdesk.agents.catalog import (
     app_catalog,
     build_catalog,
 )
-from quantdesk.app import create_app
-from quantdesk.kit.config import Settings
 from tests.agents.conftest import Token
 from tests.factories import Account
 
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # OpenAI's and Anthropic's rule
 
 
-@pytest.fixture(scope="module")
-def openapi() -> dict[str, Any]:
-    """This code's OpenAPI document (no database needed to describe the API)."""
-    settings = Settings(environment="test", jwt_secret="s" * 64)  # type: ignore[arg-type]
-    document: dict[str, Any] = create_app(settings).openapi()
-    return document
+@pytest.fixture
+def openapi(app: FastAPI) -> dict[str, Any]:
+    """The app's own OpenAPI document, as /openapi.json serves it."""
+    return app.openapi()
 
 
 def test_every_api_operation_is_a_tool_or_explicitly_excluded(openapi: dict[str, Any]) -> None:
