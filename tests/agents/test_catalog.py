@@ -75,7 +75,7 @@ def test_each_tool_is_its_operation_as_a_standalone_json_schema(openapi: dict[st
     assert set(place_order.input_schema["required"]) == {"account_id", "symbol", "side"}
     get_operation = catalog.get("get_operation")
     assert get_operation is not None
-    assert get_operation.input_schema["properties"]["wait_seconds"]["maximum"] == 60
+    assert get_operation.input_schema["properties"]["wait_seconds"]["maximum"] == 30
 
 
 async def _tools(client: httpx.AsyncClient, token: str, fmt: str | None) -> httpx.Response:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +24,8 @@ from quantdesk.kit.db import Database
 from quantdesk.kit.orm import utcnow
 from quantdesk.market.engine import store
 from quantdesk.market.engine.schemas import Fetched
+from quantdesk.models import Operation
+from quantdesk.models.operation import OperationStatus
 from tests.agents.conftest import Token
 from tests.agents.support import call, envelope, mcp_over_asgi
 from tests.factories import Account, ensure_assets
@@ -227,7 +231,7 @@ async def test_get_operation_waits_for_a_long_operation_to_finish(
         assert "get_operation" in started["next_actions"]
         operation_id = started["data"]["id"]
 
-        done = await call(agent, "get_operation", operation_id=operation_id, wait_seconds=30)
+        done = await call(agent, "get_operation", operation_id=operation_id, wait_seconds=25)
         assert done["data"]["status"] == "succeeded", done
 
         csv = await call(
@@ -239,6 +243,31 @@ async def test_get_operation_waits_for_a_long_operation_to_finish(
 
         at_once = await call(agent, "get_operation", operation_id=str(uuid.uuid4()))
         assert at_once["metadata"]["status_code"] == 404
+
+
+async def test_get_operation_answers_a_still_running_operation_at_its_timeout(
+    app: FastAPI, db: Database, alice: Account, alice_writer: Token
+) -> None:
+    async with db.transaction(user_id=alice.user.id) as session:
+        running = Operation(
+            kind="test.elsewhere",
+            owner_id=alice.user.id,
+            status=OperationStatus.RUNNING,
+            lease_owner="another-node:1",  # leased far ahead: no one here resumes it
+            lease_expires_at=utcnow() + timedelta(hours=1),
+            started_at=utcnow(),
+        )
+        session.add(running)
+        await session.flush()
+        operation_id = str(running.id)
+    async with mcp_over_asgi(app, alice_writer.secret) as agent:
+        started = time.monotonic()
+        answer = await call(agent, "get_operation", operation_id=operation_id, wait_seconds=0.6)
+        waited = time.monotonic() - started
+    assert answer["data"]["status"] == "running"
+    assert answer["message"] == "Still running after 0.6 s; call get_operation again to wait more"
+    assert answer["next_actions"] == ["get_operation", "cancel_operation"]
+    assert 0.6 <= waited < 5
 
 
 async def test_resources_are_the_callers_universes_accounts_and_positions(

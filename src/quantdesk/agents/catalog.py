@@ -24,7 +24,10 @@ from quantdesk.auth import scopes as token_scopes
 API_PREFIX = "/api/v1"
 
 # Operations under these OpenAPI tags are tools unless excluded below.
-TOOL_TAGS = frozenset({"assets", "market data", "universes", "paper trading", "operations"})
+# "vault" is the research vault's (issue: file organising), a tool domain as soon as it lands.
+TOOL_TAGS = frozenset(
+    {"assets", "market data", "universes", "paper trading", "operations", "vault"}
+)
 # Operations outside the tool tags that are tools all the same.
 INCLUDED = frozenset({"get_me"})  # who the agent acts for
 # Operations that are never tools, and why. No auth or admin plumbing, nothing an agent can't send.
@@ -47,7 +50,7 @@ EXCLUDED: Mapping[str, str] = {
 
 # get_operation waits (polling the real endpoint) until the operation ends or this many seconds.
 WAIT_ARGUMENT = "wait_seconds"
-MAX_WAIT_SECONDS = 60
+MAX_WAIT_SECONDS = 30  # under the usual 60 s idle timeout of a proxy in front of /mcp
 WAITING_TOOL = "get_operation"
 
 ToolFormat = Literal["openai", "anthropic", "mcp"]
