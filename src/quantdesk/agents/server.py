@@ -91,7 +91,8 @@ class InProcessGateway:
         request_id = current_request_id()
         if request_id:
             headers["X-Request-ID"] = request_id  # the tool's API call logs under the MCP call's id
-        transport = httpx.ASGITransport(app=self.app)
+        # An unhandled error is the app's 500 envelope (as a REST client sees it), not a raise.
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(
             transport=transport, base_url=INTERNAL_BASE_URL, headers=headers, timeout=API_TIMEOUT
         ) as client:
@@ -174,8 +175,12 @@ def build_server(gateway: Gateway, caller_of: CallerOf, *, transport: str) -> Se
             outcome, label = "unknown_tool", metrics.OTHER  # a made-up name never becomes a label
         else:
             # Refused or not, the API decides (a read-only token's write call is its 403).
-            async with gateway.client(caller) as client:
-                answer = await call_tool(client, tool, params.arguments or {})
+            try:
+                async with gateway.client(caller) as client:
+                    answer = await call_tool(client, tool, params.arguments or {})
+            except Exception:
+                _log.exception("mcp_tool_failed", tool=tool.name, transport=transport)
+                answer = local_error(500, "internal_error", "The tool failed; see the server log")
             outcome, label = answer.outcome, tool.name
             _only_callable_next_actions(answer, gateway.catalog(), caller)
         seconds = time.perf_counter() - started
