@@ -97,6 +97,7 @@ async def test_ai_tools_lists_the_same_tools_in_openai_anthropic_and_mcp_formats
     assert body["metadata"]["count"] == len(catalog.tools)
     assert body["metadata"]["scopes"] == ["read", "write"]
     assert body["metadata"]["credential_id"] == alice_writer.id
+    assert body["next_actions"] == ["search_assets", "list_universes", "create_universe"]
     for entry, tool in zip(body["data"], catalog.tools, strict=True):
         assert entry == {
             "type": "function",
@@ -124,6 +125,7 @@ async def test_ai_tools_lists_the_same_tools_in_openai_anthropic_and_mcp_formats
         t.name for t in catalog.tools if t.method == "GET"
     }
     assert "place_order" not in {e["name"] for e in reader["data"]}
+    assert reader["next_actions"] == ["search_assets", "list_universes"]
 
 
 async def test_ai_tools_needs_a_credential_and_a_known_format(

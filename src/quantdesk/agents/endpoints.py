@@ -12,6 +12,7 @@ from quantdesk.auth.dependencies import CurrentPrincipal
 from quantdesk.kit.envelope import Envelope, ok
 
 router = APIRouter(prefix="/ai", tags=["ai"])
+_FIRST_STEPS = ("search_assets", "list_universes", "create_universe")
 
 
 @router.get(
@@ -37,12 +38,15 @@ async def list_ai_tools(
     Run a tool by calling its operation with the same arguments (or over MCP at `/mcp`)."""
     tools = app_catalog(request.app).for_scopes(principal.scopes)
     scopes = principal.scopes if principal.scopes is not None else token_scopes.FULL_ACCESS
+    names = {tool.name for tool in tools}
     return ok(
         [tool.definition(format) for tool in tools],
         f"{len(tools)} tool(s) in the {format} format",
-        next_actions=[tool.name for tool in tools if tool.name == "search_assets"],
+        next_actions=[name for name in _FIRST_STEPS if name in names],
         format=format,
         count=len(tools),
         scopes=list(token_scopes.normalise(scopes)),
+        # Which credential this is (the stdio server logs its calls under it).
         credential_id=str(principal.token_id) if principal.token_id else None,
+        user_id=str(principal.user.id),
     )

@@ -45,7 +45,7 @@ async def connect(api_url: str, token: str) -> tuple[RemoteGateway, Caller]:
     caller = Caller(
         token=token,
         credential_id=metadata.get("credential_id"),
-        user_id=None,
+        user_id=metadata.get("user_id"),
         scopes=frozenset(metadata.get("scopes", [])),
     )
     return RemoteGateway(api_url, build_catalog(spec)), caller
