@@ -5,7 +5,7 @@ One server definition, two ways in:
 - streamable HTTP at ``/mcp`` on the API process (``McpHttp``): stateless JSON responses, so any
   API process behind a load balancer answers any request; a personal API token is required
   (``Authorization: Bearer``), no token no tools; tools run in process through the app itself;
-- stdio (``quantdesk mcp``, ``run_stdio``): a local process that talks to a configured API URL
+- stdio (``quantdesk mcp``, ``agents.stdio``): a local process that talks to a configured API URL
   with ``QUANTDESK_API_TOKEN``, so a desktop client (Claude Desktop) reaches any quantdesk.
 
 Every tool call is logged (credential id, never the token; tool; outcome; duration) and counted
