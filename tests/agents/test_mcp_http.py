@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -134,6 +135,17 @@ async def test_no_personal_api_token_no_tools(
     with pytest.raises(Exception):  # noqa: B017, PT011 - the SDK's own refusal, whatever its type
         async with mcp_over_asgi(app, "qd_not-a-real-token") as agent:
             await agent.list_tools()
+
+
+async def test_mcp_is_post_only_stateless_with_no_stream_to_hold_open(
+    client: httpx.AsyncClient, alice_writer: Token
+) -> None:
+    headers = {"Authorization": f"Bearer {alice_writer.secret}", "Accept": "text/event-stream"}
+    for method in ("GET", "DELETE"):
+        with anyio.fail_after(5):
+            response = await client.request(method, "/mcp", headers=headers)
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "POST"
 
 
 async def _alice_world(client: httpx.AsyncClient, db: Database, alice: Account) -> dict[str, str]:

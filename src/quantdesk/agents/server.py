@@ -312,6 +312,8 @@ def mount(app: FastAPI) -> McpHttp:
     from starlette.routing import Route
 
     mcp_http = McpHttp(app)
-    app.router.routes.append(Route("/mcp", endpoint=mcp_http, methods=["GET", "POST", "DELETE"]))
+    # POST only: stateless, there is no session to stream to (GET) or end (DELETE); the spec
+    # lets such a server answer GET with 405, and a GET stream would hold a task per client.
+    app.router.routes.append(Route("/mcp", endpoint=mcp_http, methods=["POST"]))
     app.state.mcp = mcp_http
     return mcp_http
