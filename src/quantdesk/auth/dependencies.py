@@ -29,7 +29,12 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(get_app_settings)]
+async def _request_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request
+    return get_app_settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_request_settings)]
 
 
 def websocket_credential(websocket: WebSocket) -> str | None:

@@ -229,19 +229,25 @@ async def _decide(
     order.status, order.accepted_at = "accepted", now
     if request.time_in_force is TimeInForce.DAY:
         order.expires_at = market.session.closes
-    session.add(order)
-    await session.flush()  # the client id's unique constraint speaks here
     fills: list[PaperFill] = []
     if _marketable(order, market, costs):
         # Filled at once: nothing to set aside; the journal refuses a fill the buying power
         # (or the unreserved holding) cannot pay, and the whole order goes with it (a 422).
+        # The order joins the session once filled, so it is inserted once, in its final state
+        # (its client id's unique constraint speaks at the flush below and undoes the fill).
         assert market.fresh_quote is not None
         fills = [await _fill(session, account, order, market.fresh_quote, costs, now)]
-    elif request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        order.status, order.canceled_at = "canceled", now
-        order.status_message = "not marketable at once"
+        session.add(order)
+        await session.flush()  # the order's row before its fill's (no ORM relationship orders them)
+        order_repository.add_fill(session, fills[0])
     else:
-        await _reserve(session, account, order, market, costs)
+        session.add(order)
+        await session.flush()  # the client id's unique constraint speaks here
+        if request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            order.status, order.canceled_at = "canceled", now
+            order.status_message = "not marketable at once"
+        else:
+            await _reserve(session, account, order, market, costs)
     await session.flush()
     return order, fills
 
@@ -351,7 +357,8 @@ async def _fill(
 ) -> PaperFill:
     """Fill the whole order at ``quote`` (already known to be marketable): its reservation goes
     back, the fill and its fee are posted to the journal (keyed by the fill's id: applied once),
-    the order is filled."""
+    the order is filled. The caller adds the fill to the session (after the order when the
+    order is new)."""
     side, kind = Side(order.side), _as_triggered(OrderType(order.type))
     price = rules.fill_price(side, kind, quote.price, costs, order.limit_price)
     assert price is not None
@@ -377,7 +384,6 @@ async def _fill(
             session, account, TransactionKind.FEE, entries.fee_entries(fill.fee, account.currency),
             reference=f"order:{order.id}", idempotency_key=f"fee:{fill.id}", key_is_new=True,
         )  # fmt: skip
-    order_repository.add_fill(session, fill)
     order.filled_qty = qty
     order.filled_avg_price = price
     order.status, order.filled_at, order.updated_at = "filled", now, now
@@ -453,7 +459,8 @@ async def work_open_order(
                 return "triggered"
             return None
         assert market.fresh_quote is not None
-        await _fill(session, account, order, market.fresh_quote, costs, now)
+        fill = await _fill(session, account, order, market.fresh_quote, costs, now)
+        order_repository.add_fill(session, fill)
         return order.status
 
 
