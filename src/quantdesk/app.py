@@ -19,6 +19,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from quantdesk import __version__, domains
+from quantdesk.agents import server as agents_server
+from quantdesk.agents.endpoints import router as agents_router
 from quantdesk.assets.endpoints import router as assets_router
 from quantdesk.auth.endpoints import router as auth_router
 from quantdesk.jobs.endpoints import health_router as jobs_health_router
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await matcher.start()
         app.state.market_engine = engine
         app.state.executor = jobs.executor
+        await app.state.mcp.start()  # /mcp: the MCP server's streamable-HTTP manager
         _log.info(
             "startup",
             database=app.state.db.kind,
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.mcp.stop()
             if matcher is not None:
                 await matcher.stop()
             if engine is not None:
@@ -193,6 +197,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orders_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
     app.include_router(vault_router, prefix="/api/v1")
+    app.include_router(agents_router, prefix="/api/v1")
+    agents_server.mount(app)  # MCP over streamable HTTP at /mcp (a personal API token)
     app.include_router(jobs_health_router)
     app.include_router(live_router)
     app.include_router(market_live_router)

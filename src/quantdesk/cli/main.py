@@ -19,6 +19,7 @@ from quantdesk.cli import (
     indices,
     jobs,
     market,
+    mcp,
     orders,
     providers,
     universe,
@@ -51,6 +52,7 @@ app.add_typer(providers.app, name="providers")
 app.add_typer(market.app, name="market")
 app.command()(worker_commands.worker)
 app.command()(worker_commands.beat)
+app.command()(mcp.mcp)
 market.app.command("engine")(worker_commands.market_engine)
 
 
