@@ -46,6 +46,9 @@ EXCLUDED: Mapping[str, str] = {
     "list_market_audit": "admin",
     "import_universe_csv": "a multipart upload; agents add symbols with add_assets_to_universe",
     "list_ai_tools": "the catalogue itself: an agent already has its tools",
+    "upload_vault_file": "a raw byte stream, not JSON arguments; people add files (dashboard, CLI)",
+    "download_vault_file": "raw bytes of any size, not an envelope; agents read the inventory "
+    "(list_vault_files) and the categories instead",
 }
 
 # get_operation waits (polling the real endpoint) until the operation ends or this many seconds.
