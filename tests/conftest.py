@@ -6,12 +6,15 @@ level security binds them exactly as in production. Under ``CI=true`` a missing 
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -22,7 +25,8 @@ from quantdesk.kit.db import Database
 from quantdesk.kit.migrations import upgrade
 from quantdesk.models import OWNED_TABLES
 from tests import pg
-from tests.factories import Account, create_user
+from tests.factories import Account, create_api_token, create_user
+from tests.jobs.live_server import live_server
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-production-0123456789"
 # No test reaches the internet: every Settings() built in this process (and every subprocess that
@@ -110,3 +114,37 @@ async def alice(db: Database, settings: Settings) -> Account:
 @pytest.fixture
 async def bob(db: Database, settings: Settings) -> Account:
     return await create_user(db, settings, email="bob@example.com")
+
+
+@pytest.fixture
+def json_log_output(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """Everything logged while the test runs, rendered by the app's own JSON formatter."""
+    root = logging.getLogger()
+    formatter = next(
+        h.formatter
+        for h in root.handlers
+        if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    caplog.set_level(logging.DEBUG)  # the test settings log WARNING and up; show everything
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def api_url(settings: Settings) -> Iterator[str]:
+    """A real HTTP server on the test database (one per module), for the CLI to talk to."""
+    with live_server(settings) as server:
+        yield server.http_url
+
+
+@pytest.fixture
+async def token(db: Database, alice: Account) -> str:
+    """Alice's personal API token, as the CLI sends it."""
+    _, secret = await create_api_token(db, alice.user, name="cli")
+    return secret

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import structlog
 
 from quantdesk.kit.db import Database
 from tests.factories import Account, create_api_token
@@ -38,23 +34,3 @@ async def alice_reader(db: Database, alice: Account) -> Token:
 @pytest.fixture
 async def bob_writer(db: Database, bob: Account) -> Token:
     return await _token(db, bob, "read write")
-
-
-@pytest.fixture
-def json_log_output(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
-    """Everything logged while the test runs, rendered by the app's own JSON formatter."""
-    root = logging.getLogger()
-    formatter = next(
-        h.formatter
-        for h in root.handlers
-        if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)
-    )
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    caplog.set_level(logging.DEBUG)
-    root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)

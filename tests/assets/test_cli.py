@@ -22,7 +22,6 @@ from quantdesk.kit.db import Database
 from quantdesk.kit.migrations import upgrade
 from tests.cli.support import cli_env, quantdesk
 from tests.factories import Account, create_api_token, ensure_assets, ensure_index
-from tests.jobs.live_server import live_server
 
 INDEX_NAME = "QD CLI & Sons 2"
 
@@ -103,12 +102,6 @@ def test_unknown_source_is_a_usage_error(tmp_path: Path, clear_settings: None) -
 
 
 # `assets search` and `indices` go through the API: a real server on the test database.
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    with live_server(settings) as server:
-        yield server.http_url
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from quantdesk.kit.db import Database
 from tests.cli.support import cli_env, quantdesk
 from tests.factories import Account, create_api_token, ensure_assets
 from tests.fakes.http_server import FakeHttpServer, Reply
-from tests.jobs.live_server import live_server
 from tests.market.providers.recordings import closed_port_url
 from tests.market.support import asset_row, fmp_profile
 
@@ -142,12 +141,6 @@ async def test_providers_status_without_a_server_says_so(
 
 
 # `assets validate --bulk`: a job of a real server, followed to its end.
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    with live_server(settings) as server:
-        yield server.http_url
 
 
 async def test_bulk_validation_follows_the_job_and_exits_by_the_results(

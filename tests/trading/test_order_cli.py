@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -11,20 +11,12 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from quantdesk.cli.main import app as main_cli
-from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from tests.factories import Account, create_api_token, ensure_assets
-from tests.jobs.live_server import live_server
 from tests.market.engine.conftest import empty_engine_tables
 from tests.trading.test_orders import COIN, _quote
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    with live_server(settings) as server:
-        yield server.http_url
 
 
 @pytest.fixture

@@ -8,53 +8,20 @@ import json
 import re
 import socket
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from click.testing import Result
 from typer.testing import CliRunner
 
-from quantdesk.app import create_app
 from quantdesk.cli.universe import app as universe_cli
-from quantdesk.kit.config import Settings, get_settings
+from quantdesk.kit.config import get_settings
 from quantdesk.kit.db import Database
 from tests.cli.support import cli_env, quantdesk
-from tests.factories import Account, create_api_token, ensure_assets
+from tests.factories import Account, ensure_assets
 from tests.universes.helpers import ensure_bulk_assets, snapshot
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    """A real HTTP server for the CLI to talk to, on the test database."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the API server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    sock.close()
-
-
-@pytest.fixture
-async def token(db: Database, alice: Account) -> str:
-    _, secret = await create_api_token(db, alice.user, name="cli")
-    return secret
 
 
 def cli(api_url: str, token: str, *args: str) -> Result:

@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from quantdesk.cli.vault import app as vault_cli
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
-from tests.factories import Account, create_api_token, ensure_assets
-from tests.jobs.live_server import live_server
+from tests.factories import ensure_assets
 from tests.vault.helpers import PDF, fresh_folder, manifest, write
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    with live_server(settings) as server:
-        yield server.http_url
-
-
-@pytest.fixture
-async def token(db: Database, alice: Account) -> str:
-    _, secret = await create_api_token(db, alice.user, name="cli")
-    return secret
 
 
 def cli(api_url: str, token: str, *args: str) -> Result:

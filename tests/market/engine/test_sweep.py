@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from quantdesk.kit.db import Database
+from quantdesk.kit.orm import utcnow
 from quantdesk.market import datatypes, watching
 from quantdesk.market.engine import service, store, sweep
 from quantdesk.market.engine.loops import SweepLoop
@@ -25,12 +26,16 @@ TTLS = {"quote": 60, "profile": 86400}
 
 
 async def _watch(
-    db: Database, account: Account, pairs: list[tuple[str, str]], **kw: object
+    db: Database,
+    account: Account,
+    pairs: list[tuple[str, str]],
+    now: datetime = NOW,
+    **kw: object,
 ) -> None:
     async with db.transaction(user_id=account.user.id) as session:
         await watching.watch(
             session, owner_id=account.user.id, client=f"api:{len(pairs)}:{kw}", pairs=pairs,
-            now=NOW, seconds=600, **kw,  # type: ignore[arg-type]
+            now=now, seconds=600, **kw,  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -148,7 +153,8 @@ async def test_the_sweep_recovers_rows_whose_worker_died(edb: Database) -> None:
 
 
 async def test_one_sweep_turn_at_a_time_across_loops(edb: Database, alice: Account) -> None:
-    await _watch(edb, alice, [("AAPL", "quote")])
+    # the loops sweep at the clock's now, so the watch must be alive then
+    await _watch(edb, alice, [("AAPL", "quote")], now=utcnow())
     loops = [SweepLoop(edb, every_seconds=60, policy=POLICY) for _ in range(4)]
     for index, loop in enumerate(loops):
         loop.holder = f"process-{index}"

@@ -219,14 +219,7 @@ class LocalStorage:
         return await self.stat(path)
 
     def _prepare_write(self, path: str) -> Path:
-        target = self._target(path)
-        try:
-            os.makedirs(target.parent, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise PathRefused("a folder in the path is a file", path=path) from None
-        # Created folders must still be inside (a racing link swap would show here).
-        if not self._inside(os.path.realpath(target.parent)):
-            raise PathRefused("the path leaves the vault (through a symbolic link)", path=path)
+        target = self._prepare_new(path)
         if os.path.lexists(target):
             self._regular(path)  # only a regular file may be replaced
         return target
@@ -277,6 +270,7 @@ class LocalStorage:
             os.makedirs(target.parent, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise PathRefused("a folder in the path is a file", path=path) from None
+        # Created folders must still be inside (a racing link swap would show here).
         if not self._inside(os.path.realpath(target.parent)):
             raise PathRefused("the path leaves the vault (through a symbolic link)", path=path)
         return target
