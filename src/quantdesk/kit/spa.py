@@ -1,0 +1,82 @@
+"""The dashboard's built files (``frontend/dist``) served at ``/`` by the API process itself.
+
+Paths that name a file are served from the folder; any other path is a client-side route and gets
+``index.html``, except under the server's own prefixes (``/api``, ``/docs``, ``/ws``, ...), which
+keep their JSON 404. Vite's hashed bundles under ``/assets/`` never change, so browsers keep them
+for a year; ``index.html`` is revalidated on every load so a new build is seen at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Never answered with index.html: the API, its docs and schema, sockets, metrics and health.
+SERVER_PREFIXES = (
+    "/api",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/ws",
+    "/metrics",
+    "/health",
+)
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_CACHE = "no-cache"
+OTHER_FILES = "public, max-age=3600"
+
+_NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>quantdesk</title>
+<h1>quantdesk</h1><p>The API is running (<a href="/docs">/docs</a>), but the dashboard is not
+built. Install Node.js 20+ and npm, then run <code>make run</code> (or
+<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>).</p>"""
+
+
+def is_server_path(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in SERVER_PREFIXES) or (
+        path.startswith("/health")  # /health, /health/ready, /healthz
+    )
+
+
+def _file_in(root: Path, relative: str) -> Path | None:
+    """The file ``relative`` names inside ``root``; None outside it (``..``) or when absent."""
+    if not relative:
+        return None
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def mount_dashboard(app: FastAPI, dist: Path | None) -> None:
+    """Register the catch-all route last, after every API route, so it only sees the rest."""
+    root = dist.resolve() if dist is not None else None
+
+    async def dashboard(request: Request, path: str = "") -> Response:
+        url_path = "/" + path
+        if is_server_path(url_path):
+            raise StarletteHTTPException(status_code=404)
+        if root is None or not (root / "index.html").is_file():
+            return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Cache-Control": NO_CACHE})
+        found = _file_in(root, path)
+        if found is not None:
+            if path.startswith("assets/"):
+                cache = IMMUTABLE
+            elif found.name == "index.html":
+                cache = NO_CACHE
+            else:
+                cache = OTHER_FILES
+            return FileResponse(found, headers={"Cache-Control": cache})
+        if path.startswith("assets/"):  # a bundle of an older build: never HTML in its place
+            raise StarletteHTTPException(status_code=404)
+        return FileResponse(root / "index.html", headers={"Cache-Control": NO_CACHE})
+
+    app.add_api_route(
+        "/{path:path}",
+        dashboard,
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        name="dashboard",
+    )
