@@ -1,0 +1,47 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, unwrap } from "@/lib/api";
+import { quoteFromValue, type LiveQuote } from "./live";
+
+/** The engine's latest stored quote (a stale or missing one is queued for refresh). */
+export function useStoredQuote(symbol: string, enabled = true) {
+  return useQuery({
+    queryKey: ["market", "quote", symbol],
+    enabled,
+    staleTime: 60_000,
+    queryFn: async (): Promise<LiveQuote | null> => {
+      const data = await unwrap(
+        api.GET("/api/v1/market/data/{symbol}", { params: { path: { symbol }, query: { types: ["quote"] } } }),
+      );
+      const value = data.values.find((v) => v.data_type === "quote");
+      if (!value || value.value === null || value.value === undefined) return null;
+      return quoteFromValue(symbol, value.value, value.source ?? null, value.as_of ?? null);
+    },
+  });
+}
+
+export function useQuoteHistory(symbol: string) {
+  return useQuery({
+    queryKey: ["market", "history", symbol],
+    staleTime: 60_000,
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/market/history/{symbol}", { params: { path: { symbol } } })),
+  });
+}
+
+export function useMarketStatus(enabled: boolean) {
+  return useQuery({
+    queryKey: ["market", "status"],
+    enabled,
+    refetchInterval: 10_000,
+    queryFn: () => unwrap(api.GET("/api/v1/market/status")),
+  });
+}
+
+export function useProvidersHealth(enabled: boolean) {
+  return useQuery({
+    queryKey: ["health", "providers"],
+    enabled,
+    refetchInterval: 15_000,
+    queryFn: () => unwrap(api.GET("/health/providers")),
+  });
+}
