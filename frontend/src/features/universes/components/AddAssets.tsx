@@ -31,9 +31,11 @@ export function AddAssets({ universeId }: { universeId: string }) {
   const change = useChangeMembers(universeId);
   const validate = useSymbolValidation();
   const listId = useId();
+  const busy = change.isPending || validate.isPending;
   const hits = open && q.trim() ? (search.data?.items ?? []) : [];
 
   async function add(symbol: string) {
+    if (busy) return;
     setOpen(false);
     setText("");
     try {
@@ -78,7 +80,6 @@ export function AddAssets({ universeId }: { universeId: string }) {
     }
   }
 
-  const busy = change.isPending || validate.isPending;
   return (
     <div className="typeahead">
       <label htmlFor={`${listId}-input`}>Add an asset</label>
@@ -98,8 +99,8 @@ export function AddAssets({ universeId }: { universeId: string }) {
           setActive(0);
         }}
         onKeyDown={onKeyDown}
-        onBlur={() => setTimeout(() => setOpen(false), 150)}
-        disabled={busy}
+        onBlur={() => setOpen(false)} // options add on mouse-down, before a blur
+        aria-busy={busy}
       />
       {hits.length > 0 && (
         <ul id={listId} role="listbox" className="typeahead-list">

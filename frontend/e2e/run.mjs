@@ -1,0 +1,112 @@
+// End-to-end: a person's first session against a real `quantdesk serve` (simulated market data).
+// Usage: BASE_URL=http://127.0.0.1:PORT OUT_DIR=... node e2e/run.mjs
+// Drives Debian's chromium through playwright-core; never downloads a browser.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.BASE_URL;
+const out = process.env.OUT_DIR ?? "test-results/e2e";
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+if (!base) throw new Error("BASE_URL is not set");
+mkdirSync(out, { recursive: true });
+
+const step = (name) => console.log(`[e2e] ${new Date().toISOString()} ${name}`);
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+});
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+context.setDefaultTimeout(20_000);
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+page.on("console", (msg) => {
+  if (msg.type() === "error" && !/WebSocket|status of (4\d\d|503)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+});
+
+async function shot(name) {
+  for (const [label, width, height] of [["desktop", 1440, 900], ["phone", 390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(out, `${name}-${label}-${width}.png`), fullPage: true });
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (scrollWidth > width + 1) throw new Error(`${name} at ${width} px scrolls sideways (${scrollWidth} px wide)`);
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+}
+
+try {
+  const email = `e2e-${Date.now()}@example.com`;
+  step("sign up");
+  await page.goto(`${base}/signup`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a long enough passphrase");
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Universes" }).waitFor();
+  await page.getByText("No universes yet").waitFor();
+  await shot("01-universes-empty");
+
+  step("create a universe");
+  await page.getByLabel("New universe name").fill("E2E picks");
+  await page.getByRole("button", { name: "Create universe" }).click();
+  await page.getByRole("link", { name: "E2E picks" }).click();
+  await page.getByRole("heading", { name: "E2E picks" }).waitFor();
+
+  for (const symbol of ["AAPL", "BTC-USD"]) {
+    step(`search and add ${symbol}`);
+    const box = page.getByRole("combobox", { name: "Add an asset" });
+    await box.fill(symbol);
+    await page.getByRole("option", { name: new RegExp(`^${symbol}\\b`) }).first().waitFor();
+    await box.press("Enter");
+    await page.getByRole("row").getByRole("link", { name: symbol, exact: true }).waitFor();
+  }
+  await page.getByText(/BTC-USD added|BTC-USD added; its validation is pending/).waitFor();
+  await shot("02-universe");
+
+  step("open a paper account");
+  await page.getByRole("link", { name: "Trading" }).click();
+  await page.getByLabel("New account name").fill("E2E paper");
+  await page.getByRole("button", { name: "Open paper account" }).click();
+  await page.getByRole("form", { name: "Order ticket" }).waitFor();
+
+  step("deposit");
+  await page.getByLabel("Amount (USD)").fill("10000");
+  await page.getByRole("button", { name: "Deposit" }).click();
+  const summary = page.getByLabel("Account summary");
+  await summary.getByText("$10,000.00").first().waitFor();
+
+  step("buy BTC-USD");
+  const ticket = page.getByRole("form", { name: "Order ticket" });
+  await ticket.getByRole("textbox", { name: "Symbol", exact: true }).fill("BTC-USD");
+  await ticket.getByRole("textbox", { name: "Quantity", exact: true }).fill("0.01");
+  await ticket.getByRole("button", { name: "Place buy order" }).click();
+  const result = ticket.getByRole("status");
+  await result.waitFor();
+  const text = await result.textContent();
+  if (!/^Filled/.test(text ?? "")) throw new Error(`the buy did not fill: ${text}`);
+
+  step("see the position and the activity");
+  await page.getByRole("table", { name: "Positions" }).getByRole("link", { name: "BTC-USD" }).waitFor();
+  await page.getByRole("table", { name: "Activity" }).getByText(/BTC-USD/).first().waitFor();
+  await page.getByRole("table", { name: "Positions" }).getByText("simulated").first().waitFor();
+  await shot("03-trading");
+
+  step("log out");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("heading", { name: "Log in" }).waitFor();
+  await page.goto(`${base}/trading`);
+  await page.getByRole("heading", { name: "Log in" }).waitFor(); // the session really ended
+  await page.screenshot({ path: join(out, "04-logged-out-phone-390.png") });
+  if (problems.length) throw new Error(`the browser reported errors:\n${problems.join("\n")}`);
+  step("passed");
+} catch (err) {
+  await page.screenshot({ path: join(out, "failure.png"), fullPage: true }).catch(() => {});
+  console.error(`[e2e] FAILED: ${err instanceof Error ? err.stack : err}`);
+  if (problems.length) console.error(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

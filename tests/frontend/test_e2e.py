@@ -1,0 +1,110 @@
+"""The dashboard end to end: Playwright drives Debian's chromium against a real `quantdesk serve`
+(simulated market data, a fresh SQLite data directory, a free port): sign up, create a universe,
+add AAPL and BTC-USD, open a paper account, deposit, buy, see the position and the activity, log
+out. Screenshots at 390 px and 1440 px go to frontend/test-results/e2e/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.frontend.support import (
+    CHROMIUM,
+    FRONTEND,
+    require,
+    require_built_dashboard,
+    require_node,
+)
+
+QUANTDESK = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "quantdesk"
+OUT_DIR = FRONTEND / "test-results" / "e2e"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"quantdesk serve exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"quantdesk serve did not answer in 60 s:\n{log.read_text()[-3000:]}")
+
+
+def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
+    require_built_dashboard()
+    node = require_node()
+    require(CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install chromium")
+    require(
+        (FRONTEND / "node_modules" / "playwright-core").is_dir(),
+        "frontend/node_modules is missing: `cd frontend && npm ci`",
+    )
+    quantdesk = str(QUANTDESK) if QUANTDESK.is_file() else (shutil.which("quantdesk") or "")
+    env = {
+        **os.environ,
+        "QUANTDESK_DATA_DIR": str(tmp_path / "data"),
+        "QUANTDESK_DATABASE_URL": "",
+        "QUANTDESK_PROVIDERS": "sim",
+        "QUANTDESK_FRONTEND_DIR": str(FRONTEND / "dist"),
+        "QUANTDESK_ENVIRONMENT": "development",
+        "QUANTDESK_EXECUTOR": "local",
+    }
+    for command in (
+        ["db", "upgrade"],
+        # The two files the scenario needs (US stocks, crypto): seconds, not the whole catalog.
+        ["catalog", "load", "--sources", "stocks,crypto", "--countries", "usa"],
+    ):
+        subprocess.run([quantdesk, *command], env=env, check=True, capture_output=True, timeout=120)
+
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [quantdesk, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(f"{base}/health", server, log)
+        shutil.rmtree(OUT_DIR, ignore_errors=True)
+        run = subprocess.run(
+            [node, "e2e/run.mjs"],
+            cwd=FRONTEND,
+            env={**env, "BASE_URL": base, "OUT_DIR": str(OUT_DIR), "CHROMIUM": str(CHROMIUM)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        print(run.stdout)
+        assert run.returncode == 0, (
+            f"the browser scenario failed (screenshots in {OUT_DIR}):\n{run.stdout}\n{run.stderr}"
+            f"\n--- server log (tail) ---\n{log.read_text()[-3000:]}"
+        )
+        shots = sorted(p.name for p in OUT_DIR.glob("*.png"))
+        assert any(name.endswith("-390.png") for name in shots), shots
+        assert any(name.endswith("-1440.png") for name in shots), shots
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
