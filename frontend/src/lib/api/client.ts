@@ -50,9 +50,12 @@ export function createAuthFetch(base: typeof fetch = globalThis.fetch.bind(globa
     if (AUTH_FREE.includes(path)) return base(input);
     if (!accessTokenFresh() && getRefreshToken()) await refreshAccessToken(base);
     const retry = input.clone();
-    const response = await base(withBearer(input, getAccessToken()));
+    const sent = getAccessToken();
+    const response = await base(withBearer(input, sent));
     if (response.status !== 401 || !getRefreshToken()) return response;
-    const token = await refreshAccessToken(base);
+    // Another request may have refreshed meanwhile: use its token rather than spend another.
+    const current = getAccessToken();
+    const token = current && current !== sent ? current : await refreshAccessToken(base);
     if (!token) {
       clearTokens();
       return response;

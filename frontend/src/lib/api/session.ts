@@ -65,7 +65,8 @@ export function refreshAccessToken(
   if (!token) return Promise.resolve(null);
   refreshing = (async () => {
     try {
-      const response = await fetcher("/api/v1/auth/refresh", {
+      const url = new URL("/api/v1/auth/refresh", globalThis.location?.origin ?? "http://localhost");
+      const response = await fetcher(url.toString(), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: token }),
