@@ -63,7 +63,39 @@ try {
     await page.getByRole("row").getByRole("link", { name: symbol, exact: true }).waitFor();
   }
   await page.getByText(/BTC-USD added|BTC-USD added; its validation is pending/).waitFor();
+
+  step("import a CSV, its progress live from /ws/operations");
+  await page.locator('input[type="file"]').setInputFiles({
+    name: "more.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("symbol,sector\nMSFT,\nNVDA,\n"),
+  });
+  await page.getByLabel(/progress$/).waitFor();
+  await page.locator(".import").getByText("succeeded").waitFor();
+  await page.getByRole("row").getByRole("link", { name: "NVDA", exact: true }).waitFor();
   await shot("02-universe");
+
+  step("the asset page: profile, live quote, price chart");
+  await page.getByRole("row").getByRole("link", { name: "AAPL", exact: true }).click();
+  await page.getByRole("heading", { name: /AAPL/ }).waitFor();
+  await page.getByRole("heading", { name: /Price history/ }).waitFor();
+  await page.locator(".quote-big").getByText("simulated").waitFor();
+  await page.locator(".chart canvas").first().waitFor();
+  await shot("03-asset");
+
+  step("search the catalog with a filter");
+  await page.getByRole("link", { name: "Search" }).click();
+  await page.getByLabel("Symbol or name").fill("apple");
+  await page.getByLabel("Class").selectOption("equity");
+  await page.getByRole("table").getByRole("link", { name: "AAPL", exact: true }).waitFor();
+
+  step("operations, in the dark theme");
+  await page.getByRole("link", { name: "Operations" }).click();
+  await page.getByRole("heading", { name: "Operations" }).waitFor();
+  await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
+  await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
+  await shot("04-operations-dark");
+  await page.getByRole("button", { name: /Switch to the light theme/ }).click();
 
   step("open a paper account");
   await page.getByRole("link", { name: "Trading" }).click();
@@ -91,7 +123,7 @@ try {
   await page.getByRole("table", { name: "Positions" }).getByRole("link", { name: "BTC-USD" }).waitFor();
   await page.getByRole("table", { name: "Activity" }).getByText(/BTC-USD/).first().waitFor();
   await page.getByRole("table", { name: "Positions" }).getByText("simulated").first().waitFor();
-  await shot("03-trading");
+  await shot("05-trading");
 
   step("log out");
   await page.setViewportSize({ width: 390, height: 844 });
@@ -99,7 +131,7 @@ try {
   await page.getByRole("heading", { name: "Log in" }).waitFor();
   await page.goto(`${base}/trading`);
   await page.getByRole("heading", { name: "Log in" }).waitFor(); // the session really ended
-  await page.screenshot({ path: join(out, "04-logged-out-phone-390.png") });
+  await page.screenshot({ path: join(out, "06-logged-out-phone-390.png") });
   if (problems.length) throw new Error(`the browser reported errors:\n${problems.join("\n")}`);
   step("passed");
 } catch (err) {

@@ -31,6 +31,18 @@ export default function PriceChart({ points, label }: { points: ChartPoint[]; la
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
       timeScale: { timeVisible: true, secondsVisible: false },
     });
+    // Follow the theme: re-read the colours when <html data-theme> changes.
+    const themeWatch = new MutationObserver(() => {
+      const now = getComputedStyle(document.documentElement);
+      chart.current?.applyOptions({
+        layout: { textColor: now.getPropertyValue("--fg").trim() },
+        grid: {
+          vertLines: { color: now.getPropertyValue("--border").trim() },
+          horzLines: { color: now.getPropertyValue("--border").trim() },
+        },
+      });
+    });
+    themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
     series.current = chart.current.addSeries(AreaSeries, {
       lineColor: accent,
       topColor: `${accent}55`,
@@ -38,6 +50,7 @@ export default function PriceChart({ points, label }: { points: ChartPoint[]; la
       lineWidth: 2,
     });
     return () => {
+      themeWatch.disconnect();
       chart.current?.remove();
       chart.current = null;
       series.current = null;

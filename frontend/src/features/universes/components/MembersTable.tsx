@@ -8,6 +8,7 @@ import { formatPrice } from "@/lib/format";
 import type { Member } from "../api";
 
 const ROW_HEIGHT = 44;
+const MAX_HEIGHT = 640;
 
 function PriceCell({ symbol, live }: { symbol: string; live: LiveQuote | undefined }) {
   const stored = useStoredQuote(symbol, !live);
@@ -59,7 +60,13 @@ export function MembersTable({
         <span role="columnheader">Last price</span>
         <span role="columnheader"><span className="sr-only">Actions</span></span>
       </div>
-      <div className="vbody" ref={scroller} tabIndex={0} aria-label="Assets, scrollable">
+      <div
+        className="vbody"
+        ref={scroller}
+        tabIndex={0}
+        aria-label="Assets, scrollable"
+        style={{ height: Math.min(members.length * ROW_HEIGHT + 2, MAX_HEIGHT) }}
+      >
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {items.map((item) => {
             const m = members[item.index];
