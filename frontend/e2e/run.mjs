@@ -132,6 +132,21 @@ try {
   await page.goto(`${base}/trading`);
   await page.getByRole("heading", { name: "Log in" }).waitFor(); // the session really ended
   await page.screenshot({ path: join(out, "06-logged-out-phone-390.png") });
+
+  if (process.env.ADMIN_EMAIL) {
+    step("an admin reads the Ops page");
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.getByLabel("Email").fill(process.env.ADMIN_EMAIL);
+    await page.getByLabel("Password").fill(process.env.ADMIN_PASSWORD ?? "");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("link", { name: "Ops" }).click();
+    await page.getByRole("heading", { name: "Market data operations" }).waitFor();
+    await page.getByRole("table", { name: "Provider quotas" }).waitFor();
+    await page.getByRole("table", { name: "Provider health" }).getByText("simulated").first().waitFor();
+    await shot("07-ops");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+  }
   if (problems.length) throw new Error(`the browser reported errors:\n${problems.join("\n")}`);
   step("passed");
 } catch (err) {

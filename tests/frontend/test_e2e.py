@@ -1,7 +1,9 @@
 """The dashboard end to end: Playwright drives Debian's chromium against a real `quantdesk serve`
 (simulated market data, a fresh SQLite data directory, a free port): sign up, create a universe,
 add AAPL and BTC-USD, open a paper account, deposit, buy, see the position and the activity, log
-out. Screenshots at 390 px and 1440 px go to frontend/test-results/e2e/."""
+out; then an admin logs in and reads the Ops page. Access tokens live 8 seconds here, so the
+dashboard refreshes (and rotates) its tokens several times during the run. Screenshots at 390 px
+and 1440 px go to frontend/test-results/e2e/."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from tests.frontend.support import (
     require_node,
 )
 
+ADMIN_EMAIL = "admin-e2e@example.com"
+ADMIN_PASSWORD = "an admin passphrase"
 QUANTDESK = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "quantdesk"
 OUT_DIR = FRONTEND / "test-results" / "e2e"
 
@@ -64,13 +68,21 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
         "QUANTDESK_FRONTEND_DIR": str(FRONTEND / "dist"),
         "QUANTDESK_ENVIRONMENT": "development",
         "QUANTDESK_EXECUTOR": "local",
+        "QUANTDESK_JWT_ACCESS_TTL_SECONDS": "8",
     }
     for command in (
         ["db", "upgrade"],
         # The two files the scenario needs (US stocks, crypto): seconds, not the whole catalog.
         ["catalog", "load", "--sources", "stocks,crypto", "--countries", "usa"],
+        ["user", "create", ADMIN_EMAIL, "--admin"],
     ):
-        subprocess.run([quantdesk, *command], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [quantdesk, *command],
+            env={**env, "QUANTDESK_NEW_USER_PASSWORD": ADMIN_PASSWORD},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     port = _free_port()
     log = tmp_path / "serve.log"
@@ -88,7 +100,14 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
         run = subprocess.run(
             [node, "e2e/run.mjs"],
             cwd=FRONTEND,
-            env={**env, "BASE_URL": base, "OUT_DIR": str(OUT_DIR), "CHROMIUM": str(CHROMIUM)},
+            env={
+                **env,
+                "BASE_URL": base,
+                "OUT_DIR": str(OUT_DIR),
+                "CHROMIUM": str(CHROMIUM),
+                "ADMIN_EMAIL": ADMIN_EMAIL,
+                "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            },
             capture_output=True,
             text=True,
             timeout=300,
@@ -101,6 +120,10 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
         shots = sorted(p.name for p in OUT_DIR.glob("*.png"))
         assert any(name.endswith("-390.png") for name in shots), shots
         assert any(name.endswith("-1440.png") for name in shots), shots
+        refreshes = log.read_text().count('"path": "/api/v1/auth/refresh", "status": 200')
+        replays = log.read_text().count('"path": "/api/v1/auth/refresh", "status": 401')
+        assert refreshes >= 1, "the short-lived access token was never refreshed"
+        assert replays == 0, "a spent refresh token was sent again"
     finally:
         server.terminate()
         try:

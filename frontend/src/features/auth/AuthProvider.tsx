@@ -29,7 +29,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     if (!hasSession) return;
     const id = setInterval(() => {
       if (!session.accessTokenFresh()) void session.refreshAccessToken();
-    }, 20_000);
+    }, 5_000);
     return () => clearInterval(id);
   }, [hasSession]);
 
