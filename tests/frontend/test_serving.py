@@ -44,8 +44,8 @@ def test_the_setting_reads_its_environment_variable(
 ) -> None:
     monkeypatch.setenv("QUANTDESK_FRONTEND_DIR", str(dist))
     assert Settings().frontend_dir == dist
-    monkeypatch.setenv("QUANTDESK_FRONTEND_DIR", "")
-    assert Settings().frontend_dir is None
+    monkeypatch.setenv("QUANTDESK_FRONTEND_DIR", "")  # empty: the checkout's build
+    assert Settings().frontend_dir == Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
 async def test_index_is_served_at_the_root_and_never_cached(client: httpx.AsyncClient) -> None:

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     database_echo: bool = False
     frontend_dir: Path | None = Field(
         default_factory=default_frontend_dir,
-        description="The built dashboard served at /; by default the checkout's frontend/dist",
+        description="The built dashboard served at /; empty means the checkout's frontend/dist",
     )
 
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
@@ -219,6 +219,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("frontend_dir", mode="before")
+    @classmethod
+    def _default_frontend_dir(cls, value: Any) -> Any:
+        return default_frontend_dir() if value == "" else value
+
     @field_validator("data_dir", mode="before")
     @classmethod
     def _expand_data_dir(cls, value: Any) -> Any:
@@ -231,7 +236,6 @@ class Settings(BaseSettings):
         "scheduler_enabled",
         "worker_metrics_port",
         "worker_metrics_dir",
-        "frontend_dir",
         mode="before",
     )
     @classmethod
