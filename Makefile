@@ -71,7 +71,7 @@ FE_MODULES := $(FE)/node_modules/.installed
 FE_SOURCES := $(shell find $(FE)/src $(FE)/public -type f 2>/dev/null) \
 	$(FE)/index.html $(FE)/vite.config.ts $(FE)/tsconfig.json $(FE)/package.json
 NPM_MISSING = Node.js 20+ and npm are needed to build the dashboard (https://nodejs.org, or \
-	`apt-get install nodejs npm`); the API still runs, without the dashboard at /.
+	apt-get install nodejs npm); the API still runs, without the dashboard at /.
 
 $(FE_MODULES): $(FE)/package-lock.json
 	cd $(FE) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
