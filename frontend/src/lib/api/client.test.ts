@@ -70,6 +70,17 @@ describe("the API client's session handling", () => {
     expect(changes).toEqual([false]);
   });
 
+  it("signs this tab out when another tab logs out", () => {
+    session.setTokens(pair(1));
+    const changes: boolean[] = [];
+    const off = session.onSessionChange((signedIn) => changes.push(signedIn));
+    localStorage.removeItem("quantdesk.refresh");
+    window.dispatchEvent(new StorageEvent("storage", { key: "quantdesk.refresh", newValue: null }));
+    off();
+    expect(changes).toEqual([false]);
+    expect(session.getAccessToken()).toBeNull();
+  });
+
   it("leaves login and signup alone", async () => {
     session.setTokens(pair(1));
     const server = vi.fn(async () => json(401, { success: false, message: "Wrong email or password" }));

@@ -66,9 +66,11 @@ export function refreshAccessToken(
   fetcher: typeof fetch = globalThis.fetch.bind(globalThis),
 ): Promise<string | null> {
   if (refreshing) return refreshing;
-  const token = getRefreshToken();
-  if (!token) return Promise.resolve(null);
-  refreshing = (async () => {
+  if (!getRefreshToken()) return Promise.resolve(null);
+  refreshing = acrossTabs(async () => {
+    // Read inside the lock: another tab may have rotated the token while this one waited.
+    const token = getRefreshToken();
+    if (!token) return null;
     try {
       const url = new URL("/api/v1/auth/refresh", globalThis.location?.origin ?? "http://localhost");
       const response = await fetcher(url.toString(), {
@@ -87,9 +89,24 @@ export function refreshAccessToken(
       return body.data.access_token;
     } catch {
       return null; // offline: keep the token
-    } finally {
-      refreshing = null;
     }
-  })();
+  }).finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
+
+/** Tabs share the refresh token: one refresh at a time across them (Web Locks), else this tab's. */
+function acrossTabs<T>(work: () => Promise<T>): Promise<T> {
+  const locks = globalThis.navigator?.locks;
+  return locks ? (locks.request("quantdesk.refresh", work) as Promise<T>) : work();
+}
+
+// Logging out in another tab removes the shared refresh token: sign this tab out too.
+globalThis.addEventListener?.("storage", (event: StorageEvent) => {
+  if (event.key === REFRESH_KEY && event.newValue === null && accessToken !== null) {
+    accessToken = null;
+    accessExpiresAt = 0;
+    listeners.forEach((listener) => listener(false));
+  }
+});
