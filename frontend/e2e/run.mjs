@@ -1,7 +1,8 @@
 // End-to-end: a person's first session against a real `quantdesk serve` (simulated market data).
 // Usage: BASE_URL=http://127.0.0.1:PORT OUT_DIR=... node e2e/run.mjs
 // Drives Debian's chromium through playwright-core; never downloads a browser.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -11,6 +12,7 @@ const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 if (!base) throw new Error("BASE_URL is not set");
 mkdirSync(out, { recursive: true });
 
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const step = (name) => console.log(`[e2e] ${new Date().toISOString()} ${name}`);
 const browser = await chromium.launch({
   executablePath,
@@ -26,7 +28,20 @@ page.on("console", (msg) => {
   if (msg.type() === "error" && !/WebSocket|status of (4\d\d|503)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
 });
 
+// WCAG 2 A/AA rules on the page as it is now; serious and critical findings fail the run.
+async function checkAccessibility(name) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const result = await globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  if (found.length) problems.push(`accessibility on ${name}:\n  ${found.join("\n  ")}`);
+}
+
 async function shot(name) {
+  await checkAccessibility(name);
   for (const [label, width, height] of [["desktop", 1440, 900], ["phone", 390, 844]]) {
     await page.setViewportSize({ width, height });
     await page.waitForTimeout(300);

@@ -68,5 +68,5 @@ export default function PriceChart({ points, label }: { points: ChartPoint[]; la
     chart.current?.timeScale().fitContent();
   }, [points]);
 
-  return <div className="chart" ref={box} role="img" aria-label={label} />;
+  return <div className="chart" ref={box} role="figure" aria-label={label} />;
 }

@@ -50,6 +50,7 @@ export function MembersTable({
 
   return (
     <div className="vtable" role="table" aria-label="Assets" aria-rowcount={members.length + 1}>
+      <div role="rowgroup">
       <div className="vrow vhead" role="row">
         <span role="columnheader">Symbol</span>
         <span role="columnheader">Name</span>
@@ -60,14 +61,16 @@ export function MembersTable({
         <span role="columnheader">Last price</span>
         <span role="columnheader"><span className="sr-only">Actions</span></span>
       </div>
+      </div>
       <div
         className="vbody"
+        role="rowgroup"
         ref={scroller}
         tabIndex={0}
         aria-label="Assets, scrollable"
         style={{ height: Math.min(members.length * ROW_HEIGHT + 2, MAX_HEIGHT) }}
       >
-        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+        <div role="presentation" style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {items.map((item) => {
             const m = members[item.index];
             if (!m) return null;
