@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router";
+import { SourceBadge } from "@/components/Badges";
 import { Empty, ErrorState, Loading, QueryState } from "@/components/State";
 import { describeError } from "@/lib/api";
 import { formatMoney } from "@/lib/format";
@@ -63,6 +64,12 @@ export function TradingPage() {
             ) : (
               <div className="trading-grid">
                 <div className="trading-main">
+                  {account.data.positions.some((p) => p.quote_source === "sim") && (
+                    <p className="note">
+                      <SourceBadge source="sim" /> Market prices, fills and valuations here come from the
+                      simulated provider, not a real market.
+                    </p>
+                  )}
                   <Summary account={account.data} />
                   <MoveCash account={account.data} />
                   <h2>Positions</h2>
