@@ -1,7 +1,8 @@
 """The dashboard end to end: Playwright drives Debian's chromium against a real `quantdesk serve`
 (simulated market data, a fresh SQLite data directory, a free port): sign up, create a universe,
 add AAPL and BTC-USD, open a paper account, deposit, buy, see the position and the activity, log
-out; then an admin logs in and reads the Ops page. Access tokens live 8 seconds here, so the
+out; then an admin logs in and reads the Ops page, and a third person opens a universe of 5,000
+assets (made through the API) and scrolls to its end. Access tokens live 8 seconds here, so the
 dashboard refreshes (and rotates) its tokens several times during the run. Screenshots at 390 px
 and 1440 px go to frontend/test-results/e2e/."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +28,9 @@ from tests.frontend.support import (
 
 ADMIN_EMAIL = "admin-e2e@example.com"
 ADMIN_PASSWORD = "an admin passphrase"
+BIG_EMAIL = "big-universe@example.com"
+BIG_PASSWORD = "a big universe passphrase"
+BIG_SIZE = 5000
 QUANTDESK = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "quantdesk"
 OUT_DIR = FRONTEND / "test-results" / "e2e"
 
@@ -49,6 +54,30 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None
             pass
         time.sleep(0.3)
     raise AssertionError(f"quantdesk serve did not answer in 60 s:\n{log.read_text()[-3000:]}")
+
+
+def _make_big_universe(base: str, database: Path) -> None:
+    """A person with one universe of BIG_SIZE catalog equities, through the API."""
+    with sqlite3.connect(database) as db:
+        symbols = [
+            row[0]
+            for row in db.execute(
+                "SELECT symbol FROM assets WHERE asset_class = 'equity' ORDER BY symbol LIMIT ?",
+                (BIG_SIZE,),
+            )
+        ]
+    assert len(symbols) == BIG_SIZE, f"the catalog has {len(symbols)} equities"
+    credentials = {"email": BIG_EMAIL, "password": BIG_PASSWORD}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        client.post("/api/v1/auth/signup", json=credentials).raise_for_status()
+        login = client.post("/api/v1/auth/login", json=credentials).raise_for_status()
+        token = login.json()["data"]["access_token"]
+        created = client.post(
+            "/api/v1/universes",
+            json={"name": f"Big {BIG_SIZE}", "symbols": symbols},
+            headers={"Authorization": f"Bearer {token}"},
+        ).raise_for_status()
+        assert created.json()["data"]["asset_count"] == BIG_SIZE
 
 
 def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
@@ -96,6 +125,7 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(f"{base}/health", server, log)
+        _make_big_universe(base, tmp_path / "data" / "quantdesk.db")
         shutil.rmtree(OUT_DIR, ignore_errors=True)
         run = subprocess.run(
             [node, "e2e/run.mjs"],
@@ -107,6 +137,9 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
                 "CHROMIUM": str(CHROMIUM),
                 "ADMIN_EMAIL": ADMIN_EMAIL,
                 "ADMIN_PASSWORD": ADMIN_PASSWORD,
+                "BIG_EMAIL": BIG_EMAIL,
+                "BIG_PASSWORD": BIG_PASSWORD,
+                "BIG_SIZE": str(BIG_SIZE),
             },
             capture_output=True,
             text=True,

@@ -10,8 +10,8 @@ import type { Member } from "../api";
 const ROW_HEIGHT = 44;
 const MAX_HEIGHT = 640;
 
-function PriceCell({ symbol, live }: { symbol: string; live: LiveQuote | undefined }) {
-  const stored = useStoredQuote(symbol, !live);
+function PriceCell({ symbol, live, paused }: { symbol: string; live: LiveQuote | undefined; paused: boolean }) {
+  const stored = useStoredQuote(symbol, !live && !paused);
   const quote = live ?? stored.data ?? null;
   if (!quote) return <span className="muted">{stored.isPending ? "…" : "—"}</span>;
   return (
@@ -46,7 +46,10 @@ export function MembersTable({
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [items.map((i) => i.index).join(","), members],
   );
-  const quote = useLiveQuotes(visible);
+  // While scrolling, rows fly past: ask for their quotes (and watch them) once it settles.
+  const settled = useRef<string[]>([]);
+  if (!virtualizer.isScrolling) settled.current = visible;
+  const quote = useLiveQuotes(settled.current);
 
   return (
     <div className="vtable" role="table" aria-label="Assets" aria-rowcount={members.length + 1}>
@@ -90,7 +93,7 @@ export function MembersTable({
                 <span role="cell" className="hide-sm">{m.asset_class}</span>
                 <span role="cell" className="hide-sm ellipsis">{m.sector ?? "—"}</span>
                 <span role="cell" className="hide-sm"><StatusBadge status={m.validation_status} /></span>
-                <span role="cell"><PriceCell symbol={m.symbol} live={quote(m.symbol)} /></span>
+                <span role="cell"><PriceCell symbol={m.symbol} live={quote(m.symbol)} paused={virtualizer.isScrolling} /></span>
                 <span role="cell">
                   <button
                     type="button"
