@@ -140,8 +140,12 @@ try {
   await page.getByRole("table", { name: "Positions" }).getByText("simulated").first().waitFor();
   await shot("05-trading");
 
-  step("log out");
+  step("on a phone: the menu, then log out");
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole("button", { name: "Menu" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Universes" }).click();
+  await page.getByRole("heading", { name: "Universes" }).waitFor();
+  if (await page.getByRole("navigation", { name: "Main" }).isVisible()) throw new Error("the phone menu stayed open");
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByRole("heading", { name: "Log in" }).waitFor();
   await page.goto(`${base}/trading`);

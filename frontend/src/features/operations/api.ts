@@ -52,7 +52,7 @@ export function useOperationProgress(id: string | null, initial?: Operation) {
       onClose: (code) => finished || code === 4404 || code === 1000,
     });
     return () => socket.close();
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- `initial` only seeds the state
+    // Only the id restarts the socket: `initial` seeds the state once.
   }, [id]);
   return operation;
 }

@@ -43,7 +43,7 @@ export function MembersTable({
   const items = virtualizer.getVirtualItems();
   const visible = useMemo(
     () => items.map((i) => members[i.index]?.symbol).filter((s): s is string => Boolean(s)),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Recomputed when the window of rows moves, not on every render.
     [items.map((i) => i.index).join(","), members],
   );
   // While scrolling, rows fly past: ask for their quotes (and watch them) once it settles.
