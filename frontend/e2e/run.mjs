@@ -107,6 +107,7 @@ try {
   step("operations, in the dark theme");
   await page.getByRole("link", { name: "Operations" }).click();
   await page.getByRole("heading", { name: "Operations" }).waitFor();
+  await page.locator(".op-row", { hasText: "import universe csv" }).getByText("succeeded").waitFor();
   await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
   await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
   await shot("04-operations-dark");
@@ -160,7 +161,7 @@ try {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("link", { name: "Ops" }).click();
     await page.getByRole("heading", { name: "Market data operations" }).waitFor();
-    await page.getByRole("table", { name: "Provider quotas" }).waitFor();
+    await page.getByRole("heading", { name: "Quotas" }).waitFor();
     await page.getByRole("table", { name: "Provider health" }).getByText("simulated").first().waitFor();
     await shot("07-ops");
     await page.getByRole("button", { name: "Log out" }).click();

@@ -8,6 +8,14 @@ import { OperationProgress } from "./ProgressBar";
 
 const STATUSES = ["", "pending", "running", "succeeded", "failed", "cancelled"];
 
+/** The numbers of a result ("rows: 2 · added: 2"), the rest left to the API. */
+export function summarise(result: Record<string, unknown>): string {
+  return Object.entries(result)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${(v as number).toLocaleString("en-US")}`)
+    .join(" · ");
+}
+
 function OperationRow({ initial }: { initial: Operation }) {
   const live = useOperationProgress(FINAL_STATUSES.includes(initial.status) ? null : initial.id, initial);
   const operation = live ?? initial;
@@ -21,7 +29,15 @@ function OperationRow({ initial }: { initial: Operation }) {
           {formatAge(operation.created_at)}
         </span>
       </div>
-      {active ? <OperationProgress operation={operation} /> : <StatusBadge status={operation.status} />}
+      {active ? (
+        <OperationProgress operation={operation} />
+      ) : (
+        <p className="small">
+          <StatusBadge status={operation.status} />{" "}
+          {operation.finished_at && <span className="muted">finished {formatAge(operation.finished_at)}</span>}
+          {operation.result && <span className="muted"> · {summarise(operation.result)}</span>}
+        </p>
+      )}
       {operation.error && !active && <p className="form-error">{operation.error.message}</p>}
       {active && (
         <button

@@ -1,5 +1,5 @@
 import { Navigate } from "react-router";
-import { QueryState } from "@/components/State";
+import { Empty, QueryState } from "@/components/State";
 import { useAuth } from "@/features/auth/AuthProvider";
 import { useMarketStatus, useProvidersHealth } from "@/features/market/api";
 import { formatCount, formatDateTime, formatPercent } from "@/lib/format";
@@ -35,6 +35,9 @@ export function OpsPage() {
               <div><dt>Fresh</dt><dd>{formatCount(s.freshness.fresh)} of {formatCount(s.freshness.watched_pairs)} ({formatPercent(s.freshness.fresh_percent, { alreadyPercent: true, signed: false })})</dd></div>
             </dl>
             <h2>Quotas</h2>
+            {s.quota.length === 0 ? (
+              <Empty title="No provider has a quota">The configured providers are not rate-limited.</Empty>
+            ) : (
             <div className="table-wrap">
               <table aria-label="Provider quotas">
                 <thead><tr><th scope="col">Provider</th><th scope="col">This minute</th><th scope="col">Today</th><th scope="col" className="hide-sm">Resets</th></tr></thead>
@@ -50,6 +53,7 @@ export function OpsPage() {
                 </tbody>
               </table>
             </div>
+            )}
           </>
         )}
       </QueryState>
