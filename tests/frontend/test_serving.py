@@ -26,8 +26,14 @@ def dist(tmp_path: Path) -> Path:
     return root
 
 
+async def _only_post() -> dict[str, bool]:
+    return {"posted": True}
+
+
 async def _client(frontend_dir: Path | None) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(frontend_dir=frontend_dir, environment="test"))
+    # Added after the dashboard's catch-all, like a router mounted late (MCP's POST-only /mcp).
+    app.add_api_route("/only-post", _only_post, methods=["POST"], include_in_schema=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -101,6 +107,7 @@ async def test_no_file_outside_the_folder_is_served(client: httpx.AsyncClient) -
         "/healthz",
         "/metrics/x",
         "/openapi.json/x",
+        "/mcp/x",
     ],
 )
 async def test_server_prefixes_never_fall_back(client: httpx.AsyncClient, path: str) -> None:
@@ -108,6 +115,13 @@ async def test_server_prefixes_never_fall_back(client: httpx.AsyncClient, path: 
     assert response.status_code == 404
     assert INDEX not in response.text
     assert response.headers["content-type"].startswith("application/json")
+
+
+async def test_a_path_served_with_other_methods_stays_a_405(client: httpx.AsyncClient) -> None:
+    response = await client.get("/only-post")
+    assert response.status_code == 405
+    assert INDEX not in response.text
+    assert (await client.post("/only-post")).json() == {"posted": True}
 
 
 async def test_the_api_schema_and_docs_still_answer(client: httpx.AsyncClient) -> None:

@@ -2,17 +2,23 @@
 
 Paths that name a file are served from the folder; any other path is a client-side route and gets
 ``index.html``, except under the server's own prefixes (``/api``, ``/docs``, ``/ws``, ...), which
-keep their JSON 404. Vite's hashed bundles under ``/assets/`` never change, so browsers keep them
-for a year; ``index.html`` is revalidated on every load so a new build is seen at once.
+keep their JSON 404, and a path another route serves with other methods (``GET /mcp`` stays a
+405): the catch-all route does not match those at all. Vite's hashed bundles under ``/assets/``
+never change, so browsers keep them for a year; ``index.html`` is revalidated on every load so a
+new build is seen at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 # Never answered with index.html: the API, its docs and schema, sockets, metrics and health.
 SERVER_PREFIXES = (
@@ -23,6 +29,7 @@ SERVER_PREFIXES = (
     "/ws",
     "/metrics",
     "/health",
+    "/mcp",
 )
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
@@ -35,9 +42,28 @@ built. Install Node.js 20+ and npm, then run <code>make run</code> (or
 
 
 def is_server_path(path: str) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in SERVER_PREFIXES) or (
-        path.startswith("/health")  # /health, /health/ready, /healthz
+    return path.startswith("/health") or any(  # /health, /health/ready, /healthz
+        path == prefix or path.startswith(prefix + "/") for prefix in SERVER_PREFIXES
     )
+
+
+class _DashboardRoute(Route):
+    """The catch-all: it never matches a server path, nor one another route has for other methods
+    (so the router answers those 404 or 405 itself, in the API's error shape)."""
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, siblings: list[BaseRoute], **kwargs: Any
+    ) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.siblings = siblings  # the app's routes, also those added after this one
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or is_server_path(scope["path"]):
+            return Match.NONE, {}
+        for route in self.siblings:
+            if route is not self and route.matches(scope)[0] is not Match.NONE:
+                return Match.NONE, {}
+        return super().matches(scope)
 
 
 def _file_in(root: Path, relative: str) -> Path | None:
@@ -54,10 +80,8 @@ def mount_dashboard(app: FastAPI, dist: Path | None) -> None:
     """Register the catch-all route last, after every API route, so it only sees the rest."""
     root = dist.resolve() if dist is not None else None
 
-    async def dashboard(request: Request, path: str = "") -> Response:
-        url_path = "/" + path
-        if is_server_path(url_path):
-            raise StarletteHTTPException(status_code=404)
+    async def dashboard(request: Request) -> Response:
+        path: str = request.path_params.get("path", "")
         if root is None or not (root / "index.html").is_file():
             return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Cache-Control": NO_CACHE})
         found = _file_in(root, path)
@@ -73,10 +97,14 @@ def mount_dashboard(app: FastAPI, dist: Path | None) -> None:
             raise StarletteHTTPException(status_code=404)
         return FileResponse(root / "index.html", headers={"Cache-Control": NO_CACHE})
 
-    app.add_api_route(
-        "/{path:path}",
-        dashboard,
-        methods=["GET", "HEAD"],
-        include_in_schema=False,
-        name="dashboard",
+    routes = app.router.routes
+    routes.append(
+        _DashboardRoute(
+            "/{path:path}",
+            dashboard,
+            methods=["GET", "HEAD"],
+            include_in_schema=False,
+            name="dashboard",
+            siblings=routes,
+        )
     )
