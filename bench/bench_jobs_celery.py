@@ -37,7 +37,7 @@ from tests.jobs.celery.harness import CeleryWorker, wait_broker_idle, worker_env
 from tests.redis_server import RedisServer
 
 from bench import celery_noop
-from bench.common import SMOKE, compare, fresh_sqlite_settings, size
+from bench.common import SMOKE, compare, cpu_seconds, fresh_sqlite_settings, size
 from quantdesk.jobs import service
 from quantdesk.jobs.celery_config import create_celery_app
 from quantdesk.jobs.executors.base import pop_current_executor, push_current_executor
@@ -57,31 +57,6 @@ QUEUE = "maintenance"
 
 # --- Where the machine's CPU goes (Linux /proc): the worker node, Redis, PostgreSQL ---------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(group: int, redis_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the worker node's process group, redis-server, and every
-    PostgreSQL process (the server runs as a service: its backends do our statements)."""
-    used = {"worker": 0.0, "redis": 0.0, "postgres": 0.0}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / _TICK
-        if int(fields[2]) == group:
-            used["worker"] += seconds
-        elif int(entry.name) == redis_pid:
-            used["redis"] += seconds
-        elif comm == "postgres":
-            used["postgres"] += seconds
-    return used
-
 
 class _CpuMeter:
     def __init__(self, worker: CeleryWorker, redis_pid: int) -> None:
@@ -90,10 +65,13 @@ class _CpuMeter:
         self.before: dict[str, float] = {}
 
     def start(self) -> None:
-        self.before = _cpu_seconds(self.group, self.redis_pid)
+        self.before = self._used()
+
+    def _used(self) -> dict[str, float]:
+        return cpu_seconds(groups={"worker": self.group}, pids={"redis": self.redis_pid})
 
     def per_job_ms(self) -> dict[str, float]:
-        after = _cpu_seconds(self.group, self.redis_pid)
+        after = self._used()
         return {k: (after[k] - self.before[k]) * 1000 / JOBS for k in after}
 
 

@@ -118,6 +118,48 @@ def compare(
     return ratio
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu() -> dict[int, tuple[str, int, float]]:
+    """Every process's (name, process group, CPU seconds so far), from Linux /proc."""
+    found: dict[int, tuple[str, int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        found[int(entry.name)] = (comm, int(fields[2]), seconds)
+    return found
+
+
+def cpu_seconds(*, groups: dict[str, int], pids: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU seconds used so far by each named process group (a server and its worker processes),
+    each named process, and every PostgreSQL process under ``postgres`` (the server runs as a
+    service: its backends do our statements)."""
+    used = {name: 0.0 for name in [*groups, *(pids or {}), "postgres"]}
+    by_pid = {pid: name for name, pid in (pids or {}).items()}
+    by_group = {group: name for name, group in groups.items()}
+    for pid, (comm, group, seconds) in _process_cpu().items():
+        if group in by_group:
+            used[by_group[group]] += seconds
+        elif pid in by_pid:
+            used[by_pid[pid]] += seconds
+        elif comm == "postgres":
+            used["postgres"] += seconds
+    return used
+
+
+def backend_cpu(pids: set[int]) -> dict[int, float]:
+    """CPU seconds so far of each of these PostgreSQL backends still alive."""
+    return {pid: cpu for pid, (_, _, cpu) in _process_cpu().items() if pid in pids}
+
+
 def free_port() -> int:
     """A local port nothing listens on (for a server a benchmark starts)."""
     with socket.socket() as s:

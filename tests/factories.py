@@ -54,11 +54,17 @@ async def create_user(
     )
 
 
-async def create_api_token(db: Database, user: User, *, name: str = "test") -> tuple[ApiToken, str]:
+async def create_api_token(
+    db: Database, user: User, *, name: str = "test", scopes: str = "read write"
+) -> tuple[ApiToken, str]:
     issued = new_api_token()
     async with db.transaction(user_id=user.id) as session:
         token = ApiToken(
-            owner_id=user.id, name=name, token_prefix=issued.prefix, token_hash=issued.digest
+            owner_id=user.id,
+            name=name,
+            token_prefix=issued.prefix,
+            token_hash=issued.digest,
+            scopes=scopes,
         )
         session.add(token)
         await session.flush()

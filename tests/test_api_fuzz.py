@@ -37,7 +37,7 @@ from tests.factories import create_api_token, create_user, ensure_assets, ensure
 
 ENVELOPE_KEYS = {"success", "data", "message", "next_actions", "metadata", "error"}
 # Answers something other than the envelope on success, by design (errors are still envelopes).
-NOT_ENVELOPED_ON_SUCCESS = {"export_universe_csv"}
+NOT_ENVELOPED_ON_SUCCESS = {"export_universe_csv", "download_vault_file"}
 SEED = 20240611
 MAX_EXAMPLES = 10
 UNIVERSES = [("Tech", ["AAPL", "MSFT", "NVDA"]), ("Mixed", ["JPM", "BTC"])]

@@ -19,6 +19,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from quantdesk import __version__, domains
+from quantdesk.agents import server as agents_server
+from quantdesk.agents.endpoints import router as agents_router
 from quantdesk.assets.endpoints import router as assets_router
 from quantdesk.auth.endpoints import router as auth_router
 from quantdesk.jobs.endpoints import health_router as jobs_health_router
@@ -51,6 +53,8 @@ from quantdesk.trading.endpoints import router as trading_router
 from quantdesk.trading.matcher import OrderMatcher
 from quantdesk.trading.order_endpoints import router as orders_router
 from quantdesk.universes.endpoints import router as universes_router
+from quantdesk.vault.endpoints import router as vault_router
+from quantdesk.vault.endpoints import upload_limit as vault_upload_limit
 
 _log = get_logger("quantdesk.app")
 
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await matcher.start()
         app.state.market_engine = engine
         app.state.executor = jobs.executor
+        await app.state.mcp.start()  # /mcp: the MCP server's streamable-HTTP manager
         _log.info(
             "startup",
             database=app.state.db.kind,
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.mcp.stop()
             if matcher is not None:
                 await matcher.stop()
             if engine is not None:
@@ -173,7 +179,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        limit_for=vault_upload_limit(settings.vault_max_upload_bytes),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: its time and status cover all the above
 
@@ -187,6 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trading_router, prefix="/api/v1")
     app.include_router(orders_router, prefix="/api/v1")
     app.include_router(operations_router, prefix="/api/v1")
+    app.include_router(vault_router, prefix="/api/v1")
+    app.include_router(agents_router, prefix="/api/v1")
+    agents_server.mount(app)  # MCP over streamable HTTP at /mcp (a personal API token)
     app.include_router(jobs_health_router)
     app.include_router(live_router)
     app.include_router(market_live_router)

@@ -12,6 +12,7 @@ JOB_MODULES = (
     "quantdesk.market.tasks",
     "quantdesk.universes.tasks",
     "quantdesk.trading.tasks",
+    "quantdesk.vault.tasks",
 )
 
 

@@ -20,6 +20,7 @@ EXPECTED = "QUANTDESK_JWT_SECRET must be set to a random value of at least 32 ch
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No secret from the environment or a stray .env; no cached settings either side."""
     monkeypatch.delenv("QUANTDESK_JWT_SECRET", raising=False)
+    monkeypatch.delenv("QUANTDESK_VAULT_SECRET_KEY", raising=False)
     monkeypatch.delenv("QUANTDESK_ENVIRONMENT", raising=False)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
@@ -44,8 +45,23 @@ def test_production_refuses_a_weak_secret(secret: str | None) -> None:
 
 def test_production_accepts_a_long_random_secret() -> None:
     secret = secrets.token_urlsafe(48)
-    settings = Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[arg-type]
+    settings = Settings(
+        _env_file=None,
+        environment="production",
+        jwt_secret=secret,  # type: ignore[arg-type]
+        vault_secret_key=secrets.token_urlsafe(48),  # type: ignore[arg-type]
+    )
     assert settings.jwt_secret.get_secret_value() == secret
+
+
+def test_production_refuses_to_start_without_a_vault_key() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(
+            _env_file=None,
+            environment="production",
+            jwt_secret=secrets.token_urlsafe(48),  # type: ignore[arg-type]
+        )
+    assert "QUANTDESK_VAULT_SECRET_KEY must be set" in str(caught.value)
 
 
 def test_development_keeps_working_with_the_default() -> None:

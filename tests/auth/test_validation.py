@@ -148,7 +148,9 @@ async def test_login_rejects_bad_input(
         pytest.param({"name": "ok", "expires_in_days": "30"}, "expires_in_days", id="string"),
         pytest.param({"name": "ok", "expires_in_days": True}, "expires_in_days", id="bool"),
         pytest.param({"name": "ok", "expires_in_days": 1.5}, "expires_in_days", id="float"),
-        pytest.param({"name": "ok", "scopes": ["all"]}, "scopes", id="unknown field"),
+        pytest.param({"name": "ok", "scopes": ["all"]}, "scopes.0", id="unknown scope"),
+        pytest.param({"name": "ok", "scopes": []}, "scopes", id="no scope"),
+        pytest.param({"name": "ok", "admin": True}, "admin", id="unknown field"),
     ],
 )
 async def test_create_api_token_rejects_bad_input(

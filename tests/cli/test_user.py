@@ -48,6 +48,17 @@ async def test_create_user_then_capture_a_token_that_authenticates(
     assert me.status_code == 200
     assert me.json()["data"]["email"] == "operator@example.com"
 
+    # An agent's token: it reads, and is refused any change.
+    minted = quantdesk(
+        "user", "token", "operator@example.com", "--read-only", env=env, cwd=tmp_path
+    )
+    assert minted.returncode == 0, minted.stderr
+    reader = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+    assert (await client.get("/api/v1/universes", headers=reader)).status_code == 200
+    refused = await client.post("/api/v1/universes", json={"name": "x"}, headers=reader)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+
 
 async def test_bad_input_duplicates_and_unknown_accounts_are_clear(
     db: Database, env: dict[str, str], tmp_path: Path

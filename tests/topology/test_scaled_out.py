@@ -87,6 +87,7 @@ def topology_settings(database_url: str, redis_port: int) -> dict[str, str]:
     return {
         "QUANTDESK_ENVIRONMENT": "production",
         "QUANTDESK_JWT_SECRET": secrets.token_urlsafe(48),
+        "QUANTDESK_VAULT_SECRET_KEY": secrets.token_urlsafe(48),
         "QUANTDESK_DATABASE_URL": database_url,
         "QUANTDESK_REDIS_URL": f"{redis}/0",
         "QUANTDESK_RATE_LIMIT_STORAGE_URL": f"{redis}/1",

@@ -1,7 +1,9 @@
 """Paper orders through the API on both engines: market fills at the slipped quote (never better),
 stale quotes rejected, resting limits filled by the matcher when the quote crosses (never better
-than the quote), IOC cancels, day orders expire at the close, client ids are idempotent (twenty at
-once make one order), reservations hold and come back, and every fill reconciles."""
+than the quote), IOC cancels, day orders expire at the close, orders larger than the quote's
+volume allows fill in parts (one per quote; IOC keeps the part, FOK takes nothing), client ids
+are idempotent (twenty at once make one order), reservations hold and come back, and every fill
+reconciles."""
 
 from __future__ import annotations
 
@@ -47,10 +49,15 @@ async def assets(db: Database) -> AsyncIterator[None]:
     await empty_engine_tables(db)
 
 
-async def _quote(db: Database, symbol: str, price: str, *, age_seconds: float = 0) -> None:
-    """The store's quote of ``symbol``, as the engine would have written it."""
+async def _quote(
+    db: Database, symbol: str, price: str, *, age_seconds: float = 0, volume: str | None = None
+) -> None:
+    """The store's quote of ``symbol``, as the engine would have written it (a new one each
+    call: its ``as_of`` is now)."""
     at = utcnow() - timedelta(seconds=age_seconds)
     value = {"symbol": symbol, "price": price, "as_of": at.isoformat(), "source": "sim"}
+    if volume is not None:
+        value["volume"] = volume
     async with db.transaction(system=True) as session:
         await store.store_values(
             session, [Fetched(symbol, "quote", "sim", value, fetched_at=at)], ttls={"quote": 60}
@@ -301,3 +308,92 @@ async def test_positions_are_valued_at_the_engine_s_latest_quote(
     assert position["price_stale"] is False
     assert (D(position["market_value"]), D(position["unrealized_pnl"])) == (D(1200), D("199.50"))
     assert D(detail["equity"]) == D("8999.50") + D(1200)
+
+
+# 2.5 % (the default share) of a $40,000 volume at $100: 10 coins per quote.
+THIN = "40000"
+
+
+async def test_an_order_beyond_the_quote_s_volume_fills_in_parts_one_per_quote(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, alice: Account, assets: None
+) -> None:
+    account = await _account(client, alice)
+    await _quote(db, COIN, "100", volume=THIN)
+    response = await _order(client, alice, account, symbol=COIN, side="buy", qty="25")
+    assert response.status_code == 201, response.text
+    order = response.json()["data"]
+    assert (order["status"], D(order["filled_qty"])) == ("partially_filled", D(10))
+    # the rest (15 at the slipped 100.05) is set aside; 10 are bought
+    detail = await _detail(client, alice, account)
+    assert (D(detail["cash"]), D(detail["reserved"])) == (D("8999.50"), D("1500.75"))
+    matcher = OrderMatcher(db, app.state.settings)
+    assert (await matcher.run_round()).changed == {}  # one fill per quote: this one is taken
+    await _quote(db, COIN, "101", volume=THIN)
+    assert (await matcher.run_round()).changed == {"partially_filled": 1}
+    await _quote(db, COIN, "100", volume=THIN)
+    assert (await matcher.run_round()).changed == {"filled": 1}
+    found = (
+        await client.get(f"{API}/{account}/orders/{order['id']}", headers=alice.headers)
+    ).json()["data"]
+    # 2.5 % of 40,000 / 101 = 9.900990099 coins at the second quote; the last 5.099009901 at
+    # the third
+    fills = [(D(f["qty"]), D(f["price"])) for f in found["fills"]]
+    assert fills == [
+        (D(10), D("100.05")),
+        (D("9.900990099"), D("101.0505")),
+        (D("5.099009901"), D("100.05")),
+    ]
+    assert (found["status"], D(found["filled_qty"])) == ("filled", D(25))
+    assert found["filled_at"] is not None
+    average = sum(qty * price for qty, price in fills) / 25
+    assert D(found["filled_avg_price"]) == average.quantize(D("0.000001"))
+    paid = sum(D(f["gross"]) for f in found["fills"])
+    detail = await _detail(client, alice, account)
+    assert (D(detail["cash"]), D(detail["reserved"])) == (D(10_000) - paid, 0)
+    assert await _reconciled(client, alice, account)
+    book = await ledger(db, alice, account)
+    assert all(total == 0 for total in book.sums_per_transaction_and_instrument().values())
+
+
+async def test_ioc_keeps_the_part_that_fills_fok_takes_nothing_and_cancel_keeps_the_fills(
+    client: httpx.AsyncClient, db: Database, alice: Account, assets: None
+) -> None:
+    account = await _account(client, alice)
+    await _quote(db, COIN, "100", volume=THIN)
+    ioc = (
+        await _order(client, alice, account, symbol=COIN, side="buy", qty="25", time_in_force="ioc")
+    ).json()["data"]
+    assert (ioc["status"], D(ioc["filled_qty"]), ioc["canceled_at"] is not None) == (
+        "canceled",
+        D(10),
+        True,
+    )
+    assert "the rest canceled" in ioc["status_message"]
+    fok = await _order(
+        client, alice, account, symbol=COIN, side="buy", qty="25", time_in_force="fok"
+    )
+    assert fok.status_code == 201, fok.text
+    assert (fok.json()["data"]["status"], D(fok.json()["data"]["filled_qty"])) == ("canceled", 0)
+    assert "not fillable in full" in fok.json()["data"]["status_message"]
+    detail = await _detail(client, alice, account)
+    assert (D(detail["cash"]), D(detail["reserved"])) == (D("8999.50"), 0)  # the IOC's 10 only
+    whole = await _order(
+        client, alice, account, symbol=COIN, side="buy", qty="5", time_in_force="fok"
+    )
+    assert whole.json()["data"]["status"] == "filled"
+    part = (
+        await _order(
+            client, alice, account, symbol=COIN, side="sell", qty="12", time_in_force="gtc"
+        )
+    ).json()["data"]
+    assert (part["status"], D(part["filled_qty"]), D(part["reserved_qty"])) == (
+        "partially_filled",
+        D(10),
+        D(2),
+    )
+    canceled = await client.delete(f"{API}/{account}/orders/{part['id']}", headers=alice.headers)
+    assert canceled.json()["data"]["status"] == "canceled"
+    assert D(canceled.json()["data"]["filled_qty"]) == D(10)
+    (position,) = (await _detail(client, alice, account))["positions"]
+    assert (D(position["qty"]), D(position["reserved_qty"])) == (D(5), 0)
+    assert await _reconciled(client, alice, account)

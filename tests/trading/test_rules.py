@@ -14,6 +14,7 @@ from quantdesk.trading.rules import (
     buy_reservation,
     fee,
     fill_price,
+    fillable_qty,
     gross,
     notional_qty,
     slipped,
@@ -83,3 +84,13 @@ def test_a_buy_reserves_its_most_expensive_outcome() -> None:
     costs = Costs(fee_bps=D(10))
     assert buy_reservation(D("2"), None, D("100.005"), costs) == D("200.01") + D("0.21")
     assert buy_reservation(None, D("500"), D("1"), FREE) == D("500")
+
+
+def test_a_fill_takes_at_most_its_share_of_the_quote_s_volume() -> None:
+    share = D("0.025")
+    assert fillable_qty(D(1_000), D(50), share, volume_in_cash=False) == D(25)  # shares
+    # a crypto pair's volume is in dollars: 40,000 / 100 = 400 coins, 2.5 % of them
+    assert fillable_qty(D(40_000), D(100), share, volume_in_cash=True) == D(10)
+    assert fillable_qty(D(1), D(3), share, volume_in_cash=True) == D("0.008333333")  # rounded down
+    assert fillable_qty(None, D(100), share, volume_in_cash=False) is None  # no volume: no limit
+    assert fillable_qty(D(1_000), D(100), D(0), volume_in_cash=False) is None  # limit off

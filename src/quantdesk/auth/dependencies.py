@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.auth import repository
+from quantdesk.auth import scopes as token_scopes
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database, DbSession, after_commit, get_database, set_tenant
 from quantdesk.kit.errors import Forbidden, Unauthorized
@@ -28,7 +29,12 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(get_app_settings)]
+async def _request_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request
+    return get_app_settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_request_settings)]
 
 
 def websocket_credential(websocket: WebSocket) -> str | None:
@@ -49,6 +55,23 @@ class Principal:
     # The access token's login session (None for an API token or an access token without one).
     session_id: uuid.UUID | None
     via_api_token: bool
+    # The API token it came through and that token's scopes (None: a login session, unscoped).
+    token_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None
+
+    def may(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+    message = "This API token is read-only: it may search, get and list, not change anything"
+
+
+def require_scope_for(principal: Principal, method: str) -> None:
+    """403 unless the caller's token has the scope ``method`` needs (sessions are unscoped)."""
+    if not principal.may(token_scopes.required_scope(method)):
+        raise InsufficientScope(next_actions=[])
 
 
 async def authenticate(session: DbSession, settings: Settings, credential: str) -> User:
@@ -62,6 +85,8 @@ async def authenticate_principal(
     """Like ``authenticate``, also saying which login session (or API token) the call came from."""
     user: User | None = None
     session_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None
     via_api_token = is_api_token(credential)
     if via_api_token:
         now = datetime.now(UTC)
@@ -69,6 +94,7 @@ async def authenticate_principal(
             session, hash_api_token(credential), now=now
         )
         if token is not None:
+            token_id, scopes = token.id, token_scopes.parse(token.scopes)
             await set_tenant(session, token.owner_id)
             user = await repository.get_user(session, token.owner_id)
             # Recorded at most once a minute, after the request's own transaction, so that
@@ -94,7 +120,13 @@ async def authenticate_principal(
                 user = None
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired credentials", code="invalid_credentials")
-    return Principal(user=user, session_id=session_id, via_api_token=via_api_token)
+    return Principal(
+        user=user,
+        session_id=session_id,
+        via_api_token=via_api_token,
+        token_id=token_id,
+        scopes=scopes,
+    )
 
 
 def _touch_later(
@@ -111,13 +143,16 @@ def _touch_later(
 
 
 async def get_current_principal(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send `Authorization: Bearer <token>`", next_actions=["login"])
-    return await authenticate_principal(session, settings, credentials.credentials)
+    principal = await authenticate_principal(session, settings, credentials.credentials)
+    require_scope_for(principal, request.method)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
@@ -151,7 +186,11 @@ async def get_authenticated_user(
         raise Unauthorized("Send `Authorization: Bearer <token>`", next_actions=["login"])
     db: Database = get_database(request)
     async with db.transaction() as session:
-        return await authenticate(session, get_app_settings(request), credentials.credentials)
+        principal = await authenticate_principal(
+            session, get_app_settings(request), credentials.credentials
+        )
+    require_scope_for(principal, request.method)
+    return principal.user
 
 
 AuthenticatedUser = Annotated[User, Depends(get_authenticated_user)]

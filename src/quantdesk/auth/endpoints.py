@@ -218,7 +218,11 @@ async def create_api_token(
     body: CreateApiTokenRequest, user: CurrentUser, session: DbSession
 ) -> Envelope[ApiTokenCreated]:
     created = await service.create_api_token(
-        session, user=user, name=body.name, expires_in_days=body.expires_in_days
+        session,
+        user=user,
+        name=body.name,
+        expires_in_days=body.expires_in_days,
+        scopes=body.scopes,
     )
     token = created.token
     data = ApiTokenCreated(
@@ -228,6 +232,7 @@ async def create_api_token(
         token=created.secret,
         created_at=token.created_at,
         expires_at=token.expires_at,
+        scopes=token.scopes,  # the stored text, parsed by the model
     )
     return ok(
         data,

@@ -114,6 +114,7 @@ async def add_token(
     token_prefix: str,
     token_hash: str,
     expires_at: datetime | None,
+    scopes: str,
 ) -> ApiToken:
     token = ApiToken(
         owner_id=owner_id,
@@ -121,6 +122,7 @@ async def add_token(
         token_prefix=token_prefix,
         token_hash=token_hash,
         expires_at=expires_at,
+        scopes=scopes,
     )
     session.add(token)
     await session.flush()

@@ -10,12 +10,15 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     StrictInt,
     field_validator,
 )
+
+from quantdesk.auth import scopes as token_scopes
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
@@ -50,6 +53,27 @@ NewPassword = Annotated[
 GivenPassword = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 DisplayName = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
 TokenName = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+TokenScope = Literal["read", "write"]
+
+
+def _stored_scopes(value: object) -> object:
+    # The column holds "read write"; the API speaks lists.
+    return sorted(token_scopes.parse(value)) if isinstance(value, str) else value
+
+
+def _all_scopes() -> list[TokenScope]:
+    return ["read", "write"]
+
+
+TokenScopes = Annotated[
+    list[TokenScope],
+    BeforeValidator(_stored_scopes),
+    Field(
+        description='"read": search, get and list only (every other method is a 403); '
+        '"write": everything (implies read)',
+        examples=[["read"], ["read", "write"]],
+    ),
+]
 
 
 class _Request(BaseModel):
@@ -134,6 +158,17 @@ class CreateApiTokenRequest(_Request):
         le=TOKEN_MAX_LIFETIME_DAYS,
         description="Lifetime in days; omitted or null means the token does not expire",
     )
+    scopes: list[TokenScope] = Field(
+        default_factory=_all_scopes,
+        min_length=1,
+        description='What the token may do: ["read"] (search, get, list: an agent that cannot '
+        'place an order) or ["read", "write"] (the default; "write" implies "read")',
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _canonical_scopes(cls, value: list[str]) -> list[str]:
+        return list(token_scopes.normalise(value))
 
 
 class ApiTokenOut(BaseModel):
@@ -148,6 +183,7 @@ class ApiTokenOut(BaseModel):
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    scopes: TokenScopes
 
 
 class ApiTokenCreated(BaseModel):
@@ -157,3 +193,4 @@ class ApiTokenCreated(BaseModel):
     token: str = Field(description="The secret; shown this once and never again")
     created_at: datetime
     expires_at: datetime | None
+    scopes: TokenScopes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.auth import repository
+from quantdesk.auth import scopes as token_scopes
 from quantdesk.auth.schemas import UpdateMeRequest
 from quantdesk.kit import activity, metrics
 from quantdesk.kit.config import Settings
@@ -315,7 +316,12 @@ async def _renew_session(
 
 
 async def create_api_token(
-    session: AsyncSession, *, user: User, name: str, expires_in_days: int | None
+    session: AsyncSession,
+    *,
+    user: User,
+    name: str,
+    expires_in_days: int | None,
+    scopes: Iterable[str] = token_scopes.ALL_SCOPES,
 ) -> CreatedApiToken:
     issued = new_api_token()
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
@@ -326,9 +332,15 @@ async def create_api_token(
         token_prefix=issued.prefix,
         token_hash=issued.digest,
         expires_at=expires_at,
+        scopes=token_scopes.render(scopes),
     )
     # Key names containing "token" are redacted by the log pipeline, hence "credential_id".
-    _log.info("api_token_created", user_id=str(user.id), credential_id=str(token.id))
+    _log.info(
+        "api_token_created",
+        user_id=str(user.id),
+        credential_id=str(token.id),
+        scopes=token.scopes,
+    )
     return CreatedApiToken(token=token, secret=issued.secret)
 
 

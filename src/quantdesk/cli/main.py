@@ -19,10 +19,12 @@ from quantdesk.cli import (
     indices,
     jobs,
     market,
+    mcp,
     orders,
     providers,
     universe,
     user,
+    vault,
 )
 from quantdesk.cli import worker as worker_commands
 from quantdesk.cli.common import check_database, configure_cli_logging, load_settings
@@ -45,10 +47,12 @@ app.add_typer(assets.app, name="assets")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
+app.add_typer(vault.app, name="vault")
 app.add_typer(providers.app, name="providers")
 app.add_typer(market.app, name="market")
 app.command()(worker_commands.worker)
 app.command()(worker_commands.beat)
+app.command()(mcp.mcp)
 market.app.command("engine")(worker_commands.market_engine)
 
 

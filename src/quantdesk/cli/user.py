@@ -96,6 +96,12 @@ def create_token(
     email: str,
     name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
     expires_in_days: Annotated[int | None, typer.Option(help="Lifetime; none = no expiry")] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only", help='Scope "read": search, get and list only (e.g. for an AI agent)'
+        ),
+    ] = False,
 ) -> None:
     """Mint a personal API token for an account: the secret alone on stdout, shown once.
 
@@ -108,7 +114,11 @@ def create_token(
     from quantdesk.kit.db import set_tenant
 
     try:
-        request = CreateApiTokenRequest(name=name, expires_in_days=expires_in_days)
+        request = CreateApiTokenRequest(
+            name=name,
+            expires_in_days=expires_in_days,
+            scopes=["read"] if read_only else ["read", "write"],
+        )
     except ValidationError as exc:
         fail(f"invalid input: {validation_message(exc)}", code=2)
 
@@ -119,7 +129,11 @@ def create_token(
                 return None
             await set_tenant(session, user.id)
             created = await auth_service.create_api_token(
-                session, user=user, name=request.name, expires_in_days=request.expires_in_days
+                session,
+                user=user,
+                name=request.name,
+                expires_in_days=request.expires_in_days,
+                scopes=request.scopes,
             )
             return created.secret
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -181,6 +183,28 @@ class Settings(BaseSettings):
     trading_fee_bps: float = Field(default=0.0, ge=0, le=1000)
     trading_fee_minimum: float = Field(default=0.0, ge=0, le=1000)
     trading_match_seconds: float = Field(default=5.0, gt=0)
+    # One fill takes at most this share of the volume its quote reports (0: fills are never
+    # limited); the rest of a larger order fills at later quotes (partially_filled meanwhile).
+    trading_max_volume_share: float = Field(default=0.025, ge=0, le=1)
+
+    # Research vault: a local vault's root must lie inside one of these folders (empty: the
+    # data dir's vaults/; a relative one is taken from the data dir); an S3 endpoint URL must be
+    # https unless it starts with one of these prefixes. Credentials are encrypted with the key.
+    vault_allowed_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated or a JSON list; empty means <data_dir>/vaults",
+    )
+    vault_allowed_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="URL prefixes (comma-separated or a JSON list) an S3 endpoint may start "
+        "with besides public https ones, e.g. http://127.0.0.1:9000 for a local MinIO",
+    )
+    vault_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts vault credentials at rest; required in production. Empty in "
+        "development: derived from QUANTDESK_JWT_SECRET (stable while that is)",
+    )
+    vault_max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -223,6 +247,22 @@ class Settings(BaseSettings):
     @classmethod
     def _default_frontend_dir(cls, value: Any) -> Any:
         return default_frontend_dir() if value == "" else value
+
+    @field_validator("vault_allowed_roots", "vault_allowed_endpoints", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_vault_allowed_roots(self) -> list[Path]:
+        """The folders local vaults may live in, absolute and with links resolved."""
+        roots = self.vault_allowed_roots or [Path("vaults")]
+        return [Path(os.path.realpath(self.data_dir / root)) for root in roots]
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -288,6 +328,12 @@ class Settings(BaseSettings):
             if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
                 raise ValueError(
                     "QUANTDESK_JWT_SECRET must be set to a random value of at least "
+                    f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+                )
+            vault_key = self.vault_secret_key.get_secret_value() if self.vault_secret_key else ""
+            if len(vault_key.strip()) < MIN_PRODUCTION_SECRET_LENGTH:
+                raise ValueError(
+                    "QUANTDESK_VAULT_SECRET_KEY must be set to a random value of at least "
                     f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
                 )
         return self

@@ -261,7 +261,14 @@ async def allow_token_lookup(session: AsyncSession, token_digest: str) -> None:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
-Db = Annotated[Database, Depends(get_database)]
+
+
+async def _request_database(request: Request) -> Database:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request
+    return get_database(request)
+
+
+Db = Annotated[Database, Depends(_request_database)]
 
 
 async def limit_statement_time(session: AsyncSession, *, seconds: float) -> None:

@@ -191,6 +191,21 @@ LOGIN_ATTEMPTS = Counter(
     ["outcome"],
 )
 
+# --- AI agents (MCP tools) -----------------------------------------------------------------------
+MCP_TOOL_OUTCOMES = frozenset({"ok", "denied", "rejected", "not_found", "error", "unknown_tool"})
+MCP_TOOL_CALLS = Counter(
+    "quantdesk_mcp_tool_calls_total",
+    "AI tool calls (MCP or stdio) by tool (an operation id) and outcome: ok, denied (401/403), "
+    "not_found (404), rejected (another 4xx), error (5xx or unreachable), unknown_tool",
+    ["tool", "outcome"],
+)
+MCP_TOOL_DURATION = Histogram(
+    "quantdesk_mcp_tool_call_duration_seconds",
+    "Time an AI tool call took, through the API, by tool",
+    ["tool"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+
 # --- database, activity, the scrape itself -------------------------------------------------------
 DB_POOL_IN_USE = Gauge(
     "quantdesk_db_pool_connections_in_use",
@@ -366,6 +381,13 @@ async def count_lockout(attempt: Awaitable[T]) -> T:
     except RateLimited:
         login_attempt("locked_out")
         raise
+
+
+def mcp_tool_call(tool: str, outcome: str, seconds: float) -> None:
+    """One AI tool call ended; ``tool`` is a catalogue name (unknown ones are "other")."""
+    name = _identifier(tool)
+    MCP_TOOL_CALLS.labels(tool=name, outcome=_one_of(outcome, MCP_TOOL_OUTCOMES)).inc()
+    MCP_TOOL_DURATION.labels(tool=name).observe(seconds)
 
 
 def set_db_pool(in_use: int, size: int) -> None:

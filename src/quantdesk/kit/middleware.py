@@ -6,6 +6,7 @@ import contextlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
@@ -83,17 +84,25 @@ class BodySizeLimitMiddleware:
     A declared Content-Length is checked up front; a streamed body is counted as it arrives.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        limit_for: Callable[[Scope], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # A route that takes large bodies (vault uploads) names its own limit for its requests.
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = (self.limit_for(scope) if self.limit_for else None) or self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(scope, receive, send, max_bytes)
             return
         received = 0
         exceeded = False
@@ -103,9 +112,9 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     exceeded = True
-                    raise PayloadTooLarge(self._message())
+                    raise PayloadTooLarge(self._message(max_bytes))
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -116,14 +125,14 @@ class BodySizeLimitMiddleware:
         with contextlib.suppress(PayloadTooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if exceeded:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = error_body(code="payload_too_large", message=self._message())
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        body = error_body(code="payload_too_large", message=self._message(max_bytes))
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
-    def _message(self) -> str:
-        return f"The request body is larger than {self.max_bytes // (1024 * 1024)} MiB"
+    def _message(self, max_bytes: int) -> str:
+        return f"The request body is larger than {max_bytes // (1024 * 1024)} MiB"
 
 
 def _nul_location(scope: Scope) -> tuple[str, str] | None:

@@ -52,13 +52,24 @@ class _DashboardRoute(Route):
     (so the router answers those 404 or 405 itself, in the API's error shape)."""
 
     def __init__(
-        self, path: str, endpoint: Callable[..., Any], *, siblings: list[BaseRoute], **kwargs: Any
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        siblings: list[BaseRoute],
+        index: Path | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.siblings = siblings  # the app's routes, also those added after this one
+        self.index = index
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or is_server_path(scope["path"]):
+            return Match.NONE, {}
+        # Not built: only / answers (with how to build it); other paths stay the API's 404.
+        built = self.index is not None and self.index.is_file()
+        if not built and scope["path"] != "/":
             return Match.NONE, {}
         for route in self.siblings:
             if route is not self and route.matches(scope)[0] is not Match.NONE:
@@ -106,5 +117,6 @@ def mount_dashboard(app: FastAPI, dist: Path | None) -> None:
             include_in_schema=False,
             name="dashboard",
             siblings=routes,
+            index=root / "index.html" if root is not None else None,
         )
     )

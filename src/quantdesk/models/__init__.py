@@ -31,6 +31,9 @@ from quantdesk.models.refresh_request import RefreshRequest, RefreshStatus
 from quantdesk.models.universe import Universe, UniverseAsset, UniverseChange
 from quantdesk.models.user import User
 from quantdesk.models.validation_request import ValidationRequest
+from quantdesk.models.vault import Vault
+from quantdesk.models.vault_file import VaultFile
+from quantdesk.models.vault_plan import MoveStatus, PlanStatus, VaultMove, VaultPlan
 
 __all__ = [
     "ApiToken",
@@ -52,6 +55,7 @@ __all__ = [
     "MarketIndex",
     "MarketValue",
     "MarketWatch",
+    "MoveStatus",
     "Operation",
     "OperationFile",
     "OperationResult",
@@ -60,6 +64,7 @@ __all__ = [
     "PaperFill",
     "PaperOrder",
     "PendingAssetOwner",
+    "PlanStatus",
     "Position",
     "ProviderCall",
     "ProviderQuota",
@@ -76,6 +81,10 @@ __all__ = [
     "User",
     "ValidationRequest",
     "ValidationStatus",
+    "Vault",
+    "VaultFile",
+    "VaultMove",
+    "VaultPlan",
 ]
 
 # Tables whose rows belong to one user: they carry owner_id and, on PostgreSQL, an RLS policy.
@@ -100,4 +109,8 @@ OWNED_TABLES = (
     "positions",
     "journal_transactions",
     "journal_entries",
+    "vaults",
+    "vault_files",
+    "vault_plans",
+    "vault_moves",
 )

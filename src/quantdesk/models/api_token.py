@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from quantdesk.kit.orm import Base, UUIDPrimaryKey, utcnow
 
+# Tokens made before scopes existed keep full access (the migration's server default).
+FULL_ACCESS_SCOPES = "read write"
+
 
 class ApiToken(UUIDPrimaryKey, Base):
     """A personal API token; only its SHA-256 digest is stored, the secret is shown once."""
@@ -24,3 +27,7 @@ class ApiToken(UUIDPrimaryKey, Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Space-separated, as OAuth 2 writes them: "read" or "read write" (quantdesk.auth.scopes).
+    scopes: Mapped[str] = mapped_column(
+        String(100), default=FULL_ACCESS_SCOPES, server_default=FULL_ACCESS_SCOPES
+    )

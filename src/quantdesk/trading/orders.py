@@ -13,8 +13,12 @@ quote is ``rejected`` (``quote_stale``), an IOC or FOK order that is not marketa
 ``canceled``. Resting orders (limits, stops, market orders placed while their exchange is closed)
 are filled by ``trading.matcher``.
 
-There is no order book: an order that fills, fills whole (IOC and FOK then differ only in name;
-``partially_filled`` is kept in the lifecycle for a liquidity model to come).
+There is no order book; liquidity comes from the quote: one fill takes at most
+``QUANTDESK_TRADING_MAX_VOLUME_SHARE`` of the volume the quote reports (``rules.fillable_qty``).
+A larger order is ``partially_filled``: the rest stays open (its reservation cut to what is left)
+and the matcher fills more at each newer quote, never twice at the same one. An IOC order keeps
+what filled at once and cancels the rest; a FOK order that cannot fill whole at once fills
+nothing and is canceled. Orders by notional fill whole (their size is cash, not a quantity).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from quantdesk.trading import (
     rules,
     sessions,
 )
-from quantdesk.trading.errors import AccountNotFound
+from quantdesk.trading.errors import AccountNotFound, InsufficientFunds
 from quantdesk.trading.order_schemas import FillOut, OrderOut, OrderRequest
 from quantdesk.trading.prices import Tradable, TradeQuote
 from quantdesk.trading.rules import Costs, OrderType, Side, TimeInForce
@@ -94,6 +98,7 @@ def costs_of(settings: Settings) -> Costs:
         slippage_bps=Decimal(str(settings.trading_slippage_bps)),
         fee_bps=Decimal(str(settings.trading_fee_bps)),
         fee_minimum=Decimal(str(settings.trading_fee_minimum)),
+        volume_share=Decimal(str(settings.trading_max_volume_share)),
     )
 
 
@@ -229,19 +234,40 @@ async def _decide(
     order.status, order.accepted_at = "accepted", now
     if request.time_in_force is TimeInForce.DAY:
         order.expires_at = market.session.closes
-    session.add(order)
-    await session.flush()  # the client id's unique constraint speaks here
     fills: list[PaperFill] = []
-    if _marketable(order, market, costs):
-        # Filled at once: nothing to set aside; the journal refuses a fill the buying power
-        # (or the unreserved holding) cannot pay, and the whole order goes with it (a 422).
-        assert market.fresh_quote is not None
-        fills = [await _fill(session, account, order, market.fresh_quote, costs, now)]
-    elif request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        order.status, order.canceled_at = "canceled", now
-        order.status_message = "not marketable at once"
+    quote = market.fresh_quote
+    now_qty = _fill_qty(order, quote, costs) if _marketable(order, market, costs) else ZERO
+    whole = order.qty is None or now_qty >= order.qty
+    fok_short = request.time_in_force is TimeInForce.FOK and not whole
+    if now_qty > 0 and not fok_short:
+        # Filled (in part) at once; the journal refuses a fill the buying power (or the
+        # unreserved holding) cannot pay, and the whole order goes with it (a 422). The order
+        # joins the session once filled, so it is inserted once, in its final state (its client
+        # id's unique constraint speaks at the flush below and undoes the fill).
+        assert quote is not None
+        fills = [await _fill(session, account, order, quote, costs, now, now_qty)]
+        session.add(order)
+        await session.flush()  # the order's row before its fill's (no ORM relationship orders them)
+        order_repository.add_fill(session, fills[0])
     else:
-        await _reserve(session, account, order, market, costs)
+        session.add(order)
+        await session.flush()  # the client id's unique constraint speaks here
+        if request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            order.status, order.canceled_at = "canceled", now
+            order.status_message = (
+                f"not fillable in full at once: the quote's volume allows {_plain(now_qty)}"
+                if fok_short
+                else "not marketable at once"
+            )
+        else:
+            buy = order.side == Side.BUY
+            await _reserve(
+                session,
+                account,
+                order,
+                costs,
+                _reference_price(order, market, costs) if buy else None,
+            )
     await session.flush()
     return order, fills
 
@@ -301,23 +327,48 @@ def _reference_price(order: PaperOrder, market: _Market, costs: Costs) -> Decima
 
 
 async def _reserve(
-    session: AsyncSession, account: PaperAccount, order: PaperOrder, market: _Market, costs: Costs
+    session: AsyncSession,
+    account: PaperAccount,
+    order: PaperOrder,
+    costs: Costs,
+    price: Decimal | None,
 ) -> None:
-    """Set aside what the order may spend; more than is available is a 422 (nothing stored)."""
+    """Set aside what the rest of the order may spend (a buy, reckoned at ``price``) or sell;
+    more than is available is a 422 (nothing stored)."""
+    rest = _rest(order)
     if order.side == Side.BUY:
-        price = _reference_price(order, market, costs)
-        amount = rules.buy_reservation(order.qty, order.notional, price, costs)
+        assert price is not None
+        notional = order.notional if rest is None else None
+        amount = rules.buy_reservation(rest, notional, price, costs)
         await reservations.reserve_cash(
             session, owner_id=account.owner_id, account_id=account.id, amount=amount
         )
         order.reserved_cash = amount
     else:
-        assert order.qty is not None  # a sell by notional got its quantity above
+        assert rest is not None  # a sell by notional got its quantity when placed
         await reservations.reserve_qty(
             session, owner_id=account.owner_id, account_id=account.id, symbol=order.symbol,
-            qty=order.qty,
+            qty=rest,
         )  # fmt: skip
-        order.reserved_qty = order.qty
+        order.reserved_qty = rest
+
+
+def _rest(order: PaperOrder) -> Decimal | None:
+    """The quantity still to fill (None for an order by notional)."""
+    return None if order.qty is None else order.qty - order.filled_qty
+
+
+def _fill_qty(order: PaperOrder, quote: TradeQuote | None, costs: Costs) -> Decimal:
+    """What one fill at ``quote`` takes of a marketable order: the rest of it, or less when
+    the volume the quote reports limits it (an order by notional fills whole)."""
+    assert quote is not None
+    rest = _rest(order)
+    if rest is None:
+        return order.notional or ZERO
+    cap = rules.fillable_qty(
+        quote.volume, quote.price, costs.volume_share, volume_in_cash=order.asset_class == "crypto"
+    )
+    return rest if cap is None else min(rest, cap)
 
 
 def _marketable(order: PaperOrder, market: _Market, costs: Costs) -> bool:
@@ -348,14 +399,18 @@ async def _fill(
     quote: TradeQuote,
     costs: Costs,
     now: datetime,
+    qty: Decimal,
 ) -> PaperFill:
-    """Fill the whole order at ``quote`` (already known to be marketable): its reservation goes
-    back, the fill and its fee are posted to the journal (keyed by the fill's id: applied once),
-    the order is filled."""
+    """Fill ``qty`` of the order (of its notional, for an order by notional) at ``quote``
+    (already known to be marketable): its reservation goes back, the fill and its fee are
+    posted to the journal (keyed by the fill's id: applied once), and the order is filled, or
+    partially filled with the rest reserved again (an IOC order's rest is canceled). The caller
+    adds the fill to the session (after the order when the order is new)."""
     side, kind = Side(order.side), _as_triggered(OrderType(order.type))
     price = rules.fill_price(side, kind, quote.price, costs, order.limit_price)
     assert price is not None
-    qty = order.qty if order.qty is not None else rules.notional_qty(order.notional or ZERO, price)
+    if order.qty is None:
+        qty = rules.notional_qty(qty, price)
     await _release(session, account, order)
     fill = PaperFill(
         id=uuid.uuid4(), order_id=order.id, account_id=account.id, owner_id=account.owner_id,
@@ -377,12 +432,36 @@ async def _fill(
             session, account, TransactionKind.FEE, entries.fee_entries(fill.fee, account.currency),
             reference=f"order:{order.id}", idempotency_key=f"fee:{fill.id}", key_is_new=True,
         )  # fmt: skip
-    order_repository.add_fill(session, fill)
-    order.filled_qty = qty
-    order.filled_avg_price = price
-    order.status, order.filled_at, order.updated_at = "filled", now, now
-    order.status_message = None
+    spent = price * qty
+    if order.filled_qty > 0:  # the average of every fill, exact (not of rounded averages)
+        earlier = await order_repository.fills_of(
+            session, owner_id=order.owner_id, order_ids=[order.id]
+        )
+        spent += sum((f.qty * f.price for f in earlier[order.id]), ZERO)
+    order.filled_qty += qty
+    order.filled_avg_price = (spent / order.filled_qty).quantize(rules.PRICE_STEP)
+    order.updated_at, order.status_message = now, None
+    rest = _rest(order)
+    if rest is None or rest <= 0:
+        order.status, order.filled_at = "filled", now
+    elif order.time_in_force == TimeInForce.IOC:
+        order.status, order.canceled_at = "canceled", now
+        order.status_message = f"filled {_plain(order.filled_qty)} at once; the rest canceled"
+    else:
+        order.status = "partially_filled"
+        try:
+            await _reserve(session, account, order, costs, order.limit_price or price)
+        except InsufficientFunds:  # the rest, repriced higher, no longer fits the buying power
+            order.status, order.canceled_at = "canceled", now
+            order.status_message = (
+                f"filled {_plain(order.filled_qty)}; the rest canceled: it no longer fits "
+                "the buying power"
+            )
     return fill
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 async def _release(session: AsyncSession, account: PaperAccount, order: PaperOrder) -> None:
@@ -448,13 +527,25 @@ async def work_open_order(
         )
         was_triggered = order.triggered_at
         costs = costs_of(settings)
-        if not _marketable(order, market, costs):
+        qty = ZERO
+        if _marketable(order, market, costs) and not await _filled_at(session, order, quote):
+            qty = _fill_qty(order, market.fresh_quote, costs)
+        if qty <= 0:
             if order.triggered_at != was_triggered:
                 return "triggered"
             return None
         assert market.fresh_quote is not None
-        await _fill(session, account, order, market.fresh_quote, costs, now)
+        fill = await _fill(session, account, order, market.fresh_quote, costs, now, qty)
+        order_repository.add_fill(session, fill)
         return order.status
+
+
+async def _filled_at(session: AsyncSession, order: PaperOrder, quote: TradeQuote | None) -> bool:
+    """Whether a partly filled order already took its share of ``quote`` (one fill per quote)."""
+    if order.status != "partially_filled" or quote is None:
+        return False
+    fills = await order_repository.fills_of(session, owner_id=order.owner_id, order_ids=[order.id])
+    return any(fill.quote_as_of >= quote.as_of for fill in fills[order.id])
 
 
 # --- Canceling and reading ------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class TradeQuote:
     as_of: datetime
     source: str
     fresh: bool  # no older than the trading maximum age
+    volume: Decimal | None = None  # as the provider reports it (dollars for crypto pairs)
 
 
 async def tradable(
@@ -96,4 +97,15 @@ def from_stored(
         return None
     if not price.is_finite() or price <= 0:
         return None
-    return TradeQuote(price=price, as_of=as_of, source=source, fresh=fresh)
+    return TradeQuote(price=price, as_of=as_of, source=source, fresh=fresh, volume=_volume(value))
+
+
+def _volume(value: dict[str, object]) -> Decimal | None:
+    raw = value.get("volume")
+    if raw is None:
+        return None
+    try:
+        volume = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return volume if volume.is_finite() and volume > 0 else None

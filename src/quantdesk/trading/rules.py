@@ -7,6 +7,9 @@ its limit, at the limit or the slipped quote, whichever is worse for the trader 
 than either). A stop order becomes a market order once the quote touches its stop (a buy stop at
 or above, a sell stop at or below); a stop-limit becomes a limit order then.
 
+Liquidity: one fill takes at most a share of the volume its quote reports (as zipline's volume
+share slippage does per bar); a larger order fills in parts, one per new quote.
+
 Money is Decimal throughout. Cash amounts round to the cent against the trader (a buy's cost up,
 a sale's proceeds down); prices keep 6 decimal places (crypto quotes need them); quantities 9.
 """
@@ -44,11 +47,13 @@ class TimeInForce(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Costs:
-    """Per-fill costs, from settings: slippage and a fee of ``fee_bps`` with a minimum."""
+    """Per-fill terms, from settings: slippage, a fee of ``fee_bps`` with a minimum, and the
+    share of a quote's reported volume one fill may take (0: no limit)."""
 
     slippage_bps: Decimal = Decimal(0)
     fee_bps: Decimal = Decimal(0)
     fee_minimum: Decimal = Decimal(0)
+    volume_share: Decimal = Decimal(0)
 
 
 def slipped(side: Side, quote: Decimal, slippage_bps: Decimal) -> Decimal:
@@ -82,6 +87,18 @@ def fill_price(
     if not limit_reached(side, limit, price):
         return None
     return max(limit, price) if side is Side.BUY else min(limit, price)
+
+
+def fillable_qty(
+    volume: Decimal | None, price: Decimal, share: Decimal, *, volume_in_cash: bool
+) -> Decimal | None:
+    """The most one fill may take at a quote: ``share`` of the volume the quote reports (in
+    units, or in cash for crypto pairs, whose volume is quoted in dollars), rounded down; None
+    when nothing limits it (no share set, or no volume reported)."""
+    if share <= 0 or volume is None or volume <= 0:
+        return None
+    units = volume / price if volume_in_cash else volume
+    return (units * share).quantize(QTY_STEP, rounding=ROUND_DOWN)
 
 
 def notional_qty(notional: Decimal, price: Decimal) -> Decimal:

@@ -1208,6 +1208,353 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Vaults
+         * @description Your vaults, newest first.
+         */
+        get: operations["list_vaults"];
+        put?: never;
+        /**
+         * Create Vault
+         * @description Register a vault: a local folder (`kind: local`, `root` inside one of the folders the admin
+         *     allows, QUANTDESK_VAULT_ALLOWED_ROOTS; never one overlapping another user's vault) or an
+         *     S3/R2/MinIO bucket (`kind: s3`, `bucket`, optional `prefix`, `endpoint_url` (https, or allowed
+         *     by QUANTDESK_VAULT_ALLOWED_ENDPOINTS), `region`, `credentials`). Credentials are stored
+         *     encrypted and never shown again. `rules` (optional) replace the default categorisation rules.
+         */
+        post: operations["create_vault"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Vault
+         * @description One of your vaults (credentials are never shown: `has_credentials` says if it has some).
+         */
+        get: operations["get_vault"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Vault
+         * @description Forget a vault (its inventory and plans); the files themselves are left untouched.
+         */
+        delete: operations["delete_vault"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Vault Rules
+         * @description The categorisation rules the vault uses (its own, or the defaults: see `custom`).
+         */
+        get: operations["get_vault_rules"];
+        /**
+         * Set Vault Rules
+         * @description Replace the vault's rules: filters (extensions, mime, name_regex, sizes, dates,
+         *     has_symbol) and a target template such as `{category}/{symbol}/{year}/{name}`; the first rule
+         *     that matches a file decides. The next scan and plan use them.
+         */
+        put: operations["set_vault_rules"];
+        post?: never;
+        /**
+         * Reset Vault Rules
+         * @description Go back to the default rules (filings, statements, research notes, spreadsheets, data
+         *     files, images, archives).
+         */
+        delete: operations["reset_vault_rules"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Vault Files
+         * @description The vault's inventory as of its last scan, by path; filter by category, symbol, text.
+         */
+        get: operations["list_vault_files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/files/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Vault File
+         * @description Download a file, streamed (the file itself, not an envelope; errors still are).
+         */
+        get: operations["download_vault_file"];
+        /**
+         * Upload Vault File
+         * @description Upload a file (the raw request body), streamed; it replaces a file at the same path.
+         *
+         *     It is written under a temporary name and moved into place once complete, so nothing half
+         *     written is ever left behind; past QUANTDESK_VAULT_MAX_UPLOAD_BYTES it is a 413.
+         */
+        put: operations["upload_vault_file"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Scan Vault
+         * @description Scan the vault into its inventory (a job: 202 with the operation; live progress on
+         *     `/ws/operations/{id}`). Files whose size and mtime did not change are not read again.
+         */
+        post: operations["scan_vault"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Vault Duplicates
+         * @description The duplicate groups the last duplicates job found, with the bytes each would reclaim.
+         */
+        get: operations["get_vault_duplicates"];
+        put?: never;
+        /**
+         * Find Vault Duplicates
+         * @description Find duplicate files among the scanned ones (a job): by size, hard links dropped, then
+         *     the first and last 4 KiB, then the whole content (xxh3-128).
+         */
+        post: operations["find_vault_duplicates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/duplicates/cleanup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Clean Up Vault Duplicates
+         * @description Plan the clean-up of duplicates (a job): one copy per group is kept by `keep` (oldest,
+         *     newest, shortest_path, or the one inside `reference`), the others are to move to the vault's
+         *     `.quarantine/` folder. Nothing is deleted and nothing moves until the plan is applied.
+         */
+        post: operations["clean_up_vault_duplicates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/organize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Organize Vault
+         * @description Plan where each scanned file goes by the vault's rules (a dry run, as a job): every move
+         *     with its conflict resolution (`skip`, or `rename_new`). Read it with `get_vault_plan`.
+         */
+        post: operations["organize_vault"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Vault Plans
+         * @description The vault's plans (organise, duplicate clean-up), newest first, with their operations.
+         */
+        get: operations["list_vault_plans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Vault Plan
+         * @description A plan and its moves in order (src, dst, size, mtime, hash, status and why).
+         */
+        get: operations["get_vault_plan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vaults/{vault_id}/plans/{plan_id}/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply Vault Plan
+         * @description Carry out a ready plan (a job). Each file is checked (size, mtime, hash) just before its
+         *     move and skipped if it changed; every move is journaled before it happens, so the operation
+         *     can be rolled back (`rollback_operation`).
+         */
+        post: operations["apply_vault_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operations/{operation_id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback Operation
+         * @description Undo the moves of a vault apply operation, in reverse order (a job). Each file's hash is
+         *     checked first; a file now at the original path is never overwritten (reported as a
+         *     conflict).
+         */
+        post: operations["rollback_operation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/assets/{symbol}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Asset Files
+         * @description Your vault files that name this asset's symbol (in their name or folders), all vaults.
+         */
+        get: operations["list_asset_files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The AI tools you may call, as JSON Schema function definitions
+         * @description The same tools `/mcp` lists for this credential: one per REST operation, named by its
+         *     operation id, described by its summary and description, taking its path and query
+         *     parameters and its JSON body. A read-only API token gets the read tools only.
+         *
+         *     Run a tool by calling its operation with the same arguments (or over MCP at `/mcp`).
+         */
+        get: operations["list_ai_tools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/workers": {
         parameters: {
             query?: never;
@@ -1431,6 +1778,18 @@ export interface components {
             created_at: string;
             /** Expires At */
             expires_at: string | null;
+            /**
+             * Scopes
+             * @description "read": search, get and list only (every other method is a 403); "write": everything (implies read)
+             * @example [
+             *       "read"
+             *     ]
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: ("read" | "write")[];
         };
         /**
          * ApiTokenOut
@@ -1457,6 +1816,18 @@ export interface components {
             expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scopes
+             * @description "read": search, get and list only (every other method is a 403); "write": everything (implies read)
+             * @example [
+             *       "read"
+             *     ]
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: ("read" | "write")[];
         };
         /**
          * AssetClass
@@ -1658,6 +2029,20 @@ export interface components {
              */
             symbols: string[];
         };
+        /** CleanupRequest */
+        CleanupRequest: {
+            /**
+             * Keep
+             * @default oldest
+             * @enum {string}
+             */
+            keep: "oldest" | "newest" | "shortest_path" | "reference";
+            /**
+             * Reference
+             * @description keep=reference: the copy inside this folder is kept (else the oldest)
+             */
+            reference?: string | null;
+        };
         /** CreateApiTokenRequest */
         CreateApiTokenRequest: {
             /**
@@ -1670,6 +2055,11 @@ export interface components {
              * @description Lifetime in days; omitted or null means the token does not expire
              */
             expires_in_days?: number | null;
+            /**
+             * Scopes
+             * @description What the token may do: ["read"] (search, get, list: an agent that cannot place an order) or ["read", "write"] (the default; "write" implies "read")
+             */
+            scopes?: ("read" | "write")[];
         };
         /** DataTypeOut */
         DataTypeOut: {
@@ -1772,6 +2162,55 @@ export interface components {
             name: string;
             /** Asset Count */
             asset_count: number;
+        };
+        /** DeletedVault */
+        DeletedVault: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Files Kept
+             * @description The files themselves stay where they are; only the record goes
+             * @default true
+             */
+            files_kept: boolean;
+        };
+        /** DuplicateCopy */
+        DuplicateCopy: {
+            /**
+             * Paths
+             * @description Hard links of one file (one inode) count as one copy
+             */
+            paths: string[];
+            /**
+             * Mtime
+             * Format: date-time
+             */
+            mtime: string;
+        };
+        /** DuplicateGroup */
+        DuplicateGroup: {
+            /** Size */
+            size: number;
+            /** Content Hash */
+            content_hash: string;
+            /** Copies */
+            copies: components["schemas"]["DuplicateCopy"][];
+            /** Reclaimable Bytes */
+            reclaimable_bytes: number;
+        };
+        /** DuplicateReport */
+        DuplicateReport: {
+            /** Groups */
+            groups: components["schemas"]["DuplicateGroup"][];
+            /** Group Count */
+            group_count: number;
+            /** Reclaimable Bytes */
+            reclaimable_bytes: number;
         };
         /** EngineFlags */
         EngineFlags: {
@@ -1958,6 +2397,54 @@ export interface components {
              */
             success: boolean;
             data?: components["schemas"]["DeletedUniverse"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[DeletedVault] */
+        Envelope_DeletedVault_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["DeletedVault"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[DuplicateReport] */
+        Envelope_DuplicateReport_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["DuplicateReport"] | null;
             /**
              * Message
              * @default
@@ -2455,6 +2942,30 @@ export interface components {
             };
             error?: components["schemas"]["ErrorInfo"] | null;
         };
+        /** Envelope[Page[PlanSummary]] */
+        Envelope_Page_PlanSummary__: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["Page_PlanSummary_"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
         /** Envelope[Page[UniverseMember]] */
         Envelope_Page_UniverseMember__: {
             /**
@@ -2503,6 +3014,54 @@ export interface components {
             };
             error?: components["schemas"]["ErrorInfo"] | null;
         };
+        /** Envelope[Page[VaultFileOut]] */
+        Envelope_Page_VaultFileOut__: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["Page_VaultFileOut_"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[Page[VaultOut]] */
+        Envelope_Page_VaultOut__: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["Page_VaultOut_"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
         /** Envelope[Performance] */
         Envelope_Performance_: {
             /**
@@ -2511,6 +3070,30 @@ export interface components {
              */
             success: boolean;
             data?: components["schemas"]["Performance"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[PlanOut] */
+        Envelope_PlanOut_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["PlanOut"] | null;
             /**
              * Message
              * @default
@@ -2583,6 +3166,30 @@ export interface components {
              */
             success: boolean;
             data?: components["schemas"]["ReconcileReport"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[RuleSet] */
+        Envelope_RuleSet_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["RuleSet"] | null;
             /**
              * Message
              * @default
@@ -2719,6 +3326,30 @@ export interface components {
             };
             error?: components["schemas"]["ErrorInfo"] | null;
         };
+        /** Envelope[UploadedFile] */
+        Envelope_UploadedFile_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["UploadedFile"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
         /** Envelope[UserOut] */
         Envelope_UserOut_: {
             /**
@@ -2775,6 +3406,30 @@ export interface components {
              */
             success: boolean;
             data?: components["schemas"]["ValidationStats"] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[VaultOut] */
+        Envelope_VaultOut_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data?: components["schemas"]["VaultOut"] | null;
             /**
              * Message
              * @default
@@ -2927,6 +3582,33 @@ export interface components {
             success: boolean;
             /** Data */
             data?: components["schemas"]["AuditEntry"][] | null;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Next Actions
+             * @description OpenAPI operation ids that make sense next
+             */
+            next_actions?: string[];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["ErrorInfo"] | null;
+        };
+        /** Envelope[list[dict[str, Any]]] */
+        Envelope_list_dict_str__Any___: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            /** Data */
+            data?: {
+                [key: string]: unknown;
+            }[] | null;
             /**
              * Message
              * @default
@@ -3411,6 +4093,28 @@ export interface components {
             /** Asset Count */
             asset_count: number;
         };
+        /** MoveOut */
+        MoveOut: {
+            /** Seq */
+            seq: number;
+            /** Src */
+            src: string;
+            /** Dst */
+            dst: string;
+            /** Size */
+            size: number;
+            /**
+             * Mtime
+             * Format: date-time
+             */
+            mtime: string;
+            /** Hash */
+            hash: string;
+            /** Status */
+            status: string;
+            /** Reason */
+            reason: string | null;
+        };
         /**
          * Movement
          * @description A deposit or a withdrawal.
@@ -3676,6 +4380,16 @@ export interface components {
          * @enum {string}
          */
         OrderType: "market" | "limit" | "stop" | "stop_limit";
+        /** OrganizeRequest */
+        OrganizeRequest: {
+            /**
+             * Conflict
+             * @description When the target is taken: skip the file, or give it a new name (name (1).ext)
+             * @default skip
+             * @enum {string}
+             */
+            conflict: "skip" | "rename_new";
+        };
         /** Page[AccountOut] */
         Page_AccountOut_: {
             /** Items */
@@ -3704,6 +4418,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** Page[PlanSummary] */
+        Page_PlanSummary_: {
+            /** Items */
+            items: components["schemas"]["PlanSummary"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** Page[UniverseMember] */
         Page_UniverseMember_: {
             /** Items */
@@ -3715,6 +4436,20 @@ export interface components {
         Page_UniverseSummary_: {
             /** Items */
             items: components["schemas"]["UniverseSummary"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[VaultFileOut] */
+        Page_VaultFileOut_: {
+            /** Items */
+            items: components["schemas"]["VaultFileOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[VaultOut] */
+        Page_VaultOut_: {
+            /** Items */
+            items: components["schemas"]["VaultOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -3741,6 +4476,80 @@ export interface components {
              * @description Change in equity minus net deposits
              */
             profit_loss: string | null;
+        };
+        /** PlanOut */
+        PlanOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Vault Id
+             * Format: uuid
+             */
+            vault_id: string;
+            /** Kind */
+            kind: string;
+            /** Status */
+            status: string;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Move Count */
+            move_count: number;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Apply Operation Id */
+            apply_operation_id: string | null;
+            /** Rollback Operation Id */
+            rollback_operation_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Moves */
+            moves: components["schemas"]["MoveOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** PlanSummary */
+        PlanSummary: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Vault Id
+             * Format: uuid
+             */
+            vault_id: string;
+            /** Kind */
+            kind: string;
+            /** Status */
+            status: string;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Move Count */
+            move_count: number;
+            /** Plan Operation Id */
+            plan_operation_id: string | null;
+            /** Apply Operation Id */
+            apply_operation_id: string | null;
+            /** Rollback Operation Id */
+            rollback_operation_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** PositionCheck */
         PositionCheck: {
@@ -4107,6 +4916,63 @@ export interface components {
              */
             symbols: string[];
         };
+        /** Rule */
+        Rule: {
+            /** Name */
+            name: string;
+            /** Category */
+            category: string;
+            match?: components["schemas"]["RuleFilter"];
+            /**
+             * Target
+             * @description Where the file goes; null keeps it in place. Fields: category, ext, month, name, parent, stem, symbol, year; an empty field drops its folder
+             * @default {category}/{symbol}/{year}/{name}
+             */
+            target: string | null;
+        };
+        /** RuleFilter */
+        RuleFilter: {
+            /** Extensions */
+            extensions?: string[] | null;
+            /**
+             * Mime
+             * @description MIME types or prefixes such as image/
+             */
+            mime?: string[] | null;
+            /**
+             * Name Regex
+             * @description RE2 syntax (no look-arounds nor back-references)
+             */
+            name_regex?: string | null;
+            /** Min Size */
+            min_size?: number | null;
+            /** Max Size */
+            max_size?: number | null;
+            /** Modified After */
+            modified_after?: string | null;
+            /** Modified Before */
+            modified_before?: string | null;
+            /**
+             * Has Symbol
+             * @description Only files naming (true) or not naming (false) a catalog symbol
+             */
+            has_symbol?: boolean | null;
+        };
+        /** RuleSet */
+        RuleSet: {
+            /** Rules */
+            rules: components["schemas"]["Rule"][];
+        };
+        /** S3Credentials */
+        S3Credentials: {
+            /** Access Key Id */
+            access_key_id: string;
+            /**
+             * Secret Access Key
+             * Format: password
+             */
+            secret_access_key: string;
+        };
         /** SectorCount */
         SectorCount: {
             /**
@@ -4411,6 +5277,18 @@ export interface components {
              */
             current_password?: string | null;
         };
+        /** UploadedFile */
+        UploadedFile: {
+            /** Path */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Mtime
+             * Format: date-time
+             */
+            mtime: string;
+        };
         /** UserOut */
         UserOut: {
             /**
@@ -4574,6 +5452,103 @@ export interface components {
             cache: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * VaultCreate
+         * @description A local folder (``root``) or an S3/R2/MinIO bucket (``bucket`` and the rest).
+         */
+        VaultCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "local" | "s3";
+            /**
+             * Root
+             * @description local: a folder inside one of QUANTDESK_VAULT_ALLOWED_ROOTS (absolute, or relative to the first of them); made if missing
+             */
+            root?: string | null;
+            /** Bucket */
+            bucket?: string | null;
+            /** Prefix */
+            prefix?: string | null;
+            /**
+             * Endpoint Url
+             * @description https, or a prefix of QUANTDESK_VAULT_ALLOWED_ENDPOINTS; empty: AWS S3
+             */
+            endpoint_url?: string | null;
+            /** Region */
+            region?: string | null;
+            credentials?: components["schemas"]["S3Credentials"] | null;
+            /** @description Categorisation rules; null: defaults */
+            rules?: components["schemas"]["RuleSet"] | null;
+        };
+        /** VaultFileOut */
+        VaultFileOut: {
+            /**
+             * Vault Id
+             * Format: uuid
+             */
+            vault_id: string;
+            /** Path */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Mtime
+             * Format: date-time
+             */
+            mtime: string;
+            /** Inode */
+            inode: string | null;
+            /** Extension */
+            extension: string;
+            /** Mime */
+            mime: string | null;
+            /** Category */
+            category: string | null;
+            /** Symbol */
+            symbol: string | null;
+            /** Content Hash */
+            content_hash: string | null;
+        };
+        /**
+         * VaultOut
+         * @description A vault as shown: never its credentials (only whether it has some).
+         */
+        VaultOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Kind */
+            kind: string;
+            /** Root */
+            root: string | null;
+            /** Bucket */
+            bucket: string | null;
+            /** Prefix */
+            prefix: string | null;
+            /** Endpoint Url */
+            endpoint_url: string | null;
+            /** Region */
+            region: string | null;
+            /** Has Credentials */
+            has_credentials: boolean;
+            /** Custom Rules */
+            custom_rules: boolean;
+            /** Last Scan At */
+            last_scan_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** Watch */
         Watch: {
@@ -7388,6 +8363,920 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_vaults: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `next_cursor` of the last page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_VaultOut__"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_vault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VaultCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_VaultOut_"];
+                };
+            };
+            /** @description vault_name_taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    get_vault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_VaultOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_vault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeletedVault_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_vault_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RuleSet_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_vault_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RuleSet_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    reset_vault_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RuleSet_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_vault_files: {
+        parameters: {
+            query?: {
+                category?: string | null;
+                /** @description Part of the path */
+                q?: string | null;
+                symbol?: string | null;
+                limit?: number;
+                /** @description `next_cursor` of the last page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_VaultFileOut__"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    download_vault_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+                /** @description The file's path inside the vault */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file itself */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    upload_vault_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+                /** @description The file's path inside the vault */
+                path: string;
+            };
+            cookie?: never;
+        };
+        /** @description The file's bytes, as they are (not a form) */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UploadedFile_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Larger than QUANTDESK_VAULT_MAX_UPLOAD_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    scan_vault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    get_vault_duplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DuplicateReport_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    find_vault_duplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    clean_up_vault_duplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CleanupRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    organize_vault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["OrganizeRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    list_vault_plans: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `next_cursor` of the last page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_PlanSummary__"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    get_vault_plan: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `next_cursor` of the last page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PlanOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Invalid input (error.details name the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+        };
+    };
+    apply_vault_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vault's id */
+                vault_id: string;
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Plan not ready */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rollback_operation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The apply operation's id */
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OperationOut_"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Nothing to undo */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_asset_files: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `next_cursor` of the last page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_VaultFileOut__"];
+                };
+            };
+            /** @description No such vault (or file, or plan) among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NoneType_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_ai_tools: {
+        parameters: {
+            query?: {
+                /** @description openai: Chat Completions `tools` entries; anthropic: Messages API `tools` entries; mcp: MCP `tools/list` entries (with annotations) */
+                format?: "openai" | "anthropic" | "mcp";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_list_dict_str__Any___"];
                 };
             };
             /** @description Validation Error */
