@@ -46,6 +46,7 @@ const STATUS_TONE: Record<string, string> = {
   running: "info",
   new: "info",
   accepted: "info",
+  partially_filled: "info",
 };
 
 export function StatusBadge({ status }: { status: string }) {
