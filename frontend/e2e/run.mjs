@@ -88,6 +88,15 @@ try {
   await page.getByLabel(/progress$/).waitFor();
   await page.locator(".import").getByText("succeeded").waitFor();
   await page.getByRole("row").getByRole("link", { name: "NVDA", exact: true }).waitFor();
+
+  step("export the universe as CSV");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Export CSV" }).click(),
+  ]);
+  const exported = readFileSync(await download.path(), "utf8");
+  for (const symbol of ["AAPL", "BTC-USD", "MSFT", "NVDA"])
+    if (!exported.includes(symbol)) throw new Error(`the export lacks ${symbol}:\n${exported}`);
   await shot("02-universe");
 
   step("the asset page: profile, live quote, price chart");
@@ -154,9 +163,12 @@ try {
   await page.screenshot({ path: join(out, "06-logged-out-phone-390.png") });
 
   if (process.env.ADMIN_EMAIL) {
-    step("an admin reads the Ops page");
+    step("a wrong password is explained; an admin reads the Ops page");
     await page.setViewportSize({ width: 1440, height: 900 });
     await page.getByLabel("Email").fill(process.env.ADMIN_EMAIL);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("alert").waitFor();
     await page.getByLabel("Password").fill(process.env.ADMIN_PASSWORD ?? "");
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("link", { name: "Ops" }).click();
