@@ -12,6 +12,8 @@ const AssetPage = lazy(() => import("@/features/assets/AssetPage").then((m) => (
 const SearchPage = lazy(() => import("@/features/search/SearchPage").then((m) => ({ default: m.SearchPage })));
 const TradingPage = lazy(() => import("@/features/trading/TradingPage").then((m) => ({ default: m.TradingPage })));
 const OperationsPage = lazy(() => import("@/features/operations/OperationsPage").then((m) => ({ default: m.OperationsPage })));
+const VaultsPage = lazy(() => import("@/features/vault/VaultsPage").then((m) => ({ default: m.VaultsPage })));
+const VaultPage = lazy(() => import("@/features/vault/VaultPage").then((m) => ({ default: m.VaultPage })));
 const OpsPage = lazy(() => import("@/features/ops/OpsPage").then((m) => ({ default: m.OpsPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -43,6 +45,8 @@ export const router = createBrowserRouter([
       { path: "trading", element: page(<TradingPage />) },
       { path: "trading/:accountId", element: page(<TradingPage />) },
       { path: "operations", element: page(<OperationsPage />) },
+      { path: "vault", element: page(<VaultsPage />) },
+      { path: "vault/:vaultId", element: page(<VaultPage />) },
       { path: "ops", element: page(<OpsPage />) },
       { path: "*", element: <p>Page not found.</p> },
     ],

@@ -47,6 +47,19 @@ const STATUS_TONE: Record<string, string> = {
   new: "info",
   accepted: "info",
   partially_filled: "info",
+  // vault plans and their moves
+  ready: "info",
+  planned: "info",
+  planning: "info",
+  applying: "info",
+  rolling_back: "info",
+  applied: "ok",
+  done: "ok",
+  restored: "ok",
+  rolled_back: "muted",
+  skipped: "warn",
+  changed: "warn",
+  conflict: "bad",
 };
 
 export function StatusBadge({ status }: { status: string }) {

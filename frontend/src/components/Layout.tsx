@@ -7,6 +7,7 @@ const LINKS = [
   { to: "/universes", label: "Universes" },
   { to: "/search", label: "Search" },
   { to: "/trading", label: "Trading" },
+  { to: "/vault", label: "Vault" },
   { to: "/operations", label: "Operations" },
 ];
 
