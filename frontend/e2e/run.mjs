@@ -150,6 +150,52 @@ try {
   await page.getByRole("table", { name: "Positions" }).getByText("simulated").first().waitFor();
   await shot("05-trading");
 
+  step("register a local vault and scan it, its progress live");
+  await page.getByRole("link", { name: "Vault" }).click();
+  await page.getByRole("heading", { name: "Research vault" }).waitFor();
+  await page.getByText("No vaults yet").waitFor();
+  await page.getByLabel("Vault name").fill("E2E research");
+  await page.getByRole("textbox", { name: "Folder", exact: true }).fill("research");
+  await page.getByRole("button", { name: "Register vault" }).click();
+  await page.getByRole("heading", { name: "E2E research" }).waitFor();
+  await page.getByRole("button", { name: "Scan vault" }).click();
+  await page.getByLabel(/progress$/).first().waitFor();
+  await page.locator(".job", { hasText: "Scanning" }).getByText("succeeded").waitFor();
+  const files = page.getByRole("table", { name: "Vault files" });
+  await files.getByText("AAPL_10-K_2023.pdf").waitFor();
+  await files.getByText("notes.md").waitFor();
+
+  step("the files of one category");
+  await page.getByLabel("Category").selectOption("filings");
+  await files.getByText("notes.md").waitFor({ state: "detached" });
+  await files.getByText("AAPL_10-K_2023.pdf").waitFor();
+  await page.getByLabel("Category").selectOption("");
+
+  step("duplicates: one group found");
+  await page.getByRole("button", { name: "Find duplicates" }).click();
+  await page.locator(".job", { hasText: "Looking for duplicates" }).getByText("succeeded").waitFor();
+  await page.getByText(/1 group\(s\) of identical files/).waitFor();
+  await shot("08-vault");
+
+  step("organise: the plan is shown before Apply");
+  await page.getByRole("button", { name: "Make organise plan" }).click();
+  const moves = page.getByRole("table", { name: "Planned moves" });
+  await moves.getByText("filings/AAPL/2023/AAPL_10-K_2023.pdf").waitFor();
+  const apply = page.getByRole("button", { name: "Apply plan" });
+  if (!(await apply.isDisabled())) throw new Error("Apply was enabled before the plan was acknowledged");
+  await shot("09-vault-plan");
+  await page.getByLabel("I have read every move above").check();
+  await apply.click();
+  await page.locator(".job", { hasText: "Applying the plan" }).getByText("succeeded").waitFor();
+  await page.getByRole("region", { name: "Plan" }).getByText("applied", { exact: true }).first().waitFor();
+  await files.getByText("filings/AAPL/2023/AAPL_10-K_2023.pdf").waitFor();
+
+  step("roll the organise back");
+  await page.getByRole("button", { name: "Roll back" }).click();
+  await page.locator(".job", { hasText: "Rolling back" }).getByText("succeeded").waitFor();
+  await page.getByRole("region", { name: "Plan" }).getByText("rolled back", { exact: true }).first().waitFor();
+  await moves.getByText("restored").first().waitFor();
+
   step("on a phone: the menu, then log out");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole("button", { name: "Menu" }).click();

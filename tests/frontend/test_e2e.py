@@ -1,7 +1,8 @@
 """The dashboard end to end: Playwright drives Debian's chromium against a real `quantdesk serve`
 (simulated market data, a fresh SQLite data directory, a free port): sign up, create a universe,
 add AAPL and BTC-USD, open a paper account, deposit, buy, see the position and the activity, log
-out; then an admin logs in and reads the Ops page, and a third person opens a universe of 5,000
+out; a vault of research files is registered, scanned, browsed by category, its duplicates found,
+an organise plan read, applied and rolled back; then an admin logs in and reads the Ops page, and a third person opens a universe of 5,000
 assets (made through the API) and scrolls to its end. Access tokens live 8 seconds here, so the
 dashboard refreshes (and rotates) its tokens several times during the run. Screenshots at 390 px
 and 1440 px go to frontend/test-results/e2e/."""
@@ -80,6 +81,17 @@ def _make_big_universe(base: str, database: Path) -> None:
         assert created.json()["data"]["asset_count"] == BIG_SIZE
 
 
+def _make_research_folder(data_dir: Path) -> None:
+    """A folder inside the vault's default allowed root (<data dir>/vaults) for the e2e person to
+    register: a filing, a note, and a duplicate pair."""
+    folder = data_dir / "vaults" / "research"
+    (folder / "inbox").mkdir(parents=True)
+    (folder / "AAPL_10-K_2023.pdf").write_bytes(b"%PDF-1.4 Apple 10-K 2023\n" * 64)
+    (folder / "notes.md").write_text("# Ideas\n\nAAPL services margin.\n")
+    for name in ("prices.csv", "prices copy.csv"):
+        (folder / "inbox" / name).write_text("date,close\n2023-01-03,125.07\n" * 32)
+
+
 def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
     require_built_dashboard()
     node = require_node()
@@ -113,6 +125,7 @@ def test_sign_up_build_a_universe_trade_and_log_out(tmp_path: Path) -> None:
             timeout=120,
         )
 
+    _make_research_folder(tmp_path / "data")
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
