@@ -196,6 +196,14 @@ try {
   await page.getByRole("region", { name: "Plan" }).getByText("rolled back", { exact: true }).first().waitFor();
   await moves.getByText("restored").first().waitFor();
 
+  step("the asset page lists the research files about it, and its fundamentals");
+  await page.goto(`${base}/assets/AAPL`);
+  await page.getByRole("table", { name: "Research files" }).getByText("AAPL_10-K_2023.pdf").waitFor();
+  const fundamentals = page.locator(".fundamentals");
+  await fundamentals.getByText(/simulated|No fundamentals yet/).first().waitFor();
+  if (await fundamentals.getByRole("alert").count()) throw new Error(await fundamentals.innerText());
+  await shot("10-asset-files");
+
   step("on a phone: the menu, then log out");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole("button", { name: "Menu" }).click();

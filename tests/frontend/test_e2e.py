@@ -2,10 +2,10 @@
 (simulated market data, a fresh SQLite data directory, a free port): sign up, create a universe,
 add AAPL and BTC-USD, open a paper account, deposit, buy, see the position and the activity, log
 out; a vault of research files is registered, scanned, browsed by category, its duplicates found,
-an organise plan read, applied and rolled back; then an admin logs in and reads the Ops page, and a third person opens a universe of 5,000
-assets (made through the API) and scrolls to its end. Access tokens live 8 seconds here, so the
-dashboard refreshes (and rotates) its tokens several times during the run. Screenshots at 390 px
-and 1440 px go to frontend/test-results/e2e/."""
+an organise plan read, applied and rolled back; then an admin logs in and reads the Ops page, and
+a third person opens a universe of 5,000 assets (made through the API) and scrolls to its end.
+Access tokens live 8 seconds here, so the dashboard refreshes (and rotates) its tokens several
+times during the run. Screenshots at 390 px and 1440 px go to frontend/test-results/e2e/."""
 
 from __future__ import annotations
 

@@ -62,7 +62,10 @@ async def test_index_is_served_at_the_root_and_never_cached(client: httpx.AsyncC
     assert response.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("path", ["/universes", "/universes/3f1c/assets", "/trading?x=1"])
+@pytest.mark.parametrize(
+    "path",
+    ["/universes", "/universes/3f1c/assets", "/trading?x=1", "/assets/AAPL", "/assets/BRK.B"],
+)
 async def test_client_routes_fall_back_to_index(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
@@ -77,8 +80,9 @@ async def test_hashed_assets_are_immutable(client: httpx.AsyncClient) -> None:
     assert response.headers["cache-control"] == IMMUTABLE
 
 
-async def test_a_missing_asset_is_a_404_not_the_index(client: httpx.AsyncClient) -> None:
-    response = await client.get("/assets/index-old999.js")
+@pytest.mark.parametrize("path", ["/assets/index-old999.js", "/assets/index-old999.css"])
+async def test_a_missing_asset_is_a_404_not_the_index(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
     assert response.status_code == 404
     assert INDEX not in response.text
 

@@ -32,6 +32,8 @@ SERVER_PREFIXES = (
     "/mcp",
 )
 IMMUTABLE = "public, max-age=31536000, immutable"
+# What Vite writes under /assets/; any other /assets/... is a client route (/assets/AAPL).
+BUNDLE_SUFFIXES = (".js", ".mjs", ".css", ".map", ".woff", ".woff2", ".svg", ".png", ".wasm")
 NO_CACHE = "no-cache"
 OTHER_FILES = "public, max-age=3600"
 
@@ -104,7 +106,8 @@ def mount_dashboard(app: FastAPI, dist: Path | None) -> None:
             else:
                 cache = OTHER_FILES
             return FileResponse(found, headers={"Cache-Control": cache})
-        if path.startswith("assets/"):  # a bundle of an older build: never HTML in its place
+        if path.startswith("assets/") and path.lower().endswith(BUNDLE_SUFFIXES):
+            # A bundle of an older build: never HTML in its place.
             raise StarletteHTTPException(status_code=404)
         return FileResponse(root / "index.html", headers={"Cache-Control": NO_CACHE})
 

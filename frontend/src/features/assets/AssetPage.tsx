@@ -7,6 +7,8 @@ import { useQuoteHistory } from "@/features/market/api";
 import { useLiveQuotes } from "@/features/market/live";
 import { formatCompact, formatPercent, formatPrice, signClass, toNumber } from "@/lib/format";
 import { useAsset } from "./api";
+import { AssetFiles } from "./components/AssetFiles";
+import { Fundamentals } from "./components/Fundamentals";
 
 export function AssetPage() {
   const { symbol = "" } = useParams();
@@ -86,6 +88,8 @@ export function AssetPage() {
               {a.profile?.description && <p>{a.profile.description}</p>}
               {(a.indices ?? []).length > 0 && <p className="muted">Member of {(a.indices ?? []).join(", ")}</p>}
             </div>
+            <Fundamentals symbol={a.symbol} />
+            <AssetFiles symbol={a.symbol} />
           </section>
         );
       }}

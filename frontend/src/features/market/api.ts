@@ -45,3 +45,24 @@ export function useProvidersHealth(enabled: boolean) {
     queryFn: () => unwrap(api.GET("/health/providers")),
   });
 }
+
+/** The data types the engine knows (their TTLs, flags, providers). */
+export function useDataTypes(enabled = true) {
+  return useQuery({
+    queryKey: ["market", "data-types"],
+    enabled,
+    staleTime: 60_000,
+    queryFn: () => unwrap(api.GET("/api/v1/market/data-types")),
+  });
+}
+
+/** The engine's latest values of these data types for a symbol (a stale one is queued). */
+export function useMarketValues(symbol: string, types: string[]) {
+  return useQuery({
+    queryKey: ["market", "data", symbol, types],
+    enabled: types.length > 0,
+    staleTime: 60_000,
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/market/data/{symbol}", { params: { path: { symbol }, query: { types } } })),
+  });
+}
