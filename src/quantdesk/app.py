@@ -41,6 +41,7 @@ from quantdesk.kit.middleware import (
     RequestContextMiddleware,
 )
 from quantdesk.kit.ratelimit import RateLimiter
+from quantdesk.kit.spa import mount_dashboard
 from quantdesk.market.endpoints import health_router as market_health_router
 from quantdesk.market.endpoints import router as market_router
 from quantdesk.market.engine.loops import MarketEngine
@@ -202,4 +203,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_health_router)
     app.include_router(live_router)
     app.include_router(market_live_router)
+    mount_dashboard(app, settings.frontend_dir)  # last: a catch-all for the dashboard's routes
     return app

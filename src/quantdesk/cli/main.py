@@ -104,6 +104,16 @@ def serve(
     )
 
 
+@app.command()
+def openapi() -> None:
+    """Print the API's OpenAPI schema (JSON), e.g. for the dashboard's generated client."""
+    import json
+
+    from quantdesk.app import create_app
+
+    typer.echo(json.dumps(create_app(load_settings()).openapi(), indent=2, sort_keys=False))
+
+
 def main() -> None:
     app()
 

@@ -30,6 +30,14 @@ def default_data_dir(module_file: str | Path = __file__) -> Path:
     return Path(platformdirs.user_data_dir("quantdesk", appauthor=False))
 
 
+def default_frontend_dir(module_file: str | Path = __file__) -> Path | None:
+    """The built dashboard of a source checkout (``frontend/dist``); None when installed."""
+    src = Path(module_file).resolve().parents[2]
+    if src.name == "src" and (src.parent / "pyproject.toml").is_file():
+        return src.parent / "frontend" / "dist"
+    return None
+
+
 KEYLESS_PROVIDERS = ("yahoo", "coingecko")
 
 
@@ -60,6 +68,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; empty means SQLite at <data_dir>/quantdesk.db",
     )
     database_echo: bool = False
+    frontend_dir: Path | None = Field(
+        default_factory=default_frontend_dir,
+        description="The built dashboard served at /; empty means the checkout's frontend/dist",
+    )
 
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_access_ttl_seconds: int = Field(default=15 * 60, gt=0)
@@ -230,6 +242,11 @@ class Settings(BaseSettings):
                 fmp_key=self.fmp_api_key, alphavantage_key=self.alphavantage_api_key
             )
         return self
+
+    @field_validator("frontend_dir", mode="before")
+    @classmethod
+    def _default_frontend_dir(cls, value: Any) -> Any:
+        return default_frontend_dir() if value == "" else value
 
     @field_validator("vault_allowed_roots", "vault_allowed_endpoints", mode="before")
     @classmethod
