@@ -1,8 +1,8 @@
 """HTTP surface of paper orders and positions.
 
 Placing an order may fetch a quote, so it takes ``Db`` and ``AuthenticatedUser`` rather than the
-request's transaction: the service reads, asks the providers with no transaction open, then
-writes in one short transaction."""
+request's transaction: the service decides in one short transaction, and when the stored quote is
+too old it asks the providers between two, with none open."""
 
 from __future__ import annotations
 

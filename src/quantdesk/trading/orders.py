@@ -1,11 +1,12 @@
 """Paper orders: place, fill, cancel, expire, list.
 
-Placing an order reads what it needs first, with no transaction open (the asset from the
-catalog, a quote no older than ``QUANTDESK_TRADING_QUOTE_MAX_AGE_SECONDS`` from the market-data
-engine, fetched now if the stored one is older), then decides and writes in one transaction under
-the account's row lock: the order row, its reservation (cash for a buy, quantity for a sell; more
-than the buying power or the unreserved holding is a 422 and nothing is stored) and, when it is
-marketable at once, its fill (journal transactions for the fill and its fee).
+Placing an order is one transaction under the account's row lock: the asset from the catalog,
+the client id's earlier order, the market-data engine's stored quote, then the order row, its
+reservation (cash for a buy, quantity for a sell; more than the buying power or the unreserved
+holding is a 422 and nothing is stored) and, when it is marketable at once, its fill (journal
+transactions for the fill and its fee). A stored quote older than
+``QUANTDESK_TRADING_QUOTE_MAX_AGE_SECONDS`` rolls that transaction back: a quote is fetched with
+no transaction open and the order is decided again with it.
 
 Prices and arithmetic are ``trading.rules``; sessions and day expiry ``trading.sessions``. An
 order that can never fill now is still recorded, with its reason: a market order without a fresh
@@ -129,6 +130,11 @@ class _Market:
 # --- Placing ------------------------------------------------------------------------------------
 
 
+class _QuoteNeeded(Exception):
+    """The stored quote is too old: the transaction rolls back, a quote is fetched with none
+    open, and the order is decided again."""
+
+
 async def place(
     db: Database,
     runtime: MarketRuntime,
@@ -140,36 +146,53 @@ async def place(
     bus: EventBus | None = None,
 ) -> Placed:
     """Place ``request`` on the account (see the module's docstring); the same
-    ``client_order_id`` with the same parameters answers the first order again."""
+    ``client_order_id`` with the same parameters answers the first order again.
+
+    One transaction in the common case: the account locked, the client id and the asset looked
+    up, the stored quote read and the order decided. A quote too old to trade on is fetched
+    between two transactions (no network I/O with one open), then the order is decided again."""
     client_id = request.client_order_id or uuid.uuid4().hex
-    async with db.transaction(user_id=owner_id, readonly=True) as session:
-        account = await repository.get_account(session, owner_id=owner_id, account_id=account_id)
-        if account is None:
-            raise AccountNotFound()
-        earlier = await _earlier(session, owner_id, account_id, client_id)
-        asset = await prices.tradable(
-            session, viewer_id=owner_id, symbol=request.symbol, currency=account.currency
-        )
-    fingerprint = request.fingerprint(asset.symbol)
-    if earlier is not None:
-        return await _replay(db, owner_id, earlier, fingerprint)
-    quote = await prices.trade_quote(db, runtime, asset.symbol, settings=settings, bus=bus)
-    now = utcnow()
-    market = _Market(asset, quote, sessions.session_at(asset.exchange, asset.asset_class, now), now)
-    try:
-        async with db.transaction(user_id=owner_id) as session:
-            order, fills = await _decide(
-                session, settings, owner_id, account_id, request, client_id, fingerprint, market
-            )
-            found = _out(order, fills)
-    except IntegrityError:
-        # Another request took the client id meanwhile (twenty at once make one order).
-        async with db.transaction(user_id=owner_id, readonly=True) as session:
-            earlier = await _earlier(session, owner_id, account_id, client_id)
-        if earlier is None:
-            raise
-        return await _replay(db, owner_id, earlier, fingerprint)
-    return Placed(found, replayed=False)
+    fetched: TradeQuote | None = None
+    symbol, fingerprint = request.symbol, ""
+    for attempt in ("stored", "fetched"):
+        if attempt == "fetched":
+            fetched = await prices.trade_quote(db, runtime, symbol, settings=settings, bus=bus)
+        try:
+            async with db.transaction(user_id=owner_id) as session:
+                account = await journal.lock_account(
+                    session, owner_id=owner_id, account_id=account_id
+                )
+                asset = await prices.tradable(
+                    session, viewer_id=owner_id, symbol=request.symbol, currency=account.currency
+                )
+                fingerprint = request.fingerprint(asset.symbol)
+                earlier = await _earlier(session, owner_id, account_id, client_id)
+                if earlier is not None:
+                    return await _replay(session, earlier, fingerprint)
+                quote = fetched
+                if attempt == "stored":
+                    quote = await prices.stored_quote(session, asset.symbol, settings=settings)
+                    if quote is None or not quote.fresh:
+                        symbol = asset.symbol
+                        raise _QuoteNeeded()
+                now = utcnow()
+                session_now = sessions.session_at(asset.exchange, asset.asset_class, now)
+                market = _Market(asset, quote, session_now, now)
+                order, fills = await _decide(
+                    session, settings, owner_id, account_id, request, client_id, fingerprint,
+                    market,
+                )  # fmt: skip
+                return Placed(_out(order, fills), replayed=False)
+        except _QuoteNeeded:
+            continue
+        except IntegrityError:
+            # Another request took the client id meanwhile (twenty at once make one order).
+            async with db.transaction(user_id=owner_id, readonly=True) as session:
+                earlier = await _earlier(session, owner_id, account_id, client_id)
+                if earlier is None:
+                    raise
+                return await _replay(session, earlier, fingerprint)
+    raise AssertionError("unreachable: the second attempt never asks for a quote")
 
 
 async def _earlier(
@@ -180,17 +203,10 @@ async def _earlier(
     )
 
 
-async def _replay(
-    db: Database, owner_id: uuid.UUID, earlier: PaperOrder, fingerprint: str
-) -> Placed:
+async def _replay(session: AsyncSession, earlier: PaperOrder, fingerprint: str) -> Placed:
     if earlier.request_hash != fingerprint:
         raise ClientOrderIdReused(earlier.client_order_id, earlier.id)
-    async with db.transaction(user_id=owner_id, readonly=True) as session:
-        current = await order_repository.get_order(
-            session, owner_id=owner_id, account_id=earlier.account_id, order_id=earlier.id
-        )
-        assert current is not None  # orders are never deleted while their account lives
-        return Placed(await _order_out(session, current), replayed=True)
+    return Placed(await _order_out(session, earlier), replayed=True)
 
 
 async def _decide(

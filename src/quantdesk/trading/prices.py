@@ -21,6 +21,8 @@ from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.events import EventBus
+from quantdesk.kit.orm import utcnow
+from quantdesk.market.engine import store
 from quantdesk.market.engine.reads import fresh_value
 from quantdesk.market.runtime import MarketRuntime
 
@@ -61,6 +63,18 @@ async def tradable(
             reason="currency_not_supported",
         )
     return Tradable(asset.symbol, asset.asset_class, asset.exchange, asset.currency)
+
+
+async def stored_quote(
+    session: AsyncSession, symbol: str, *, settings: Settings
+) -> TradeQuote | None:
+    """The store's quote of ``symbol`` as the trade quote, read in the caller's transaction
+    (fresh when no older than the trading maximum age); None when it was never priced."""
+    (stored,) = await store.read_values(
+        session, [(symbol, QUOTE)],
+        ttls={QUOTE: max(1, int(settings.trading_quote_max_age_seconds))}, now=utcnow(),
+    )  # fmt: skip
+    return from_stored(stored.value, stored.as_of, stored.source, fresh=not stored.stale)
 
 
 async def trade_quote(
