@@ -97,6 +97,13 @@ try {
   const exported = readFileSync(await download.path(), "utf8");
   for (const symbol of ["AAPL", "BTC-USD", "MSFT", "NVDA"])
     if (!exported.includes(symbol)) throw new Error(`the export lacks ${symbol}:\n${exported}`);
+  step("reorder: AAPL one place down, kept after a reload");
+  await page.getByRole("button", { name: "Move AAPL down" }).click();
+  await page.getByText("Drag rows, or use their").waitFor();
+  await page.reload();
+  await page.locator(".vbody [role=row]").first().getByRole("link", { name: "BTC-USD", exact: true }).waitFor();
+  await page.getByRole("heading", { name: "Turnover, week by week" }).waitFor();
+  await page.locator(".bars").waitFor();
   await shot("02-universe");
 
   step("the asset page: profile, live quote, price chart");
