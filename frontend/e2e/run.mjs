@@ -124,6 +124,12 @@ try {
   await page.getByRole("link", { name: "Operations" }).click();
   await page.getByRole("heading", { name: "Operations" }).waitFor();
   await page.locator(".op-row", { hasText: "import universe csv" }).getByText("succeeded").waitFor();
+  const [rowResults] = await Promise.all([
+    page.waitForEvent("download"),
+    page.locator(".op-row", { hasText: "import universe csv" }).getByRole("button", { name: "Download row results" }).click(),
+  ]);
+  const resultsText = readFileSync(await rowResults.path(), "utf8");
+  if (!resultsText.includes("NVDA")) throw new Error(`the import's results lack NVDA:\n${resultsText}`);
   await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
   await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
   await shot("04-operations-dark");
