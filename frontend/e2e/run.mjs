@@ -242,6 +242,7 @@ try {
     await page.getByRole("heading", { name: "Market data operations" }).waitFor();
     await page.getByRole("heading", { name: "Quotas" }).waitFor();
     await page.getByRole("table", { name: "Provider health" }).getByText("simulated").first().waitFor();
+    await page.getByRole("table", { name: "Data types" }).getByRole("cell", { name: "quote", exact: true }).waitFor();
     await shot("07-ops");
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
