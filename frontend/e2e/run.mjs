@@ -171,12 +171,21 @@ try {
   await page.getByRole("textbox", { name: "Folder", exact: true }).fill("research");
   await page.getByRole("button", { name: "Register vault" }).click();
   await page.getByRole("heading", { name: "E2E research" }).waitFor();
+  step("upload a filing through the dashboard");
+  await page.getByLabel("Into folder").fill("inbox");
+  await page.getByLabel("Files to upload").setInputFiles({
+    name: "MSFT_10-Q_2024.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.4 Microsoft 10-Q 2024\n"),
+  });
+  await page.getByRole("status").getByText(/Stored inbox\/MSFT_10-Q_2024\.pdf/).waitFor();
   await page.getByRole("button", { name: "Scan vault" }).click();
   await page.getByLabel(/progress$/).first().waitFor();
   await page.locator(".job", { hasText: "Scanning" }).getByText("succeeded").waitFor();
   const files = page.getByRole("table", { name: "Vault files" });
   await files.getByText("AAPL_10-K_2023.pdf").waitFor();
   await files.getByText("notes.md").waitFor();
+  await files.getByText("inbox/MSFT_10-Q_2024.pdf").waitFor();
 
   step("the files of one category");
   await page.getByLabel("Category").selectOption("filings");
@@ -203,11 +212,26 @@ try {
   await page.getByRole("region", { name: "Plan" }).getByText("applied", { exact: true }).first().waitFor();
   await files.getByText("filings/AAPL/2023/AAPL_10-K_2023.pdf").waitFor();
 
-  step("roll the organise back");
+  step("roll the organise back; a new notes.md where the old one was is a conflict, shown");
+  await page.getByLabel("Into folder").fill("");
+  await page.getByLabel("Files to upload").setInputFiles({
+    name: "notes.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.from("# New notes, written after the organise\n"),
+  });
+  await page.getByRole("status").getByText("Stored notes.md.").waitFor();
   await page.getByRole("button", { name: "Roll back" }).click();
   await page.locator(".job", { hasText: "Rolling back" }).getByText("succeeded").waitFor();
-  await page.getByRole("region", { name: "Plan" }).getByText("rolled back", { exact: true }).first().waitFor();
+  const plan = page.getByRole("region", { name: "Plan" });
+  await plan.getByText("rolled back", { exact: true }).first().waitFor();
   await moves.getByText("restored").first().waitFor();
+  await plan.getByRole("alert").getByText("1 file(s) could not be put back").waitFor();
+  await plan.getByRole("alert").getByText(/a file now sits at the original path/).waitFor();
+  await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
+  await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
+  await plan.scrollIntoViewIfNeeded();
+  await shot("09-vault-rollback-dark");
+  await page.getByRole("button", { name: /Switch to the light theme/ }).click();
 
   step("the asset page lists the research files about it, and its fundamentals");
   await page.goto(`${base}/assets/AAPL`);
