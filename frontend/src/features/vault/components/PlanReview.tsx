@@ -51,18 +51,20 @@ export function PlanReview({
             I have read every move above
           </label>
         )}
-        <button
-          type="button"
-          className="primary"
-          disabled={!canApply}
-          onClick={async () => {
-            if (!plan) return;
-            const operation = await onApply(plan).catch(() => null);
-            if (operation) setJob({ operation, label: "Applying the plan" });
-          }}
-        >
-          Apply plan
-        </button>
+        {(!shown || plan.status === "ready") && (
+          <button
+            type="button"
+            className="primary"
+            disabled={!canApply}
+            onClick={async () => {
+              if (!plan) return;
+              const operation = await onApply(plan).catch(() => null);
+              if (operation) setJob({ operation, label: "Applying the plan" });
+            }}
+          >
+            Apply plan
+          </button>
+        )}
         {shown && plan.status === "applied" && (
           <button
             type="button"
