@@ -233,6 +233,11 @@ try {
   await shot("09-vault-rollback-dark");
   await page.getByRole("button", { name: /Switch to the light theme/ }).click();
 
+  step("plan the duplicates' clean-up: the extra copy goes to the quarantine, nothing yet moves");
+  await page.getByRole("button", { name: "Plan the clean-up" }).click();
+  await page.getByRole("table", { name: "Planned moves" }).getByText(/^\.quarantine\//).first().waitFor();
+  await page.getByRole("region", { name: "Plan" }).getByText("Duplicate clean-up plan", { exact: false }).waitFor();
+
   step("the asset page lists the research files about it, and its fundamentals");
   await page.goto(`${base}/assets/AAPL`);
   await page.getByRole("table", { name: "Research files" }).getByText("AAPL_10-K_2023.pdf").waitFor();
