@@ -167,6 +167,10 @@ try {
   await page.getByRole("link", { name: "Vault" }).click();
   await page.getByRole("heading", { name: "Research vault" }).waitFor();
   await page.getByText("No vaults yet").waitFor();
+  await page.getByRole("radio", { name: /S3 bucket/ }).check();
+  await page.getByLabel("Secret access key").waitFor();
+  await shot("08-vaults-register-s3");
+  await page.getByRole("radio", { name: /Local folder/ }).check();
   await page.getByLabel("Vault name").fill("E2E research");
   await page.getByRole("textbox", { name: "Folder", exact: true }).fill("research");
   await page.getByRole("button", { name: "Register vault" }).click();
