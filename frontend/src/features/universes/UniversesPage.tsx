@@ -17,7 +17,7 @@ export function sortUniverses(items: UniverseSummary[], key: SortKey, ascending:
   return sorted;
 }
 
-function CreateUniverse() {
+export function CreateUniverse() {
   const create = useCreateUniverse();
   const indices = useIndices();
   const [name, setName] = useState("");
