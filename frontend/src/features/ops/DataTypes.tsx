@@ -101,7 +101,7 @@ export function DataTypes() {
                 <thead>
                   <tr>
                     <th scope="col">Type</th>
-                    <th scope="col">Refreshed</th>
+                    <th scope="col" className="hide-sm">Refreshed</th>
                     <th scope="col">TTL (s)</th>
                     <th scope="col" className="hide-sm">Providers</th>
                     <th scope="col">Enabled</th>
@@ -111,7 +111,7 @@ export function DataTypes() {
                   {flags.data_types.map((t) => (
                     <tr key={t.name}>
                       <td>{t.name}</td>
-                      <td className="small">
+                      <td className="small hide-sm">
                         {t.kind === "scheduled" ? `every ${formatSeconds(t.schedule_seconds)}` : "on demand"}
                       </td>
                       <td>
