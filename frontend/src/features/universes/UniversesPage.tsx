@@ -42,22 +42,21 @@ export function CreateUniverse() {
         maxLength={200}
         onChange={(e) => setName(e.target.value)}
       />
-      <label className="sr-only" htmlFor="new-universe-index">
-        Start from an index
-      </label>
-      <select
-        id="new-universe-index"
-        value={index}
-        onChange={(e) => setIndex(e.target.value)}
-        disabled={!indices.data?.items.length}
-      >
-        <option value="">{indices.data?.items.length ? "empty, or from an index…" : "empty (no indices loaded)"}</option>
-        {(indices.data?.items ?? []).map((i) => (
-          <option key={i.name} value={i.name}>
-            {i.name} ({formatCount(i.member_count)})
-          </option>
-        ))}
-      </select>
+      {indices.data && indices.data.items.length > 0 && (
+        <>
+          <label className="sr-only" htmlFor="new-universe-index">
+            Start from an index
+          </label>
+          <select id="new-universe-index" value={index} onChange={(e) => setIndex(e.target.value)}>
+            <option value="">empty, or from an index…</option>
+            {indices.data.items.map((i) => (
+              <option key={i.name} value={i.name}>
+                {i.name} ({formatCount(i.member_count)})
+              </option>
+            ))}
+          </select>
+        </>
+      )}
       <button type="submit" className="primary" disabled={create.isPending || !name.trim()}>
         Create universe
       </button>
