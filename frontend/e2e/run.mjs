@@ -102,6 +102,14 @@ try {
   await page.getByText("Drag rows, or use their").waitFor();
   await page.reload();
   await page.locator(".vbody [role=row]").first().getByRole("link", { name: "BTC-USD", exact: true }).waitFor();
+  step("reorder by dragging: NVDA onto the first row");
+  const memberRows = page.locator(".vbody [role=row]");
+  await memberRows.filter({ hasText: "NVDA" }).dragTo(memberRows.first());
+  await memberRows.first().getByRole("link", { name: "NVDA", exact: true }).waitFor();
+  await page.getByText("Drag rows, or use their").waitFor(); // saved
+  await page.reload();
+  await memberRows.first().getByRole("link", { name: "NVDA", exact: true }).waitFor();
+  await memberRows.nth(1).getByRole("link", { name: "BTC-USD", exact: true }).waitFor();
   await page.getByRole("heading", { name: "Turnover, week by week" }).waitFor();
   await page.locator(".bars").waitFor();
   await shot("02-universe");
