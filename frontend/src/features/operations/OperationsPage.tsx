@@ -11,6 +11,7 @@ import {
   useCancelOperation,
   useOperationProgress,
   useOperations,
+  useRollback,
   type Operation,
 } from "./api";
 import { OperationProgress } from "./ProgressBar";
@@ -66,8 +67,10 @@ function OperationRow({ initial }: { initial: Operation }) {
 /** What a finished operation left: a file to download, or the vault whose plan it made or ran. */
 export function ResultLinks({ operation }: { operation: Operation }) {
   const [error, setError] = useState<string | null>(null);
+  const rollback = useRollback();
   const file = resultFile(operation);
-  const vaultId = operation.result?.vault_id;
+  const vaultId = operation.result?.vault_id ?? operation.params.vault_id;
+  const undoable = operation.kind === "vault_apply" && operation.status === "succeeded";
   if (!file && typeof vaultId !== "string") return null;
   return (
     <div className="actions">
@@ -80,7 +83,22 @@ export function ResultLinks({ operation }: { operation: Operation }) {
           {file.label}
         </button>
       )}
+      {undoable && (
+        <button
+          type="button"
+          className="small danger"
+          disabled={rollback.isPending || rollback.isSuccess}
+          onClick={() => rollback.mutate(operation.id)}
+        >
+          {rollback.isSuccess ? "Rollback started" : "Roll back"}
+        </button>
+      )}
       {typeof vaultId === "string" && <Link to={`/vault/${vaultId}`}>Open the vault</Link>}
+      {rollback.error ? (
+        <p className="form-error" role="alert">
+          {describeError(rollback.error)}
+        </p>
+      ) : null}
       {error && (
         <p className="form-error" role="alert">
           {error}

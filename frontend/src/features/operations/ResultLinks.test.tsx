@@ -1,4 +1,6 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render, screen } from "@testing-library/react";
+import type { ReactNode } from "react";
 import { MemoryRouter } from "react-router";
 import { describe, expect, it } from "vitest";
 import type { Operation } from "./api";
@@ -27,18 +29,22 @@ describe("an operation's results", () => {
     expect(resultFile(op({ kind: "import_universe_csv", status: "running" }))).toBeNull();
   });
 
-  it("links a vault job to its vault, and shows nothing for a job without results", () => {
+  it("links a vault job to its vault, offers to undo an apply, and shows nothing for a job without results", () => {
+    const client = new QueryClient();
+    const wrap = (node: ReactNode) => (
+      <QueryClientProvider client={client}>
+        <MemoryRouter>{node}</MemoryRouter>
+      </QueryClientProvider>
+    );
     const { rerender } = render(
-      <MemoryRouter>
-        <ResultLinks operation={op({ kind: "vault.apply", params: {}, result: { vault_id: "v9" } })} />
-      </MemoryRouter>,
+      wrap(<ResultLinks operation={op({ kind: "vault_apply", params: {}, result: { vault_id: "v9" } })} />),
     );
     expect(screen.getByRole("link", { name: "Open the vault" })).toHaveAttribute("href", "/vault/v9");
-    rerender(
-      <MemoryRouter>
-        <ResultLinks operation={op({ kind: "validate_symbols", params: {}, result: { valid: 3 } })} />
-      </MemoryRouter>,
-    );
+    expect(screen.getByRole("button", { name: "Roll back" })).toBeEnabled();
+    rerender(wrap(<ResultLinks operation={op({ kind: "vault_scan", params: { vault_id: "v9" }, result: {} })} />));
+    expect(screen.getByRole("link", { name: "Open the vault" })).toHaveAttribute("href", "/vault/v9");
+    expect(screen.queryByRole("button", { name: "Roll back" })).toBeNull();
+    rerender(wrap(<ResultLinks operation={op({ kind: "validate_symbols", params: {}, result: { valid: 3 } })} />));
     expect(screen.queryByRole("button")).toBeNull();
     expect(screen.queryByRole("link")).toBeNull();
   });

@@ -91,3 +91,13 @@ export async function downloadResult(op: Operation): Promise<void> {
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** Undo a vault apply operation's moves (a job of its own, listed with the others). */
+export function useRollback() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/operations/{operation_id}/rollback", { params: { path: { operation_id: id } } })),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ["operations"] }),
+  });
+}
