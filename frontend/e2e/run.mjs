@@ -250,6 +250,13 @@ try {
   await page.getByRole("table", { name: "Planned moves" }).getByText(/^\.quarantine\//).first().waitFor();
   await page.getByRole("region", { name: "Plan" }).getByText("Duplicate clean-up plan", { exact: false }).waitFor();
 
+  step("operations: the vault's jobs, each linked to the vault");
+  await page.getByRole("link", { name: "Operations" }).click();
+  const applyRow = page.locator(".op-row", { hasText: "vault apply" });
+  await applyRow.getByRole("link", { name: "Open the vault" }).waitFor();
+  await applyRow.getByRole("button", { name: "Roll back" }).waitFor();
+  await page.locator(".op-row", { hasText: "vault rollback" }).getByText("succeeded").waitFor();
+
   step("the asset page lists the research files about it, and its fundamentals");
   await page.goto(`${base}/assets/AAPL`);
   await page.getByRole("table", { name: "Research files" }).getByText("AAPL_10-K_2023.pdf").waitFor();
