@@ -97,6 +97,21 @@ try {
   const exported = readFileSync(await download.path(), "utf8");
   for (const symbol of ["AAPL", "BTC-USD", "MSFT", "NVDA"])
     if (!exported.includes(symbol)) throw new Error(`the export lacks ${symbol}:\n${exported}`);
+  step("reorder: AAPL one place down, kept after a reload");
+  await page.getByRole("button", { name: "Move AAPL down" }).click();
+  await page.getByText("Drag rows, or use their").waitFor();
+  await page.reload();
+  await page.locator(".vbody [role=row]").first().getByRole("link", { name: "BTC-USD", exact: true }).waitFor();
+  step("reorder by dragging: NVDA onto the first row");
+  const memberRows = page.locator(".vbody [role=row]");
+  await memberRows.filter({ hasText: "NVDA" }).dragTo(memberRows.first());
+  await memberRows.first().getByRole("link", { name: "NVDA", exact: true }).waitFor();
+  await page.getByText("Drag rows, or use their").waitFor(); // saved
+  await page.reload();
+  await memberRows.first().getByRole("link", { name: "NVDA", exact: true }).waitFor();
+  await memberRows.nth(1).getByRole("link", { name: "BTC-USD", exact: true }).waitFor();
+  await page.getByRole("heading", { name: "Turnover, week by week" }).waitFor();
+  await page.locator(".bars").waitFor();
   await shot("02-universe");
 
   step("the asset page: profile, live quote, price chart");
@@ -117,6 +132,12 @@ try {
   await page.getByRole("link", { name: "Operations" }).click();
   await page.getByRole("heading", { name: "Operations" }).waitFor();
   await page.locator(".op-row", { hasText: "import universe csv" }).getByText("succeeded").waitFor();
+  const [rowResults] = await Promise.all([
+    page.waitForEvent("download"),
+    page.locator(".op-row", { hasText: "import universe csv" }).getByRole("button", { name: "Download row results" }).click(),
+  ]);
+  const resultsText = readFileSync(await rowResults.path(), "utf8");
+  if (!resultsText.includes("NVDA")) throw new Error(`the import's results lack NVDA:\n${resultsText}`);
   await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
   await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
   await shot("04-operations-dark");
@@ -154,16 +175,29 @@ try {
   await page.getByRole("link", { name: "Vault" }).click();
   await page.getByRole("heading", { name: "Research vault" }).waitFor();
   await page.getByText("No vaults yet").waitFor();
+  await page.getByRole("radio", { name: /S3 bucket/ }).check();
+  await page.getByLabel("Secret access key").waitFor();
+  await shot("08-vaults-register-s3");
+  await page.getByRole("radio", { name: /Local folder/ }).check();
   await page.getByLabel("Vault name").fill("E2E research");
   await page.getByRole("textbox", { name: "Folder", exact: true }).fill("research");
   await page.getByRole("button", { name: "Register vault" }).click();
   await page.getByRole("heading", { name: "E2E research" }).waitFor();
+  step("upload a filing through the dashboard");
+  await page.getByLabel("Into folder").fill("inbox");
+  await page.getByLabel("Files to upload").setInputFiles({
+    name: "MSFT_10-Q_2024.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.4 Microsoft 10-Q 2024\n"),
+  });
+  await page.getByRole("status").getByText(/Stored inbox\/MSFT_10-Q_2024\.pdf/).waitFor();
   await page.getByRole("button", { name: "Scan vault" }).click();
   await page.getByLabel(/progress$/).first().waitFor();
   await page.locator(".job", { hasText: "Scanning" }).getByText("succeeded").waitFor();
   const files = page.getByRole("table", { name: "Vault files" });
   await files.getByText("AAPL_10-K_2023.pdf").waitFor();
   await files.getByText("notes.md").waitFor();
+  await files.getByText("inbox/MSFT_10-Q_2024.pdf").waitFor();
 
   step("the files of one category");
   await page.getByLabel("Category").selectOption("filings");
@@ -190,11 +224,38 @@ try {
   await page.getByRole("region", { name: "Plan" }).getByText("applied", { exact: true }).first().waitFor();
   await files.getByText("filings/AAPL/2023/AAPL_10-K_2023.pdf").waitFor();
 
-  step("roll the organise back");
+  step("roll the organise back; a new notes.md where the old one was is a conflict, shown");
+  await page.getByLabel("Into folder").fill("");
+  await page.getByLabel("Files to upload").setInputFiles({
+    name: "notes.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.from("# New notes, written after the organise\n"),
+  });
+  await page.getByRole("status").getByText("Stored notes.md.").waitFor();
   await page.getByRole("button", { name: "Roll back" }).click();
   await page.locator(".job", { hasText: "Rolling back" }).getByText("succeeded").waitFor();
-  await page.getByRole("region", { name: "Plan" }).getByText("rolled back", { exact: true }).first().waitFor();
+  const plan = page.getByRole("region", { name: "Plan" });
+  await plan.getByText("rolled back", { exact: true }).first().waitFor();
   await moves.getByText("restored").first().waitFor();
+  await plan.getByRole("alert").getByText("1 file(s) could not be put back").waitFor();
+  await plan.getByRole("alert").getByText(/a file now sits at the original path/).waitFor();
+  await page.getByRole("button", { name: /Switch to the dark theme/ }).click();
+  await page.locator("html[data-theme=dark]").waitFor({ state: "attached" });
+  await plan.scrollIntoViewIfNeeded();
+  await shot("09-vault-rollback-dark");
+  await page.getByRole("button", { name: /Switch to the light theme/ }).click();
+
+  step("plan the duplicates' clean-up: the extra copy goes to the quarantine, nothing yet moves");
+  await page.getByRole("button", { name: "Plan the clean-up" }).click();
+  await page.getByRole("table", { name: "Planned moves" }).getByText(/^\.quarantine\//).first().waitFor();
+  await page.getByRole("region", { name: "Plan" }).getByText("Duplicate clean-up plan", { exact: false }).waitFor();
+
+  step("operations: the vault's jobs, each linked to the vault");
+  await page.getByRole("link", { name: "Operations" }).click();
+  const applyRow = page.locator(".op-row", { hasText: "vault apply" });
+  await applyRow.getByRole("link", { name: "Open the vault" }).waitFor();
+  await applyRow.getByRole("button", { name: "Roll back" }).waitFor();
+  await page.locator(".op-row", { hasText: "vault rollback" }).getByText("succeeded").waitFor();
 
   step("the asset page lists the research files about it, and its fundamentals");
   await page.goto(`${base}/assets/AAPL`);
@@ -229,6 +290,7 @@ try {
     await page.getByRole("heading", { name: "Market data operations" }).waitFor();
     await page.getByRole("heading", { name: "Quotas" }).waitFor();
     await page.getByRole("table", { name: "Provider health" }).getByText("simulated").first().waitFor();
+    await page.getByRole("table", { name: "Data types" }).getByRole("cell", { name: "quote", exact: true }).waitFor();
     await shot("07-ops");
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();

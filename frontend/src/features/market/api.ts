@@ -1,5 +1,5 @@
-import { useQuery } from "@tanstack/react-query";
-import { api, unwrap } from "@/lib/api";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap, type Schemas } from "@/lib/api";
 import { quoteFromValue, type LiveQuote } from "./live";
 
 /** The engine's latest stored quote (a stale or missing one is queued for refresh). */
@@ -64,5 +64,25 @@ export function useMarketValues(symbol: string, types: string[]) {
     staleTime: 60_000,
     queryFn: () =>
       unwrap(api.GET("/api/v1/market/data/{symbol}", { params: { path: { symbol }, query: { types } } })),
+  });
+}
+
+export type DataType = Schemas["DataTypeOut"];
+
+/** Change a data type's TTL, priority or switch (admins; audited by the server). */
+export function useUpdateDataType() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ name, ...body }: { name: string; ttl_seconds?: number; enabled?: boolean }) =>
+      unwrap(api.PATCH("/api/v1/market/data-types/{name}", { params: { path: { name } }, body })),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ["market", "data-types"] }),
+  });
+}
+
+export function useSwitchEngine() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (enabled: boolean) => unwrap(api.PUT("/api/v1/market/engine", { body: { enabled } })),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ["market"] }),
   });
 }

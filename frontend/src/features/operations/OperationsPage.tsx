@@ -1,9 +1,19 @@
 import { useState } from "react";
+import { Link } from "react-router";
 import { Empty, QueryState } from "@/components/State";
 import { StatusBadge } from "@/components/Badges";
 import { describeError } from "@/lib/api";
 import { formatAge, formatDateTime } from "@/lib/format";
-import { FINAL_STATUSES, useCancelOperation, useOperationProgress, useOperations, type Operation } from "./api";
+import {
+  downloadResult,
+  FINAL_STATUSES,
+  resultFile,
+  useCancelOperation,
+  useOperationProgress,
+  useOperations,
+  useRollback,
+  type Operation,
+} from "./api";
 import { OperationProgress } from "./ProgressBar";
 
 const STATUSES = ["", "pending", "running", "succeeded", "failed", "cancelled"];
@@ -49,7 +59,52 @@ function OperationRow({ initial }: { initial: Operation }) {
         </button>
       )}
       {cancel.error && <p className="form-error">{describeError(cancel.error)}</p>}
+      <ResultLinks operation={operation} />
     </li>
+  );
+}
+
+/** What a finished operation left: a file to download, or the vault whose plan it made or ran. */
+export function ResultLinks({ operation }: { operation: Operation }) {
+  const [error, setError] = useState<string | null>(null);
+  const rollback = useRollback();
+  const file = resultFile(operation);
+  const vaultId = operation.result?.vault_id ?? operation.params.vault_id;
+  const undoable = operation.kind === "vault_apply" && operation.status === "succeeded";
+  if (!file && typeof vaultId !== "string") return null;
+  return (
+    <div className="actions">
+      {file && (
+        <button
+          type="button"
+          className="small"
+          onClick={() => downloadResult(operation).then(() => setError(null), (e: unknown) => setError(describeError(e)))}
+        >
+          {file.label}
+        </button>
+      )}
+      {undoable && (
+        <button
+          type="button"
+          className="small danger"
+          disabled={rollback.isPending || rollback.isSuccess}
+          onClick={() => rollback.mutate(operation.id)}
+        >
+          {rollback.isSuccess ? "Rollback started" : "Roll back"}
+        </button>
+      )}
+      {typeof vaultId === "string" && <Link to={`/vault/${vaultId}`}>Open the vault</Link>}
+      {rollback.error ? (
+        <p className="form-error" role="alert">
+          {describeError(rollback.error)}
+        </p>
+      ) : null}
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 

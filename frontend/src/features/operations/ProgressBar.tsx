@@ -4,7 +4,8 @@ import { formatCount } from "@/lib/format";
 
 export function OperationProgress({ operation }: { operation: Operation }) {
   const { done, total, percent, message } = operation.progress;
-  const pct = percent ?? (total ? (100 * done) / total : null);
+  // A job that counted nothing it could total still reads as complete once it has succeeded.
+  const pct = percent ?? (total ? (100 * done) / total : operation.status === "succeeded" ? 100 : null);
   return (
     <div className="progress-block">
       <div className="progress-head">

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, unwrap, type Schemas } from "@/lib/api";
+import { toApiError } from "@/lib/api/client";
 import { openLiveSocket } from "@/lib/ws";
 
 export type Operation = Schemas["OperationOut"];
@@ -55,4 +56,48 @@ export function useOperationProgress(id: string | null, initial?: Operation) {
     // Only the id restarts the socket: `initial` seeds the state once.
   }, [id]);
   return operation;
+}
+
+/** The file a finished operation left behind, if its kind leaves one (a CSV export, import results). */
+export function resultFile(op: Operation): { label: string; name: string } | null {
+  const universeId = op.params.universe_id;
+  if (op.status !== "succeeded" && op.kind !== "import_universe_csv") return null;
+  if (typeof universeId !== "string") return null;
+  if (op.kind === "export_universe_csv") return { label: "Download CSV", name: `export-${op.id.slice(0, 8)}.csv` };
+  if (op.kind === "import_universe_csv" && FINAL_STATUSES.includes(op.status))
+    return { label: "Download row results", name: `import-${op.id.slice(0, 8)}.ndjson` };
+  return null;
+}
+
+export async function downloadResult(op: Operation): Promise<void> {
+  const file = resultFile(op);
+  const universe_id = String(op.params.universe_id);
+  if (!file) return;
+  const { data, error, response } =
+    op.kind === "export_universe_csv"
+      ? await api.GET("/api/v1/universes/{universe_id}/exports/{operation_id}", {
+          params: { path: { universe_id, operation_id: op.id } },
+          parseAs: "blob",
+        })
+      : await api.GET("/api/v1/universes/{universe_id}/imports/{operation_id}/results", {
+          params: { path: { universe_id, operation_id: op.id } },
+          parseAs: "blob",
+        });
+  if (!response.ok || !data) throw toApiError(error, response);
+  const url = URL.createObjectURL(data as Blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = file.name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Undo a vault apply operation's moves (a job of its own, listed with the others). */
+export function useRollback() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/operations/{operation_id}/rollback", { params: { path: { operation_id: id } } })),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ["operations"] }),
+  });
 }

@@ -3,6 +3,7 @@ import { Empty, QueryState } from "@/components/State";
 import { useAuth } from "@/features/auth/AuthProvider";
 import { useMarketStatus, useProvidersHealth } from "@/features/market/api";
 import { formatCount, formatDateTime, formatPercent } from "@/lib/format";
+import { DataTypes } from "./DataTypes";
 
 function quotaText(w: { used: number; limit?: number | null }) {
   return w.limit ? `${formatCount(w.used)} of ${formatCount(w.limit)}` : `${formatCount(w.used)} (no limit)`;
@@ -57,6 +58,7 @@ export function OpsPage() {
           </>
         )}
       </QueryState>
+      <DataTypes />
       <h2>Providers</h2>
       <QueryState query={providers}>
         {(h) => (

@@ -3,16 +3,26 @@ import { useNavigate, useParams } from "react-router";
 import { Empty, ErrorState, QueryState } from "@/components/State";
 import { describeError } from "@/lib/api";
 import { formatCount } from "@/lib/format";
-import { downloadCsv, useChangeMembers, useDeleteUniverse, useUniverse, useUniverseMembers } from "./api";
+import {
+  downloadCsv,
+  moveItem,
+  useChangeMembers,
+  useDeleteUniverse,
+  useReorderMembers,
+  useUniverse,
+  useUniverseMembers,
+} from "./api";
 import { AddAssets, describeResult } from "./components/AddAssets";
 import { ImportCsv } from "./components/ImportCsv";
 import { MembersTable } from "./components/MembersTable";
+import { Turnover } from "./components/Turnover";
 
 export function UniversePage() {
   const { universeId = "" } = useParams();
   const universe = useUniverse(universeId);
   const members = useUniverseMembers(universeId);
   const change = useChangeMembers(universeId);
+  const reorder = useReorderMembers(universeId);
   const remove = useDeleteUniverse();
   const navigate = useNavigate();
   const [filter, setFilter] = useState("");
@@ -79,6 +89,7 @@ export function UniversePage() {
       <AddAssets universeId={universeId} />
       {message && <p className="form-error" role="alert">{message}</p>}
       {remove.error && <p className="form-error" role="alert">{describeError(remove.error)}</p>}
+      {reorder.error && <p className="form-error" role="alert">{describeError(reorder.error)}</p>}
       <QueryState
         query={members}
         loadingLabel="Loading assets…"
@@ -96,8 +107,16 @@ export function UniversePage() {
                 {formatCount(rows.length)} of {formatCount(items.length)}
               </span>
             </div>
+            <p className="muted small" aria-live="polite">
+              {needle
+                ? "Clear the filter to reorder."
+                : reorder.isPending
+                  ? "Saving the order…"
+                  : "Drag rows, or use their ↑ ↓ buttons, to reorder."}
+            </p>
             <MembersTable
               members={rows}
+              {...(needle ? {} : { onMove: (from: number, to: number) => reorder.mutate(moveItem(items, from, to)) })}
               removing={change.isPending ? (change.variables?.remove?.[0] ?? null) : null}
               onRemove={(symbol) =>
                 change.mutate(
@@ -112,6 +131,7 @@ export function UniversePage() {
           </>
         )}
       </QueryState>
+      <Turnover universeId={universeId} />
     </section>
   );
 }

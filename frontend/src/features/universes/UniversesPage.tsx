@@ -3,7 +3,7 @@ import { Link } from "react-router";
 import { Empty, QueryState } from "@/components/State";
 import { describeError } from "@/lib/api";
 import { formatAge, formatCount, formatDateTime } from "@/lib/format";
-import { useCreateUniverse, useUniverses, type UniverseSummary } from "./api";
+import { useCreateUniverse, useIndices, useUniverses, type UniverseSummary } from "./api";
 
 type SortKey = "name" | "asset_count" | "updated_at";
 
@@ -17,13 +17,18 @@ export function sortUniverses(items: UniverseSummary[], key: SortKey, ascending:
   return sorted;
 }
 
-function CreateUniverse() {
+export function CreateUniverse() {
   const create = useCreateUniverse();
+  const indices = useIndices();
   const [name, setName] = useState("");
+  const [index, setIndex] = useState("");
   function submit(event: FormEvent) {
     event.preventDefault();
     if (!name.trim()) return;
-    create.mutate({ name: name.trim(), description: null }, { onSuccess: () => setName("") });
+    create.mutate(
+      { name: name.trim(), description: null, from_index: index || null },
+      { onSuccess: () => setName("") },
+    );
   }
   return (
     <form className="inline-form" onSubmit={submit} aria-label="Create a universe">
@@ -37,6 +42,21 @@ function CreateUniverse() {
         maxLength={200}
         onChange={(e) => setName(e.target.value)}
       />
+      {indices.data && indices.data.items.length > 0 && (
+        <>
+          <label className="sr-only" htmlFor="new-universe-index">
+            Start from an index
+          </label>
+          <select id="new-universe-index" value={index} onChange={(e) => setIndex(e.target.value)}>
+            <option value="">empty, or from an index…</option>
+            {indices.data.items.map((i) => (
+              <option key={i.name} value={i.name}>
+                {i.name} ({formatCount(i.member_count)})
+              </option>
+            ))}
+          </select>
+        </>
+      )}
       <button type="submit" className="primary" disabled={create.isPending || !name.trim()}>
         Create universe
       </button>

@@ -55,7 +55,7 @@ export function useUniverseMembers(id: string) {
 export function useCreateUniverse() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: { name: string; description: string | null }) =>
+    mutationFn: (body: { name: string; description: string | null; from_index?: string | null }) =>
       unwrap(api.POST("/api/v1/universes", { body })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["universes"] }),
   });
@@ -119,5 +119,74 @@ export async function downloadCsv(id: string, name: string): Promise<void> {
 export function useSymbolValidation() {
   return useMutation({
     mutationFn: (symbols: string[]) => unwrap(api.POST("/api/v1/assets/validate", { body: { symbols } })),
+  });
+}
+
+/** `list` with the item at `from` moved to `to` (both indices into `list`). */
+export function moveItem<T>(list: T[], from: number, to: number): T[] {
+  if (from === to || from < 0 || to < 0 || from >= list.length || to >= list.length) return list;
+  const next = [...list];
+  const [item] = next.splice(from, 1);
+  next.splice(to, 0, item as T);
+  return next;
+}
+
+/** Save the members' order; the table shows the new order at once and goes back on a refusal. */
+export function useReorderMembers(id: string) {
+  const queryClient = useQueryClient();
+  const key = ["universes", id, "members"];
+  return useMutation({
+    mutationFn: (members: Member[]) =>
+      unwrap(
+        api.PUT("/api/v1/universes/{universe_id}/assets/order", {
+          params: { path: { universe_id: id } },
+          body: { symbols: members.map((m) => m.symbol) },
+        }),
+      ),
+    onMutate: async (members: Member[]) => {
+      await queryClient.cancelQueries({ queryKey: key });
+      const before = queryClient.getQueryData<Member[]>(key);
+      queryClient.setQueryData(key, members);
+      return { before };
+    },
+    onError: (_e, _members, context) => {
+      if (context?.before) queryClient.setQueryData(key, context.before);
+    },
+    onSettled: () => queryClient.invalidateQueries({ queryKey: key }),
+  });
+}
+
+export function useIndices() {
+  return useQuery({
+    queryKey: ["indices"],
+    staleTime: 10 * 60_000,
+    queryFn: () => unwrap(api.GET("/api/v1/indices")),
+  });
+}
+
+export const TURNOVER_WEEKS = 8;
+
+/** Turnover week by week over the last TURNOVER_WEEKS weeks (one window per request). */
+export function useTurnoverHistory(id: string) {
+  return useQuery({
+    queryKey: ["universes", id, "turnover"],
+    staleTime: 60_000,
+    queryFn: async () => {
+      const week = 7 * 86_400_000;
+      const now = Date.now();
+      const windows = Array.from({ length: TURNOVER_WEEKS }, (_, i) => ({
+        start: new Date(now - (TURNOVER_WEEKS - i) * week).toISOString(),
+        end: new Date(now - (TURNOVER_WEEKS - i - 1) * week).toISOString(),
+      }));
+      return Promise.all(
+        windows.map((w) =>
+          unwrap(
+            api.GET("/api/v1/universes/{universe_id}/turnover", {
+              params: { path: { universe_id: id }, query: w },
+            }),
+          ),
+        ),
+      );
+    },
   });
 }

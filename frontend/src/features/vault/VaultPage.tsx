@@ -62,7 +62,7 @@ export function VaultPage() {
               </button>
             </div>
           </div>
-          {(job.error || remove.error) && !planId ? (
+          {job.error || remove.error ? (
             <p className="form-error" role="alert">
               {describeError(job.error ?? remove.error)}
             </p>

@@ -179,16 +179,31 @@ export function usePlans(id: string) {
   });
 }
 
+export const PLAN_PAGE = 1000;
+
+/** A plan and its moves, a page at a time; `data` is the plan with every page's moves so far. */
 export function usePlan(vaultId: string, planId: string | null) {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: ["vaults", vaultId, "plans", planId],
     enabled: Boolean(planId),
-    queryFn: () =>
+    initialPageParam: null as string | null,
+    getNextPageParam: (last: Plan) => last.next_cursor ?? null,
+    queryFn: ({ pageParam }): Promise<Plan> =>
       unwrap(
         api.GET("/api/v1/vaults/{vault_id}/plans/{plan_id}", {
-          params: { path: { vault_id: vaultId, plan_id: planId ?? "" }, query: { limit: 5000 } },
+          params: {
+            path: { vault_id: vaultId, plan_id: planId ?? "" },
+            query: { limit: PLAN_PAGE, ...(pageParam ? { cursor: pageParam } : {}) },
+          },
         }),
       ),
+    select: (data): Plan | undefined => {
+      const last = data.pages.at(-1);
+      const first = data.pages[0];
+      if (!first || !last) return undefined;
+      // The plan as it is now (the newest page), with every move read so far.
+      return { ...last, moves: data.pages.flatMap((p) => p.moves), next_cursor: last.next_cursor };
+    },
   });
 }
 

@@ -1,9 +1,9 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import type { Member } from "../api";
+import { moveItem, type Member } from "../api";
 import { MembersTable } from "./MembersTable";
 
 vi.mock("@/features/market/live", () => ({ useLiveQuotes: () => () => undefined }));
@@ -37,11 +37,11 @@ beforeAll(() => {
   vi.spyOn(Element.prototype, "clientWidth", "get").mockReturnValue(1000);
 });
 
-function renderTable(onRemove = vi.fn()) {
+function renderTable(onRemove = vi.fn(), onMove?: (from: number, to: number) => void) {
   render(
     <QueryClientProvider client={new QueryClient()}>
       <MemoryRouter>
-        <MembersTable members={members} onRemove={onRemove} removing={null} />
+        <MembersTable members={members} onRemove={onRemove} removing={null} {...(onMove ? { onMove } : {})} />
       </MemoryRouter>
     </QueryClientProvider>,
   );
@@ -69,5 +69,41 @@ describe("the universe's members table", () => {
     expect(within(first).getByText("101.50")).toBeInTheDocument();
     await userEvent.click(within(first).getByRole("button", { name: "Remove SYM0" }));
     expect(onRemove).toHaveBeenCalledWith("SYM0");
+  });
+});
+
+describe("reordering members", () => {
+  it("moves a member up or down with its buttons, from the keyboard too", async () => {
+    const onMove = vi.fn();
+    renderTable(vi.fn(), onMove);
+    const [, first, second] = screen.getAllByRole("row");
+    expect(within(first!).getByRole("button", { name: "Move SYM0 up" })).toBeDisabled();
+    await userEvent.click(within(first!).getByRole("button", { name: "Move SYM0 down" }));
+    expect(onMove).toHaveBeenLastCalledWith(0, 1);
+    within(second!).getByRole("button", { name: "Move SYM1 up" }).focus();
+    await userEvent.keyboard("{Enter}");
+    expect(onMove).toHaveBeenLastCalledWith(1, 0);
+  });
+
+  it("moves a dragged row to where it is dropped", () => {
+    const onMove = vi.fn();
+    renderTable(vi.fn(), onMove);
+    const rows = screen.getAllByRole("row");
+    const dataTransfer = { setData: vi.fn(), effectAllowed: "" };
+    fireEvent.dragStart(rows[1]!, { dataTransfer });
+    fireEvent.dragOver(rows[4]!, { dataTransfer });
+    fireEvent.drop(rows[4]!, { dataTransfer });
+    expect(onMove).toHaveBeenCalledWith(0, 3);
+  });
+
+  it("offers no move buttons when the table cannot be reordered (a filtered view)", () => {
+    renderTable();
+    expect(screen.queryByRole("button", { name: "Move SYM0 down" })).toBeNull();
+  });
+
+  it("moveItem puts the item at its new place and keeps every other in order", () => {
+    expect(moveItem(["a", "b", "c", "d"], 0, 2)).toEqual(["b", "c", "a", "d"]);
+    expect(moveItem(["a", "b", "c", "d"], 3, 0)).toEqual(["d", "a", "b", "c"]);
+    expect(moveItem(["a", "b"], 0, 5)).toEqual(["a", "b"]);
   });
 });

@@ -1,5 +1,5 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef } from "react";
+import { useMemo, useRef, useState } from "react";
 import { Link } from "react-router";
 import { FreshnessBadge, SourceBadge, StatusBadge } from "@/components/Badges";
 import { useStoredQuote } from "@/features/market/api";
@@ -27,11 +27,16 @@ export function MembersTable({
   members,
   onRemove,
   removing,
+  onMove,
 }: {
   members: Member[];
   onRemove: (symbol: string) => void;
   removing: string | null;
+  /** Given: rows can be dragged, or moved with their up/down buttons (the keyboard's way). */
+  onMove?: (from: number, to: number) => void;
 }) {
+  const [dragFrom, setDragFrom] = useState<number | null>(null);
+  const [dragOver, setDragOver] = useState<number | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: members.length,
@@ -56,7 +61,7 @@ export function MembersTable({
       <div role="rowgroup">
       <div className="vrow vhead" role="row">
         <span role="columnheader">Symbol</span>
-        <span role="columnheader">Name</span>
+        <span role="columnheader" className="hide-sm">Name</span>
         <span role="columnheader" className="hide-sm">Exchange</span>
         <span role="columnheader" className="hide-sm">Class</span>
         <span role="columnheader" className="hide-sm">Sector</span>
@@ -82,19 +87,65 @@ export function MembersTable({
                 key={m.symbol}
                 role="row"
                 aria-rowindex={item.index + 2}
-                className="vrow"
+                className={dragOver === item.index && dragFrom !== item.index ? "vrow drag-over" : "vrow"}
+                draggable={Boolean(onMove)}
+                onDragStart={(e) => {
+                  setDragFrom(item.index);
+                  e.dataTransfer.effectAllowed = "move";
+                  e.dataTransfer.setData("text/plain", m.symbol);
+                }}
+                onDragOver={(e) => {
+                  if (dragFrom === null) return;
+                  e.preventDefault();
+                  setDragOver(item.index);
+                }}
+                onDrop={(e) => {
+                  e.preventDefault();
+                  if (dragFrom !== null && onMove) onMove(dragFrom, item.index);
+                  setDragFrom(null);
+                  setDragOver(null);
+                }}
+                onDragEnd={() => {
+                  setDragFrom(null);
+                  setDragOver(null);
+                }}
                 style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${item.start}px)` }}
               >
                 <span role="cell">
                   <Link to={`/assets/${encodeURIComponent(m.symbol)}`}>{m.symbol}</Link>
                 </span>
-                <span role="cell" className="ellipsis" title={m.name}>{m.name}</span>
+                <span role="cell" className="ellipsis hide-sm" title={m.name}>{m.name}</span>
                 <span role="cell" className="hide-sm">{m.exchange ?? "—"}</span>
                 <span role="cell" className="hide-sm">{m.asset_class}</span>
                 <span role="cell" className="hide-sm ellipsis">{m.sector ?? "—"}</span>
                 <span role="cell" className="hide-sm"><StatusBadge status={m.validation_status} /></span>
                 <span role="cell"><PriceCell symbol={m.symbol} live={quote(m.symbol)} paused={virtualizer.isScrolling} /></span>
-                <span role="cell">
+                <span role="cell" className="move-cell">
+                  {onMove && (
+                    <>
+                      <span className="drag-handle hide-sm" aria-hidden="true" title="Drag to reorder">
+                        ⠿
+                      </span>
+                      <button
+                        type="button"
+                        className="ghost small"
+                        aria-label={`Move ${m.symbol} up`}
+                        disabled={item.index === 0}
+                        onClick={() => onMove(item.index, item.index - 1)}
+                      >
+                        ↑
+                      </button>
+                      <button
+                        type="button"
+                        className="ghost small"
+                        aria-label={`Move ${m.symbol} down`}
+                        disabled={item.index === members.length - 1}
+                        onClick={() => onMove(item.index, item.index + 1)}
+                      >
+                        ↓
+                      </button>
+                    </>
+                  )}
                   <button
                     type="button"
                     className="ghost small"

@@ -106,6 +106,8 @@ export function Organise({
           onApply={(p) => job.mutateAsync({ kind: "apply", planId: p.id })}
           onRollback={(operationId) => job.mutateAsync({ kind: "rollback", operationId })}
           onJobFinished={() => void refresh()}
+          onLoadMore={() => void plan.fetchNextPage()}
+          loadingMore={plan.isFetchingNextPage}
         />
       )}
     </>

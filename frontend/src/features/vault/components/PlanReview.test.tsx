@@ -99,10 +99,25 @@ describe("PlanReview", () => {
     expect(await screen.findByText("Applying the plan")).toBeInTheDocument();
   });
 
+  it("asks for the rest of a long plan before Apply can be ticked", async () => {
+    const h = handlers();
+    const onLoadMore = vi.fn();
+    const partial = plan({ move_count: 3000, next_cursor: "c2" });
+    const { rerender } = render(<PlanReview plan={partial} {...h} onLoadMore={onLoadMore} />);
+    expect(screen.getByRole("status")).toHaveTextContent("3 of 3,000 moves shown");
+    expect(screen.queryByLabelText("I have read every move above")).not.toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Apply plan" })).toBeDisabled();
+    await userEvent.click(screen.getByRole("button", { name: "Show more moves" }));
+    expect(onLoadMore).toHaveBeenCalledOnce();
+    rerender(<PlanReview plan={{ ...partial, next_cursor: null }} {...h} onLoadMore={onLoadMore} />);
+    await userEvent.click(screen.getByLabelText("I have read every move above"));
+    expect(screen.getByRole("button", { name: "Apply plan" })).toBeEnabled();
+  });
+
   it("never offers Apply on an applied plan, but Rollback of its operation", async () => {
     const h = handlers();
     render(<PlanReview plan={plan({ status: "applied", apply_operation_id: "apply-op" })} {...h} />);
-    expect(screen.getByRole("button", { name: "Apply plan" })).toBeDisabled();
+    expect(screen.queryByRole("button", { name: "Apply plan" })).not.toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Roll back" }));
     expect(h.onRollback).toHaveBeenCalledWith("apply-op");
   });

@@ -18,6 +18,8 @@ export function PlanReview({
   onJobFinished,
   pending,
   jobError,
+  onLoadMore,
+  loadingMore,
 }: {
   plan: Plan | undefined;
   error?: unknown;
@@ -26,12 +28,16 @@ export function PlanReview({
   onJobFinished: () => void;
   pending?: boolean;
   jobError?: unknown;
+  /** The plan has more moves than were read (`next_cursor`): read the next page. */
+  onLoadMore?: () => void;
+  loadingMore?: boolean;
 }) {
   const [job, setJob] = useState<{ operation: Operation; label: string } | null>(null);
   const [confirmed, setConfirmed] = useState(false);
   if (error) return <ErrorState error={error} />;
   const shown = plan !== undefined && plan.status !== "planning";
-  const canApply = shown && plan.status === "ready" && confirmed && !pending;
+  const complete = shown && !plan.next_cursor; // every move on screen
+  const canApply = complete && plan.status === "ready" && confirmed && !pending;
   const canRollback = shown && plan.status === "applied" && Boolean(plan.apply_operation_id) && !pending;
 
   return (
@@ -45,24 +51,31 @@ export function PlanReview({
         <PlanView plan={plan} />
       )}
       <div className="actions plan-actions">
-        {shown && plan.status === "ready" && (
+        {shown && plan.next_cursor && onLoadMore && (
+          <button type="button" disabled={loadingMore} onClick={onLoadMore}>
+            {loadingMore ? "Loading…" : "Show more moves"}
+          </button>
+        )}
+        {complete && plan.status === "ready" && (
           <label className="inline">
             <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} />
             I have read every move above
           </label>
         )}
-        <button
-          type="button"
-          className="primary"
-          disabled={!canApply}
-          onClick={async () => {
-            if (!plan) return;
-            const operation = await onApply(plan).catch(() => null);
-            if (operation) setJob({ operation, label: "Applying the plan" });
-          }}
-        >
-          Apply plan
-        </button>
+        {(!shown || plan.status === "ready") && (
+          <button
+            type="button"
+            className="primary"
+            disabled={!canApply}
+            onClick={async () => {
+              if (!plan) return;
+              const operation = await onApply(plan).catch(() => null);
+              if (operation) setJob({ operation, label: "Applying the plan" });
+            }}
+          >
+            Apply plan
+          </button>
+        )}
         {shown && plan.status === "applied" && (
           <button
             type="button"

@@ -80,7 +80,12 @@ export function PlanView({ plan }: { plan: Plan }) {
           </table>
         </div>
       )}
-      {plan.next_cursor && <p className="muted small">The first {plan.moves.length} moves are shown.</p>}
+      {plan.next_cursor && (
+        <p className="muted small" role="status">
+          {plan.moves.length.toLocaleString("en-US")} of {plan.move_count.toLocaleString("en-US")} moves shown; read
+          the rest before applying.
+        </p>
+      )}
     </div>
   );
 }

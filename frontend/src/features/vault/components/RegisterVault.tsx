@@ -102,6 +102,7 @@ export function RegisterVault({ onCreated }: { onCreated?: (vault: Vault) => voi
                 value={form.secret_access_key}
                 onChange={set("secret_access_key")}
                 autoComplete="new-password"
+                aria-describedby="root-help"
               />
             </label>
           </>
