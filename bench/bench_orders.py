@@ -42,7 +42,7 @@ from bench.loadgen import OpenLoop, Request
 
 QD = str(Path(sys.executable).with_name("quantdesk"))
 # The issue's rate, then one under this 2-core machine's ceiling for orders.
-RATES = (300,) if SMOKE else (300, 100)
+RATES = (300,) if SMOKE else (300, 100, 50)
 WORKERS = 2
 SECONDS = 1 if SMOKE else 10
 ACCOUNTS = 10  # orders round-robin over accounts, as many users' would
