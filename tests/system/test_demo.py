@@ -1,25 +1,41 @@
-"""The demo seed makes a usable account with two universes, and running it again changes nothing."""
+"""The demo seed makes a usable login with two universes, a paper account with its starting cash
+and a research vault of sample files queued for a scan; running it again changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
 import httpx
 
+from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database
-from quantdesk.system.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_UNIVERSES, seed_demo
+from quantdesk.system.demo import (
+    DEMO_ACCOUNT,
+    DEMO_EMAIL,
+    DEMO_FILES,
+    DEMO_PASSWORD,
+    DEMO_UNIVERSES,
+    DEMO_VAULT,
+    seed_demo,
+)
+from quantdesk.vault.service import SCAN_KIND
 from tests.factories import ensure_assets
 
 
-async def test_seed_is_usable_and_idempotent(db: Database, client: httpx.AsyncClient) -> None:
+async def test_seed_is_usable_and_idempotent(
+    db: Database, client: httpx.AsyncClient, settings: Settings
+) -> None:
     wanted = {symbol for _, _, symbols in DEMO_UNIVERSES for symbol in symbols}
     await ensure_assets(db, [(s, f"{s} demo asset", "equity", None) for s in sorted(wanted)])
 
-    first = await seed_demo(db)
-    assert first.user_created
+    first = await seed_demo(db, settings)
+    assert (first.user_created, first.account_created, first.vault_created) == (True, True, True)
     assert first.universes_created == [name for name, _, _ in DEMO_UNIVERSES]
     assert first.missing_symbols == []
 
-    second = await seed_demo(db)
-    assert not second.user_created
+    second = await seed_demo(db, settings)
+    assert (second.user_created, second.account_created, second.vault_created) == (False,) * 3
     assert second.universes_created == []
 
     login = await client.post(
@@ -30,3 +46,23 @@ async def test_seed_is_usable_and_idempotent(db: Database, client: httpx.AsyncCl
     listed = (await client.get("/api/v1/universes", headers=headers)).json()["data"]["items"]
     counts = {u["name"]: u["asset_count"] for u in listed}
     assert counts == {name: len(symbols) for name, _, symbols in DEMO_UNIVERSES}
+
+    (account,) = (await client.get("/api/v1/accounts", headers=headers)).json()["data"]["items"]
+    assert (account["name"], Decimal(account["cash"])) == (DEMO_ACCOUNT, Decimal(100_000))
+    (vault,) = (await client.get("/api/v1/vaults", headers=headers)).json()["data"]["items"]
+    assert vault["name"] == DEMO_VAULT
+    root = settings.resolved_vault_allowed_roots[0] / "demo-research"
+    assert {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} >= set(DEMO_FILES)
+    operations = (await client.get("/api/v1/operations", headers=headers)).json()["data"]["items"]
+    assert [o["kind"] for o in operations] == [SCAN_KIND]
+    # the server's executor picks the queued scan up, as `make run`'s does when it starts
+    status = operations[0]["status"]
+    for _ in range(200):
+        if status in ("succeeded", "failed", "canceled"):
+            break
+        await asyncio.sleep(0.05)
+        found = await client.get(f"/api/v1/operations/{operations[0]['id']}", headers=headers)
+        status = found.json()["data"]["status"]
+    assert status == "succeeded"
+    files = await client.get(f"/api/v1/vaults/{vault['id']}/files", headers=headers)
+    assert {f["path"] for f in files.json()["data"]["items"]} == set(DEMO_FILES)
