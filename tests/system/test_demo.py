@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
@@ -66,3 +67,18 @@ async def test_seed_is_usable_and_idempotent(
     assert status == "succeeded"
     files = await client.get(f"/api/v1/vaults/{vault['id']}/files", headers=headers)
     assert {f["path"] for f in files.json()["data"]["items"]} == set(DEMO_FILES)
+
+
+async def test_a_demo_vault_the_vault_roots_do_not_allow_is_skipped_not_fatal(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the vault roots should be")
+    strict = settings.model_copy(update={"vault_allowed_roots": [blocked]})
+    report = await seed_demo(db, strict)
+    assert (report.user_created, report.account_created, report.vault_created) == (
+        True,
+        True,
+        False,
+    )
+    assert report.vault_skipped

@@ -26,6 +26,8 @@ def seed() -> None:
         err().print(f"[yellow]not in the catalog, left out:[/yellow] {missing}", highlight=False)
     if report.account_created:
         err().print("demo paper account opened with $100,000", highlight=False)
+    if report.vault_skipped:
+        err().print(f"[yellow]no demo vault:[/yellow] {escape(report.vault_skipped)}")
     if report.vault_created:
         err().print("demo research vault registered (its scan runs when the server starts)")
     out().print(f"demo login: {report.email} / {report.password}", highlight=False)

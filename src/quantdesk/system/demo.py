@@ -15,6 +15,7 @@ from quantdesk.assets import service as asset_service
 from quantdesk.auth import service as auth_service
 from quantdesk.kit.config import Settings
 from quantdesk.kit.db import Database, set_tenant
+from quantdesk.kit.errors import QuantdeskError
 from quantdesk.trading import service as trading_service
 from quantdesk.trading.schemas import AccountCreate
 from quantdesk.universes import service as universe_service
@@ -61,6 +62,7 @@ class DemoReport:
     missing_symbols: list[str] = field(default_factory=list)
     account_created: bool = False
     vault_created: bool = False
+    vault_skipped: str | None = None  # why the demo vault could not be made
 
 
 async def seed_demo(db: Database, settings: Settings | None = None) -> DemoReport:
@@ -99,8 +101,11 @@ async def seed_demo(db: Database, settings: Settings | None = None) -> DemoRepor
         vaults = await vault_service.list_vaults(session, owner_id=user.id, limit=100, cursor=None)
         has_vault = any(v.name == DEMO_VAULT for v in vaults.items)
     if settings is not None and not has_vault:
-        await _demo_vault(db, settings, user.id)
-        report.vault_created = True
+        try:
+            await _demo_vault(db, settings, user.id)
+            report.vault_created = True
+        except (OSError, QuantdeskError) as exc:  # the admin's vault roots may not allow it
+            report.vault_skipped = str(exc)
     return report
 
 
