@@ -21,6 +21,7 @@ from quantdesk.system.demo import (
     seed_demo,
 )
 from quantdesk.vault.service import SCAN_KIND
+from tests.cli.support import cli_env, quantdesk
 from tests.factories import ensure_assets
 
 
@@ -82,3 +83,23 @@ async def test_a_demo_vault_the_vault_roots_do_not_allow_is_skipped_not_fatal(
         False,
     )
     assert report.vault_skipped
+
+
+async def test_the_demo_seed_command_registers_the_vault_and_queues_its_scan(
+    db: Database, client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    env = cli_env(
+        QUANTDESK_DATABASE_URL=settings.resolved_database_url,
+        QUANTDESK_DATA_DIR=str(tmp_path),
+        QUANTDESK_JWT_SECRET=settings.jwt_secret.get_secret_value(),
+    )
+    seeded = quantdesk("demo", "seed", env=env, cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "demo research vault registered" in seeded.stderr
+    assert (tmp_path / "vaults" / "demo-research" / "inbox" / "prices.csv").is_file()
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    operations = (await client.get("/api/v1/operations", headers=headers)).json()["data"]["items"]
+    assert [o["kind"] for o in operations] == [SCAN_KIND]

@@ -14,8 +14,10 @@ app = typer.Typer(help="Demo data for a first look.", no_args_is_help=True)
 def seed() -> None:
     """Create the demo login, its two universes, a paper account and a research vault
     (idempotent)."""
+    from quantdesk import domains
     from quantdesk.system.demo import seed_demo
 
+    domains.register()  # the demo vault's scan is a job: its kind must be known here
     settings = load_settings()
     report = run(with_database(settings, lambda db: seed_demo(db, settings)))
     if report.universes_created:
