@@ -38,6 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from quantdesk.jobs.schemas import AnyRow
 from quantdesk.kit.db import dialect_name, upsert_into
 from quantdesk.kit.orm import IndexedBy, UTCDateTime
+from quantdesk.kit.pagination import newest_first
 from quantdesk.models import LoopLease, Operation, OperationFile, OperationResult, OperationStatus
 
 S = OperationStatus
@@ -426,15 +427,7 @@ async def list_owned(
         query = query.where(Operation.kind == kind)
     if status is not None:
         query = query.where(Operation.status == status)
-    if before is not None:
-        created_at, last_id = before
-        query = query.where(
-            or_(
-                Operation.created_at < created_at,
-                and_(Operation.created_at == created_at, Operation.id < last_id),
-            )
-        )
-    query = query.order_by(Operation.created_at.desc(), Operation.id.desc()).limit(limit)
+    query = newest_first(query, Operation, before=before, limit=limit)
     return list((await session.execute(query)).scalars().all())
 
 

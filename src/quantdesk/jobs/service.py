@@ -19,7 +19,7 @@ from quantdesk.kit.db import Database, after_commit, limit_statement_time
 from quantdesk.kit.errors import Conflict, InvalidInput, NotFound
 from quantdesk.kit.events import EventBus
 from quantdesk.kit.orm import utcnow
-from quantdesk.kit.pagination import decode_time_id, encode_time_id
+from quantdesk.kit.pagination import decode_time_id, newest_first_page
 from quantdesk.models import Operation, OperationStatus
 
 MAX_PAGE_SIZE = 200
@@ -158,12 +158,7 @@ async def list_operations(
     rows = await repository.list_owned(
         session, owner_id=owner_id, kind=kind, status=status, limit=limit + 1, before=before
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_time_id(last.created_at, last.id)
-    return rows, next_cursor
+    return newest_first_page(rows, limit)
 
 
 async def cancel_operation(

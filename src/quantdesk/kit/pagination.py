@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
 
 from quantdesk.kit.errors import InvalidInput
 
@@ -60,3 +62,33 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return created_at.astimezone(UTC), row_id
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise InvalidInput("The cursor is not valid", field="cursor") from exc
+
+
+TimeId = tuple[datetime, uuid.UUID]
+S = TypeVar("S", bound=Select[Any])
+
+
+def newest_first(stmt: S, model: Any, *, before: TimeId | None, limit: int) -> S:
+    """``stmt`` ordered newest first by ``model``'s (created_at, id), starting after ``before``
+    (the previous page's last row), at most ``limit`` rows."""
+    if before is not None:
+        created_at, row_id = before
+        stmt = stmt.where(
+            or_(
+                model.created_at < created_at,
+                and_(model.created_at == created_at, model.id < row_id),
+            )
+        )
+    return stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+
+
+def newest_first_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], Any] = lambda row: row
+) -> tuple[list[T], str | None]:
+    """The page of ``rows`` (read with ``limit + 1``) and the cursor of the next one (None on
+    the last); ``key`` gives the row's object with ``created_at`` and ``id``."""
+    page = list(rows[:limit])
+    if len(rows) <= limit or not page:
+        return page, None
+    last = key(page[-1])
+    return page, encode_time_id(last.created_at, last.id)

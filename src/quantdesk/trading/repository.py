@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from quantdesk.kit.db import dialect_name, upsert_into
+from quantdesk.kit.pagination import newest_first
 from quantdesk.models import (
     Book,
     EquitySnapshot,
@@ -58,13 +59,7 @@ async def list_accounts(
 ) -> list[PaperAccount]:
     """Newest first; ``before`` is the (created_at, id) of the previous page's last row."""
     stmt = select(PaperAccount).where(PaperAccount.owner_id == owner_id)
-    if before is not None:
-        created_at, account_id = before
-        stmt = stmt.where(
-            (PaperAccount.created_at < created_at)
-            | ((PaperAccount.created_at == created_at) & (PaperAccount.id < account_id))
-        )
-    stmt = stmt.order_by(PaperAccount.created_at.desc(), PaperAccount.id.desc()).limit(limit)
+    stmt = newest_first(stmt, PaperAccount, before=before, limit=limit)
     return list((await session.execute(stmt)).scalars().all())
 
 

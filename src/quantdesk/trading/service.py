@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantdesk.kit.errors import InvalidInput
 from quantdesk.kit.orm import as_utc, utcnow
-from quantdesk.kit.pagination import Page, decode_time_id, encode_time_id
+from quantdesk.kit.pagination import Page, decode_time_id, newest_first_page
 from quantdesk.market.engine import store
 from quantdesk.market.engine.schemas import StoredValue
 from quantdesk.models import (
@@ -111,10 +111,7 @@ async def list_accounts(
     rows = await repository.list_accounts(
         session, owner_id=owner_id, limit=limit + 1, before=decode_time_id(cursor)
     )
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_time_id(page[-1].created_at, page[-1].id)
+    page, next_cursor = newest_first_page(rows, limit)
     return Page[AccountOut](items=[account_out(a) for a in page], next_cursor=next_cursor)
 
 
@@ -325,13 +322,10 @@ async def list_activities(
         limit=limit + 1,
         start=decode_time_id(cursor),
     )
-    page = rows[:limit]
+    page, next_cursor = newest_first_page(rows, limit)
     found = await repository.entries_of(
         session, owner_id=owner_id, transaction_ids=[t.id for t in page]
     )
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_time_id(page[-1].created_at, page[-1].id)
     return Page[ActivityOut](
         items=[activity_out(t, found[t.id]) for t in page], next_cursor=next_cursor
     )

@@ -23,6 +23,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from quantdesk.kit.pagination import newest_first
 from quantdesk.models import Asset, Universe, UniverseAsset, UniverseChange, ValidationStatus
 
 # Stay well under SQLite's bound-parameter limit in IN lists.
@@ -87,13 +88,7 @@ async def list_universes(
 ) -> list[tuple[Universe, int]]:
     """Newest first; ``before`` is the (created_at, id) of the last row of the previous page."""
     stmt = select(Universe, _member_count(owner_id)).where(Universe.owner_id == owner_id)
-    if before is not None:
-        created_at, universe_id = before
-        stmt = stmt.where(
-            (Universe.created_at < created_at)
-            | ((Universe.created_at == created_at) & (Universe.id < universe_id))
-        )
-    stmt = stmt.order_by(Universe.created_at.desc(), Universe.id.desc()).limit(limit)
+    stmt = newest_first(stmt, Universe, before=before, limit=limit)
     result = await session.execute(stmt)
     return [(universe, int(count)) for universe, count in result.all()]
 

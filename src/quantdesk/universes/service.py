@@ -28,7 +28,7 @@ from quantdesk.kit.pagination import (
     decode_cursor,
     decode_time_id,
     encode_cursor,
-    encode_time_id,
+    newest_first_page,
 )
 from quantdesk.market import watching as market_watching
 from quantdesk.market.runtime import MarketRuntime
@@ -277,11 +277,7 @@ async def list_universes(
     rows = await repository.list_universes(
         session, owner_id=owner_id, limit=limit + 1, before=decode_time_id(cursor)
     )
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = encode_time_id(last.created_at, last.id)
+    page, next_cursor = newest_first_page(rows, limit, key=lambda row: row[0])
     return Page[UniverseSummary](
         items=[_summary(universe, count) for universe, count in page], next_cursor=next_cursor
     )

@@ -15,7 +15,7 @@ from quantdesk.kit.pagination import (
     decode_cursor,
     decode_time_id,
     encode_cursor,
-    encode_time_id,
+    newest_first_page,
 )
 from quantdesk.models import Operation, PlanStatus, Vault, VaultPlan
 from quantdesk.vault import repository
@@ -110,7 +110,7 @@ async def list_plans(
         limit=limit + 1,
         before=decode_time_id(cursor),
     )
-    page = rows[:limit]
+    page, next_cursor = newest_first_page(rows, limit)
     return Page[PlanSummary](
         items=[
             PlanSummary(
@@ -127,9 +127,7 @@ async def list_plans(
             )
             for p in page
         ],
-        next_cursor=encode_time_id(page[-1].created_at, page[-1].id)
-        if len(rows) > limit and page
-        else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quantdesk.kit.pagination import newest_first
 from quantdesk.models import Vault, VaultFile, VaultMove, VaultPlan
 
 # The vault's own quarantine (duplicate clean-ups move files there): never a duplicate again.
@@ -44,13 +45,7 @@ async def list_vaults(
     before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Vault]:
     stmt = select(Vault).where(Vault.owner_id == owner_id)
-    if before is not None:
-        created_at, vault_id = before
-        stmt = stmt.where(
-            (Vault.created_at < created_at)
-            | ((Vault.created_at == created_at) & (Vault.id < vault_id))
-        )
-    stmt = stmt.order_by(Vault.created_at.desc(), Vault.id.desc()).limit(limit)
+    stmt = newest_first(stmt, Vault, before=before, limit=limit)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -308,13 +303,7 @@ async def list_plans(
     before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[VaultPlan]:
     stmt = select(VaultPlan).where(VaultPlan.vault_id == vault_id, VaultPlan.owner_id == owner_id)
-    if before is not None:
-        created_at, plan_id = before
-        stmt = stmt.where(
-            (VaultPlan.created_at < created_at)
-            | ((VaultPlan.created_at == created_at) & (VaultPlan.id < plan_id))
-        )
-    stmt = stmt.order_by(VaultPlan.created_at.desc(), VaultPlan.id.desc()).limit(limit)
+    stmt = newest_first(stmt, VaultPlan, before=before, limit=limit)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -28,7 +28,7 @@ from quantdesk.kit.pagination import (
     decode_cursor,
     decode_time_id,
     encode_cursor,
-    encode_time_id,
+    newest_first_page,
 )
 from quantdesk.models import Operation, Vault, VaultFile
 from quantdesk.vault import crypto, repository
@@ -163,10 +163,7 @@ async def list_vaults(
     rows = await repository.list_vaults(
         session, owner_id=owner_id, limit=limit + 1, before=decode_time_id(cursor)
     )
-    page = rows[:limit]
-    next_cursor = (
-        encode_time_id(page[-1].created_at, page[-1].id) if len(rows) > limit and page else None
-    )
+    page, next_cursor = newest_first_page(rows, limit)
     return Page[VaultOut](items=[_vault_out(v) for v in page], next_cursor=next_cursor)
 
 
