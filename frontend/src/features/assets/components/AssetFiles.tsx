@@ -1,8 +1,8 @@
 import { Link } from "react-router";
 import { useState } from "react";
 import { Empty, QueryState } from "@/components/State";
-import { downloadFile, formatBytes, useAssetFiles } from "@/features/vault/api";
-import { describeError } from "@/lib/api";
+import { formatBytes, useAssetFiles } from "@/features/vault/api";
+import { DownloadButton } from "@/features/vault/components/DownloadButton";
 import { formatDateTime } from "@/lib/format";
 
 /** The research files of every vault that name this asset. */
@@ -51,19 +51,7 @@ export function AssetFiles({ symbol }: { symbol: string }) {
                     <td className="num hide-sm">{formatBytes(f.size)}</td>
                     <td className="hide-sm">{formatDateTime(f.mtime)}</td>
                     <td>
-                      <button
-                        type="button"
-                        className="small"
-                        aria-label={`Download ${f.path}`}
-                        onClick={() =>
-                          downloadFile(f.vault_id, f.path).then(
-                            () => setError(null),
-                            (e: unknown) => setError(describeError(e)),
-                          )
-                        }
-                      >
-                        Download
-                      </button>
+                      <DownloadButton vaultId={f.vault_id} path={f.path} onError={setError} />
                     </td>
                   </tr>
                 ))}

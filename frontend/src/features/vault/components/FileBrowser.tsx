@@ -2,9 +2,9 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { Empty, ErrorState, Loading } from "@/components/State";
 import { useDebounced } from "@/features/assets/api";
-import { describeError } from "@/lib/api";
 import { formatDateTime } from "@/lib/format";
-import { downloadFile, formatBytes, useVaultCategories, useVaultFiles } from "../api";
+import { formatBytes, useVaultCategories, useVaultFiles } from "../api";
+import { DownloadButton } from "./DownloadButton";
 
 /** The vault's inventory by category and by symbol, searchable, a page at a time. */
 export function FileBrowser({ vaultId }: { vaultId: string }) {
@@ -83,19 +83,7 @@ export function FileBrowser({ vaultId }: { vaultId: string }) {
                     <td className="num hide-sm">{formatBytes(f.size)}</td>
                     <td className="hide-sm">{formatDateTime(f.mtime)}</td>
                     <td>
-                      <button
-                        type="button"
-                        className="small"
-                        aria-label={`Download ${f.path}`}
-                        onClick={() =>
-                          downloadFile(vaultId, f.path).then(
-                            () => setDownloadError(null),
-                            (e: unknown) => setDownloadError(describeError(e)),
-                          )
-                        }
-                      >
-                        Download
-                      </button>
+                      <DownloadButton vaultId={vaultId} path={f.path} onError={setDownloadError} />
                     </td>
                   </tr>
                 ))}
